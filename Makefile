@@ -1,0 +1,35 @@
+# The two commands: `make run` (set up + run Tether with the demo corpus) and `make test`.
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test setup setup-dev bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+.stamp-setup: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+.stamp-setup-dev: pyproject.toml .stamp-setup
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+setup: .stamp-setup
+setup-dev: .stamp-setup-dev
+
+run: setup
+	$(BIN)/tether demo
+
+test: setup-dev
+	$(BIN)/python -m pytest -q
+
+bench: setup-dev
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .stamp-* .tether

@@ -1,0 +1,35 @@
+"""The ``Embedder`` protocol and the factory that builds one from settings."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from tether.settings import EmbedSettings
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Return an array of shape (len(texts), dimension), rows L2-normalised."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model would see for ``text`` (used to bound chunk sizes)."""
+        ...
+
+
+def make_embedder(settings: EmbedSettings) -> Embedder:
+    if settings.kind == "onnx":
+        from tether.embed.onnx_minilm import OnnxEmbedder
+
+        return OnnxEmbedder(settings)
+    from tether.embed.openai_http import OpenAIEmbedder
+
+    return OpenAIEmbedder(settings)

@@ -1,0 +1,107 @@
+"""The error tree. Library code raises these; only the edges (CLI, API) turn them into messages.
+
+    TetherError                      code=internal          500
+    ├── ConfigError                  code=config            500
+    ├── StoreError                   code=store_unavailable 503
+    ├── NotFound                     code=not_found         404
+    ├── PermissionDenied             code=forbidden         403
+    ├── Unauthenticated              code=unauthenticated   401
+    ├── InvalidInput                 code=invalid_input     422
+    │   ├── UnknownPrincipal         code=unknown_principal 422
+    │   └── IngestError              code=ingest_failed     422
+    │       ├── UnsupportedFormat    code=unsupported_format 415
+    │       ├── FileTooLarge         code=file_too_large    413
+    │       ├── EmptyDocument        code=empty_document    422
+    │       └── CorruptDocument      code=corrupt_document  422
+    ├── ProviderError                code=provider_error    502
+    │   └── ProviderTimeout          code=provider_timeout  504
+    └── Conflict                     code=conflict          409
+
+Each error has a stable ``code`` (part of the API contract) and an HTTP ``status``.
+Messages must never contain content from a document the caller may not read.
+"""
+
+from __future__ import annotations
+
+
+class TetherError(Exception):
+    code = "internal"
+    status = 500
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": {"code": self.code, "message": self.message, **({"details": self.details} if self.details else {})}}
+
+
+class ConfigError(TetherError):
+    code = "config"
+
+
+class StoreError(TetherError):
+    code = "store_unavailable"
+    status = 503
+
+
+class NotFound(TetherError):
+    code = "not_found"
+    status = 404
+
+
+class PermissionDenied(TetherError):
+    code = "forbidden"
+    status = 403
+
+
+class Unauthenticated(TetherError):
+    code = "unauthenticated"
+    status = 401
+
+
+class InvalidInput(TetherError):
+    code = "invalid_input"
+    status = 422
+
+
+class UnknownPrincipal(InvalidInput):
+    code = "unknown_principal"
+
+
+class IngestError(InvalidInput):
+    code = "ingest_failed"
+
+
+class UnsupportedFormat(IngestError):
+    code = "unsupported_format"
+    status = 415
+
+
+class FileTooLarge(IngestError):
+    code = "file_too_large"
+    status = 413
+
+
+class EmptyDocument(IngestError):
+    code = "empty_document"
+
+
+class CorruptDocument(IngestError):
+    code = "corrupt_document"
+
+
+class ProviderError(TetherError):
+    code = "provider_error"
+    status = 502
+
+
+class ProviderTimeout(ProviderError):
+    code = "provider_timeout"
+    status = 504
+
+
+class Conflict(TetherError):
+    code = "conflict"
+    status = 409

@@ -1,0 +1,98 @@
+"""One typed settings object, loaded once at the edge (CLI, server, tests) and passed down.
+
+Sources, lowest to highest priority: defaults, a TOML file (``tether.toml`` in the working
+directory or the path in ``TETHER_CONFIG``), then ``TETHER_*`` environment variables
+(nested with ``__``, e.g. ``TETHER_EMBED__KIND=openai``). Library code never reads
+``os.environ``; it receives a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class EmbedSettings(BaseModel):
+    kind: Literal["onnx", "openai"] = "onnx"
+    #: Local ONNX model path; empty means the bundled all-MiniLM-L6-v2 int8 model.
+    model_path: str = ""
+    #: Base URL of an OpenAI-compatible server (kind="openai"), e.g. http://127.0.0.1:8000/v1
+    base_url: str = ""
+    model: str = "all-MiniLM-L6-v2"
+    #: Name of the environment variable that holds the API key (never the key itself).
+    api_key_env: str = "TETHER_EMBED_API_KEY"
+    dimension: int = 384
+    batch_size: int = 32
+    max_tokens: int = 256
+    timeout_s: float = 30.0
+    threads: int = 0  # 0 = onnxruntime default
+
+
+class ChunkSettings(BaseModel):
+    max_tokens: int = 200
+    overlap_tokens: int = 40
+    min_tokens: int = 20
+
+
+class IngestSettings(BaseModel):
+    max_file_bytes: int = 20 * 1024 * 1024
+    #: Seconds without a heartbeat after which a running job is considered abandoned.
+    job_lease_s: float = 30.0
+    heartbeat_s: float = 5.0
+    max_attempts: int = 3
+
+
+class RetrieveSettings(BaseModel):
+    k1: float = 1.2
+    b: float = 0.75
+    top_k: int = 10
+    candidates: int = 100
+    rrf_k: int = 60
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    ef_search: int = 100
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TETHER_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path(".tether")
+    #: External PostgreSQL (>= 15 with pgvector). Empty: the embedded server in data_dir.
+    database_url: str = ""
+    pool_min: int = 1
+    pool_max: int = 10
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("TETHER_CONFIG", "tether.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings once, at the edge of the program."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,114 @@
+"""The nouns that flow between stages. Plain dataclasses: cheap to build, easy to test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+PUBLIC = "public"
+
+BlockKind = Literal["heading", "paragraph", "list", "table", "code"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A structural unit of a loaded document: ``text[start:end]`` of the document's text."""
+
+    kind: BlockKind
+    start: int
+    end: int
+    level: int = 0  # heading level (1 = top); 0 for non-headings
+    page: int | None = None  # 1-based page number where the format has pages
+
+
+@dataclass
+class LoadedDocument:
+    """What a loader returns: the extracted text (offsets refer to it) and its structure."""
+
+    text: str
+    blocks: list[Block]
+    format: str
+    title: str = ""
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """A chunk before embedding: ``document_text[start:end] == text`` always holds."""
+
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    section_path: tuple[str, ...] = ()
+    page: int | None = None
+    token_count: int = 0
+
+
+@dataclass(frozen=True)
+class Acl:
+    """Who may read a document. Stored as tokens (``u:<id>``, ``g:<id>``, ``public``)."""
+
+    owner: str | None = None  # principal name
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    public: bool = False
+
+    @classmethod
+    def parse(cls, specs: list[str], owner: str | None = None) -> "Acl":
+        """Parse CLI-style specs: ``group:legal``, ``user:ana``, ``public``."""
+        from tether.errors import InvalidInput
+
+        users: list[str] = []
+        groups: list[str] = []
+        public = False
+        for spec in specs:
+            kind, _, name = spec.partition(":")
+            if spec == PUBLIC:
+                public = True
+            elif kind in ("group", "g") and name:
+                groups.append(name)
+            elif kind in ("user", "u") and name:
+                users.append(name)
+            else:
+                raise InvalidInput(
+                    f"invalid ACL entry {spec!r}; expected 'public', 'group:NAME' or 'user:NAME'"
+                )
+        return cls(owner=owner, users=tuple(users), groups=tuple(groups), public=public)
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    name: str
+    kind: str = "user"  # user | service
+    role: str = "member"  # admin | member | reviewer
+    group_ids: tuple[int, ...] = ()
+    group_names: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def acl_tokens(self) -> list[str]:
+        """The tokens a document's ACL must share with this principal for it to be readable."""
+        return [PUBLIC, f"u:{self.id}", *(f"g:{g}" for g in self.group_ids)]
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk, with the scores each retriever gave it."""
+
+    chunk_id: int
+    document_id: int
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    title: str = ""
+    source_uri: str = ""
+    section_path: tuple[str, ...] = ()
+    page: int | None = None
+    score: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
