@@ -60,6 +60,14 @@ class RetrieveSettings(BaseModel):
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
     ef_search: int = 100
+    #: Reranker: "default" (bundled embedder + lexical features), "cross-encoder" (local path),
+    #: "http" (a TEI / Jina / Cohere-style /rerank endpoint) or "none".
+    reranker: str = "default"
+    rerank_top_n: int = 30
+    rerank_model_path: str = ""
+    rerank_url: str = ""
+    rerank_api_key_env: str = "TETHER_RERANK_API_KEY"
+    mmr_lambda: float = 0.0  # 0 disables MMR diversity
 
 
 class Settings(BaseSettings):

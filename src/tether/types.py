@@ -112,3 +112,101 @@ class Passage:
     page: int | None = None
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
+
+
+# --- generation and grounding (generate/, ground/) ---------------------------------------------
+
+Verdict = Literal["supported", "unsupported", "uncited"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens a request consumed (summed over every generation call it made)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.calls + other.calls,
+        )
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What one generator call returned."""
+
+    text: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    finish_reason: str = "stop"
+    latency_s: float = 0.0
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(self.input_tokens, self.output_tokens, 1)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A ``[n]`` marker resolved to exact character spans of the source document.
+
+    ``doc_start``/``doc_end`` are offsets in the document's text; ``quote`` equals
+    ``passage.text[doc_start - passage.char_start : doc_end - passage.char_start]``.
+    """
+
+    number: int
+    chunk_id: int
+    document_id: int
+    title: str
+    doc_start: int
+    doc_end: int
+    quote: str
+    source_uri: str = ""
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class SentenceVerdict:
+    """The grounding outcome for one sentence (or structured claim) of an answer."""
+
+    index: int
+    text: str
+    start: int  # offsets in the generated text
+    end: int
+    verdict: Verdict
+    score: float
+    citations: tuple[Citation, ...] = ()
+    cited_numbers: tuple[int, ...] = ()
+    invalid_numbers: tuple[int, ...] = ()  # [n] markers that refer to no given passage
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def supported(self) -> bool:
+        return self.verdict == "supported"
+
+
+@dataclass
+class Answer:
+    """What a question gets: grounded text (or an abstention) and everything needed to audit it."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    sentences: list[SentenceVerdict] = field(default_factory=list)
+    abstained: bool = False
+    escalate: bool = False
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+    data: object | None = None  # the validated JSON object when a schema was requested
+    reasons: list[str] = field(default_factory=list)  # why it abstained / escalated
+    attempts: int = 1
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-serialisable view (for the API and streaming ``done`` events)."""
+        from dataclasses import asdict
+
+        return asdict(self)

@@ -100,3 +100,25 @@ def open_database(settings: Settings, *, keep_running: bool = True, migrate: boo
         except psycopg.OperationalError as exc:
             raise StoreError(f"could not connect to PostgreSQL: {exc}") from exc
     return Database(url, min_size=settings.pool_min, max_size=settings.pool_max).open()
+
+
+@contextmanager
+def scratch_database(settings: Settings, *, keep: bool = False, prefix: str = "tether_scratch") -> Iterator[str]:
+    """A new, migrated database on the same server, dropped afterwards unless ``keep``."""
+    import uuid
+
+    base = resolve_url(settings)
+    info = psycopg.conninfo.conninfo_to_dict(base)
+    admin = psycopg.conninfo.make_conninfo(**{**info, "dbname": "postgres"})
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = psycopg.conninfo.make_conninfo(**{**info, "dbname": name})
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            apply_migrations(conn)
+        yield url
+    finally:
+        if not keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,173 @@
+"""Measure the guards on the shared labelled sets; prints tables, then one JSON line of figures.
+
+    .venv/bin/python bench/guards.py [--data ../shared/data] [--max-fpr 0.03]
+
+Injection (deepset-dev): rows are split by a hash of their text into a tuning half (even) and a
+held-out half (odd). Thresholds are chosen on the tuning half only (highest recall with FPR <=
+--max-fpr, the higher threshold on ties) and reported on the held-out half, for the jailguard
+classifier alone, the heuristics alone, and both combined (max of the two scores).
+PII (presidio-synth-dev): per gold entity type, recall (a gold span counts as found when a
+predicted span of the mapped type overlaps it) and precision of the mapped predicted type.
+Secrets: per-type recall and false-positive rate on tests/guard/data/secrets.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from tether.guard.base import GuardSettings  # noqa: E402
+from tether.guard.injection import InjectionGuard  # noqa: E402
+from tether.guard.pii import PiiDetector  # noqa: E402
+
+# gold type in presidio-synth -> the type Tether reports for it
+PII_MAP = {
+    "EMAIL_ADDRESS": "EMAIL_ADDRESS", "PHONE_NUMBER": "PHONE_NUMBER", "CREDIT_CARD": "CREDIT_CARD",
+    "IBAN_CODE": "IBAN_CODE", "US_SSN": "US_SSN", "IP_ADDRESS": "IP_ADDRESS", "PERSON": "PERSON",
+    "GPE": "LOCATION", "STREET_ADDRESS": "LOCATION",
+}
+PII_BAR = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD")
+
+
+def rates(scores: list[float], labels: list[int], t: float) -> tuple[float, float]:
+    pos = [s for s, y in zip(scores, labels) if y == 1]
+    neg = [s for s, y in zip(scores, labels) if y == 0]
+    return sum(s >= t for s in pos) / len(pos), sum(s >= t for s in neg) / len(neg)
+
+
+def pick_threshold(scores: list[float], labels: list[int], max_fpr: float) -> float:
+    best = (-1.0, 0.0)
+    for t in [i / 100 for i in range(5, 100)]:
+        recall, fpr = rates(scores, labels, t)
+        if fpr <= max_fpr and (recall, t) >= best:
+            best = (recall, t)
+    return best[1]
+
+
+def bench_injection(path: Path, max_fpr: float) -> dict[str, object]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    tune = [int(hashlib.sha256(r["text"].encode()).hexdigest()[:8], 16) % 2 == 0 for r in rows]
+    guard = InjectionGuard(GuardSettings())
+    t0 = time.perf_counter()
+    scored = guard.scores([r["text"] for r in rows])
+    per_text_ms = (time.perf_counter() - t0) * 1000 / len(rows)
+    variants = {
+        "jailguard": [c for c, _, _ in scored],
+        "heuristics": [h for _, h, _ in scored],
+        "combined": [max(c, h) for c, h, _ in scored],
+    }
+    labels = [int(r["label"]) for r in rows]
+    out: dict[str, object] = {"rows": len(rows), "tuning_rows": sum(tune), "heldout_rows": len(rows) - sum(tune),
+                              "max_fpr_tuning": max_fpr, "ms_per_text": round(per_text_ms, 2)}
+    print(f"\nINJECTION  {path.name}: {len(rows)} rows, tuning {sum(tune)}, held-out {len(rows) - sum(tune)}")
+    print(f"{'detector':<12}{'threshold':>10}{'tune rec':>10}{'tune fpr':>10}{'held rec':>10}{'held fpr':>10}"
+          f"{'all rec':>9}{'all fpr':>9}")
+    for name, scores in variants.items():
+        ts = [s for s, k in zip(scores, tune) if k]
+        tl = [y for y, k in zip(labels, tune) if k]
+        hs = [s for s, k in zip(scores, tune) if not k]
+        hl = [y for y, k in zip(labels, tune) if not k]
+        t = pick_threshold(ts, tl, max_fpr)
+        (tr, tf), (hr, hf), (ar, af) = rates(ts, tl, t), rates(hs, hl, t), rates(scores, labels, t)
+        print(f"{name:<12}{t:>10.2f}{tr:>10.3f}{tf:>10.3f}{hr:>10.3f}{hf:>10.3f}{ar:>9.3f}{af:>9.3f}")
+        out[name] = {"threshold": t, "tuning": {"recall": round(tr, 4), "fpr": round(tf, 4)},
+                     "heldout": {"recall": round(hr, 4), "fpr": round(hf, 4)},
+                     "all": {"recall": round(ar, 4), "fpr": round(af, 4)}}
+    held = out["combined"]["heldout"]  # type: ignore[index]
+    out["bar_met"] = held["recall"] >= 0.85 and held["fpr"] <= 0.05
+    return out
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def bench_pii(path: Path, mode: str) -> dict[str, object]:
+    records = json.loads(path.read_text(encoding="utf-8"))
+    detector = PiiDetector(GuardSettings(), mode=mode)
+    detector.warm_up()
+    gold_n: dict[str, int] = defaultdict(int)
+    gold_hit: dict[str, int] = defaultdict(int)
+    pred_n: dict[str, int] = defaultdict(int)
+    pred_ok: dict[str, int] = defaultdict(int)
+    t0 = time.perf_counter()
+    for rec in records:
+        preds = detector.detect(rec["full_text"])
+        golds = [(s["entity_type"], (s["start_position"], s["end_position"])) for s in rec["spans"]]
+        for gtype, span in golds:
+            gold_n[gtype] += 1
+            mapped = PII_MAP.get(gtype)
+            if mapped and any(p.type == mapped and _overlaps(span, (p.start, p.end)) for p in preds):
+                gold_hit[gtype] += 1
+        for p in preds:
+            pred_n[p.type] += 1
+            if any(PII_MAP.get(g) == p.type and _overlaps(s, (p.start, p.end)) for g, s in golds):
+                pred_ok[p.type] += 1
+    ms = (time.perf_counter() - t0) * 1000 / len(records)
+    print(f"\nPII ({mode})  {path.name}: {len(records)} records, {ms:.1f} ms/record")
+    print(f"{'gold type':<18}{'mapped to':<15}{'gold':>6}{'recall':>8}{'precision':>11}")
+    per_type: dict[str, object] = {}
+    for gtype in sorted(gold_n, key=lambda g: -gold_n[g]):
+        mapped = PII_MAP.get(gtype)
+        recall = gold_hit[gtype] / gold_n[gtype] if mapped else None
+        precision = pred_ok[mapped] / pred_n[mapped] if mapped and pred_n[mapped] else None
+        print(f"{gtype:<18}{mapped or '(not covered)':<15}{gold_n[gtype]:>6}"
+              f"{'-' if recall is None else f'{recall:.3f}':>8}{'-' if precision is None else f'{precision:.3f}':>11}")
+        per_type[gtype] = {"gold": gold_n[gtype], "mapped": mapped,
+                           "recall": None if recall is None else round(recall, 4),
+                           "precision": None if precision is None else round(precision, 4)}
+    bar = all((per_type[t]["recall"] or 0) >= 0.95 for t in PII_BAR)  # type: ignore[index]
+    return {"records": len(records), "ms_per_record": round(ms, 2), "per_type": per_type, "bar_met": bar}
+
+
+def bench_secrets(path: Path) -> dict[str, object]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    detector = PiiDetector(GuardSettings(), mode="light")
+    found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    fp = neg = 0
+    for r in rows:
+        types = {e.type for e in detector.detect(r["text"])}
+        from tether.guard.secrets import SECRET_TYPES
+
+        if r["label"]:
+            found[r["type"]][0] += r["type"] in types
+            found[r["type"]][1] += 1
+        else:
+            neg += 1
+            fp += bool(types & SECRET_TYPES)
+    print(f"\nSECRETS  {path.name}: {len(rows)} rows ({neg} negatives)")
+    print(f"{'type':<16}{'n':>5}{'recall':>8}")
+    per_type = {}
+    for t, (hit, n) in sorted(found.items()):
+        print(f"{t:<16}{n:>5}{hit / n:>8.3f}")
+        per_type[t] = round(hit / n, 4)
+    print(f"false-positive rate on negatives: {fp / neg:.3f}")
+    return {"rows": len(rows), "negatives": neg, "recall": per_type, "fpr": round(fp / neg, 4)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--max-fpr", type=float, default=0.03, help="FPR allowed when tuning thresholds")
+    args = ap.parse_args()
+    figures = {
+        "injection": bench_injection(args.data / "injection" / "deepset-dev.jsonl", args.max_fpr),
+        "pii_full": bench_pii(args.data / "pii" / "presidio-synth-dev.json", "full"),
+        "pii_light": bench_pii(args.data / "pii" / "presidio-synth-dev.json", "light"),
+        "secrets": bench_secrets(REPO / "tests" / "guard" / "data" / "secrets.jsonl"),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Shared CLI plumbing: settings, opening the engine, printing, and turning errors into messages."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from tether.errors import TetherError
+from tether.settings import Settings, load_settings
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+JSON_OPT = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _default(o: object) -> object:
+    if isinstance(o, (datetime, date)):
+        return o.isoformat()
+    if hasattr(o, "to_dict"):
+        return o.to_dict()  # type: ignore[no-any-return]
+    if hasattr(o, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(o)  # type: ignore[arg-type]
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    return str(o)
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def open_engine(keep_db_running: bool = True):
+    from tether.engine import Tether
+
+    return Tether(settings(), keep_db_running=keep_db_running)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn library errors into a readable message (or a JSON error) and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TetherError as exc:
+            if kwargs.get("as_json"):
+                print_json(exc.to_dict())
+            else:
+                err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,156 @@
+"""The engine wires the stages together; it is the only thing the API, CLI and UI call."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tether.embed.base import Embedder, make_embedder
+from tether.ingest.loaders import SUPPORTED_EXTENSIONS
+from tether.ingest.pipeline import IngestRequest
+from tether.ingest.worker import INGEST_FILE, Worker
+from tether.retrieve.filters import SearchFilter
+from tether.retrieve.retriever import Mode, Retrieval, retrieve
+from tether.settings import Settings
+from tether.store import documents as docs
+from tether.store import jobs, principals
+from tether.store.db import Database, open_database
+from tether.types import Principal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Batch:
+    batch_id: str
+    files: list[str]
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files under the given paths (folders recursively, hidden files skipped), sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        else:
+            out.append(p)
+    return out
+
+
+class Tether:
+    def __init__(self, settings: Settings, *, keep_db_running: bool = True) -> None:
+        self.settings = settings
+        self.db: Database = open_database(settings, keep_running=keep_db_running)
+        self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings.embed)
+            return self._embedder
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Tether":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # identities -------------------------------------------------------------------------
+    def principal(self, name: str) -> Principal:
+        with self.db.connection() as conn:
+            return principals.get_principal(conn, name)
+
+    # ingestion --------------------------------------------------------------------------
+    def enqueue_ingest(
+        self, paths: Iterable[str | Path], *, collection: str = "default", acl: list[str] | None = None,
+        owner: str | None = None, classification: str = "internal", title: str | None = None,
+    ) -> Batch:
+        files = expand_paths(paths)
+        return self.enqueue_requests([
+            IngestRequest(path=str(f.resolve()), collection=collection, acl=list(acl or []), owner=owner,
+                          classification=classification, title=title if len(files) == 1 else None)
+            for f in files
+        ])
+
+    def enqueue_requests(self, requests: list[IngestRequest]) -> Batch:
+        payloads = [dataclasses.asdict(r) for r in requests]
+        with self.db.transaction() as conn:
+            batch_id = jobs.enqueue(conn, INGEST_FILE, payloads) if payloads else jobs.new_batch_id()
+        return Batch(batch_id, [p["path"] for p in payloads])
+
+    def work(
+        self, *, batch_id: str | None = None, until_empty: bool = True,
+        on_result: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
+    ) -> int:
+        worker = Worker(self.db.url, self.embedder, self.settings)
+        if stop is not None:
+            threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
+        return worker.run(batch_id=batch_id, until_empty=until_empty, on_result=on_result)
+
+    def batch_status(self, batch_id: str) -> dict[str, int]:
+        with self.db.connection() as conn:
+            return jobs.batch_status(conn, batch_id)
+
+    def batch_report(self, batch_id: str) -> list[dict]:
+        with self.db.connection() as conn:
+            return jobs.batch_jobs(conn, batch_id)
+
+    def sync_folder(self, folder: str | Path, collection: str, present: list[str]) -> list[dict]:
+        """Delete documents of ``collection`` under ``folder`` whose file is gone."""
+        prefix = Path(folder).resolve().as_uri().rstrip("/") + "/"
+        keep = {Path(p).resolve().as_uri() for p in present}
+        removed = []
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT d.id, d.source_uri, d.title FROM documents d JOIN collections c ON c.id = d.collection_id"
+                " WHERE c.name = %s AND starts_with(d.source_uri, %s)",
+                (collection, prefix),
+            ).fetchall()
+            for r in rows:
+                if r["source_uri"] not in keep:
+                    docs.delete_document(conn, int(r["id"]))
+                    removed.append({"document_id": int(r["id"]), "source_uri": r["source_uri"]})
+        return removed
+
+    # documents --------------------------------------------------------------------------
+    def list_documents(self, principal: Principal | None, collection: str | None = None) -> list[dict]:
+        with self.db.connection() as conn:
+            return docs.list_documents(conn, None if principal is None else principal.acl_tokens, collection)
+
+    def get_document(self, principal: Principal | None, doc_id: int) -> dict:
+        with self.db.connection() as conn:
+            row = docs.get_document(conn, doc_id, None if principal is None else principal.acl_tokens)
+            row["chunks"] = docs.document_chunks(conn, doc_id)
+            row["acl_readable"] = principals.describe_acl(conn, row["acl"])
+            return row
+
+    def delete_document(self, doc_id: int) -> bool:
+        with self.db.transaction() as conn:
+            return docs.delete_document(conn, doc_id)
+
+    # retrieval --------------------------------------------------------------------------
+    def search(
+        self, principal: Principal, query: str, *, k: int | None = None, mode: Mode = "hybrid",
+        flt: SearchFilter | None = None,
+    ) -> Retrieval:
+        with self.db.connection() as conn:
+            return retrieve(
+                conn, self.embedder, query, acl_tokens=principal.acl_tokens,
+                settings=self.settings.retrieve, flt=flt, k=k, mode=mode,
+            )
+
+
+def supported_extensions() -> list[str]:
+    return sorted(SUPPORTED_EXTENSIONS)

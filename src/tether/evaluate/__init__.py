@@ -1,0 +1,1 @@
+"""Evaluation: datasets, metrics, runners, reports and regression gates."""

