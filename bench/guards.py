@@ -88,6 +88,28 @@ def bench_injection(path: Path, max_fpr: float) -> dict[str, object]:
     return out
 
 
+def bench_injection_extra(indomain: Path, corpus_dir: Path, threshold: float, n_passages: int) -> dict[str, object]:
+    """Figures at ``threshold`` on text unlike deepset: enterprise questions and attacks (our own
+    small labelled set), and benign document passages scanned at the context stage."""
+    settings = GuardSettings(injection_threshold=threshold)
+    rows = [json.loads(line) for line in indomain.read_text(encoding="utf-8").splitlines() if line.strip()]
+    guard = InjectionGuard(settings, "input")
+    scores = [max(c, h) for c, h, _ in guard.scores([r["text"] for r in rows])]
+    recall, fpr = rates(scores, [int(r["label"]) for r in rows], threshold)
+    passages = []
+    for corpus in sorted(corpus_dir.glob("*/corpus.jsonl")):
+        with corpus.open(encoding="utf-8") as fh:
+            for line, _ in zip(fh, range(n_passages // 2)):
+                passages.append(json.loads(line)["text"])
+    ctx = InjectionGuard(settings, "context").check_many(passages)
+    ctx_fpr = sum(r.verdict.value != "allow" for r in ctx) / len(ctx)
+    print(f"\nINJECTION at threshold {threshold:.2f} (combined) on other text")
+    print(f"  {indomain.name}: {len(rows)} rows, recall {recall:.3f}, FPR {fpr:.3f}")
+    print(f"  context stage, {len(passages)} benign corpus passages (retrieval/*): flagged {ctx_fpr:.3f}")
+    return {"threshold": threshold, "indomain": {"rows": len(rows), "recall": round(recall, 4), "fpr": round(fpr, 4)},
+            "context_passages": {"rows": len(passages), "flagged_rate": round(ctx_fpr, 4)}}
+
+
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -135,10 +157,10 @@ def bench_secrets(path: Path) -> dict[str, object]:
     detector = PiiDetector(GuardSettings(), mode="light")
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     fp = neg = 0
+    from tether.guard.secrets import SECRET_TYPES
+
     for r in rows:
         types = {e.type for e in detector.detect(r["text"])}
-        from tether.guard.secrets import SECRET_TYPES
-
         if r["label"]:
             found[r["type"]][0] += r["type"] in types
             found[r["type"]][1] += 1
@@ -159,9 +181,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--max-fpr", type=float, default=0.03, help="FPR allowed when tuning thresholds")
+    ap.add_argument("--passages", type=int, default=1000, help="benign passages for the context-stage FPR")
     args = ap.parse_args()
+    injection = bench_injection(args.data / "injection" / "deepset-dev.jsonl", args.max_fpr)
+    threshold = injection["combined"]["threshold"]  # type: ignore[index]
     figures = {
-        "injection": bench_injection(args.data / "injection" / "deepset-dev.jsonl", args.max_fpr),
+        "injection": injection,
+        "injection_other": bench_injection_extra(REPO / "tests" / "guard" / "data" / "injection-indomain.jsonl",
+                                                 args.data / "retrieval", threshold, args.passages),
         "pii_full": bench_pii(args.data / "pii" / "presidio-synth-dev.json", "full"),
         "pii_light": bench_pii(args.data / "pii" / "presidio-synth-dev.json", "light"),
         "secrets": bench_secrets(REPO / "tests" / "guard" / "data" / "secrets.jsonl"),

@@ -5,11 +5,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tether.embed.base import Embedder, make_embedder
+from tether.generate.base import Generator
+from tether.generate.registry import make_generator, model_config
+from tether.ground.answer import answer as grounded_answer
+from tether.ground.policy import abstention
+from tether.ground.stream import stream_answer
+from tether.retrieve.pack import Packed, neighbours, pack
+from tether.retrieve.rerank import Reranker, make_reranker
+from tether.types import Answer
 from tether.ingest.loaders import SUPPORTED_EXTENSIONS
 from tether.ingest.pipeline import IngestRequest
 from tether.ingest.worker import INGEST_FILE, Worker
@@ -45,11 +53,16 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 
 class Tether:
-    def __init__(self, settings: Settings, *, keep_db_running: bool = True) -> None:
+    def __init__(self, settings: Settings, *, keep_db_running: bool = True,
+                 secrets: Mapping[str, str] | None = None) -> None:
         self.settings = settings
+        #: Where provider keys are looked up by name (the environment, read at the edge).
+        self.secrets: Mapping[str, str] = secrets if secrets is not None else {}
+        self._generators: dict[str, Generator] = {}
+        self._reranker: Reranker | None | bool = False
         self.db: Database = open_database(settings, keep_running=keep_db_running)
         self._embedder: Embedder | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def embedder(self) -> Embedder:
@@ -140,6 +153,63 @@ class Tether:
         with self.db.transaction() as conn:
             return docs.delete_document(conn, doc_id)
 
+    # answering --------------------------------------------------------------------------
+    def generator(self, name: str | None = None) -> tuple[str, Generator]:
+        name, cfg = model_config(self.settings.generate, name)
+        with self._lock:
+            if name not in self._generators:
+                self._generators[name] = make_generator(cfg, self.embedder, self.secrets)
+            return name, self._generators[name]
+
+    @property
+    def reranker(self) -> Reranker | None:
+        if self._reranker is False:
+            self._reranker = make_reranker(self.settings.retrieve, self.embedder)
+        return self._reranker  # type: ignore[return-value]
+
+    def _context(self, principal: Principal, question: str, model: str | None,
+                 flt: SearchFilter | None) -> tuple[Retrieval, Packed, float, str, Generator]:
+        name, gen = self.generator(model)
+        cfg = self.settings.generate.models[name]
+        rs = self.settings.retrieve
+        with self.db.connection() as conn:
+            res = retrieve(conn, self.embedder, question, acl_tokens=principal.acl_tokens, settings=rs,
+                           flt=flt, k=max(rs.rerank_top_n, self.settings.generate.max_passages * 2))
+            passages = res.passages
+            if self.reranker is not None and passages:
+                passages = self.reranker.rerank(question, passages, top_n=rs.rerank_top_n)
+            if self.settings.generate.neighbours:
+                passages = neighbours(conn, passages, principal.acl_tokens, self.settings.generate.neighbours)
+        confidence = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
+        budget = int(cfg.context_window * self.settings.generate.context_share)
+        packed = pack(passages, count_tokens=self.embedder.count_tokens, budget_tokens=budget,
+                      max_passages=self.settings.generate.max_passages)
+        return res, packed, confidence, name, gen
+
+    def ask(self, principal: Principal, question: str, *, model: str | None = None,
+            json_schema: dict | None = None, flt: SearchFilter | None = None) -> AskResult:
+        """Retrieve inside the principal's permissions, generate, ground; or abstain."""
+        res, packed, confidence, name, gen = self._context(principal, question, model, flt)
+        if confidence < self.settings.retrieve.min_confidence or not packed.passages:
+            ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
+        else:
+            ans = grounded_answer(question, packed.passages, gen, self.embedder, self.settings.ground,
+                                  json_schema=json_schema, max_tokens=self.settings.generate.max_answer_tokens)
+        return AskResult(ans, packed.passages, res, packed, name, confidence)
+
+    def ask_stream(self, principal: Principal, question: str, *, model: str | None = None,
+                   flt: SearchFilter | None = None) -> Iterator[dict]:
+        """Events: sources, token, sentence, retract, done (see ``ground.stream``)."""
+        res, packed, confidence, name, gen = self._context(principal, question, model, flt)
+        if confidence < self.settings.retrieve.min_confidence or not packed.passages:
+            ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
+            yield {"type": "done", "answer": ans.to_dict()}
+            return
+        yield {"type": "sources", "sources": AskResult(abstention(self.settings.ground, ""), packed.passages,
+                                                        res, packed, name, confidence).to_dict()["sources"]}
+        yield from stream_answer(question, packed.passages, gen, self.embedder, self.settings.ground,
+                                 max_tokens=self.settings.generate.max_answer_tokens)
+
     # retrieval --------------------------------------------------------------------------
     def search(
         self, principal: Principal, query: str, *, k: int | None = None, mode: Mode = "hybrid",
@@ -150,6 +220,27 @@ class Tether:
                 conn, self.embedder, query, acl_tokens=principal.acl_tokens,
                 settings=self.settings.retrieve, flt=flt, k=k, mode=mode,
             )
+
+
+@dataclass
+class AskResult:
+    answer: Answer
+    passages: list  # the packed sources the model saw, [1]..[n]
+    retrieval: Retrieval
+    packed: Packed | None
+    model: str
+    confidence: float
+
+    def to_dict(self) -> dict:
+        return {
+            "answer": self.answer.to_dict(), "model": self.model, "confidence": round(self.confidence, 4),
+            "sources": [
+                {"n": i + 1, "document_id": p.document_id, "chunk_id": p.chunk_id, "title": p.title,
+                 "char_start": p.char_start, "char_end": p.char_end, "section": list(p.section_path)}
+                for i, p in enumerate(self.passages)
+            ],
+            "timings_ms": {k: round(v, 2) for k, v in self.retrieval.timings_ms.items()},
+        }
 
 
 def supported_extensions() -> list[str]:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from tether.ground.config import GroundConfig
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -68,6 +70,41 @@ class RetrieveSettings(BaseModel):
     rerank_url: str = ""
     rerank_api_key_env: str = "TETHER_RERANK_API_KEY"
     mmr_lambda: float = 0.0  # 0 disables MMR diversity
+    #: Abstain without generating when the best passage's dense cosine is below this.
+    min_confidence: float = 0.25
+
+
+class ModelConfig(BaseModel):
+    """One entry of the model registry."""
+
+    kind: Literal["extractive", "openai", "llama"] = "openai"
+    base_url: str = ""
+    model: str = ""
+    #: Name of the environment variable with the provider's key (never the key itself).
+    api_key_env: str = ""
+    price_in_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0
+    context_window: int = 4096
+    streaming: bool = True
+    json_schema: bool = False
+    structured_output: Literal["response_format", "guided_json", "prompt"] = "response_format"
+    connect_timeout_s: float = 5.0
+    timeout_s: float = 60.0
+    model_path: str = ""  # llama: a GGUF file (empty: the bundled SmolLM2)
+
+
+def _default_models() -> dict[str, ModelConfig]:
+    return {"extractive": ModelConfig(kind="extractive", context_window=2048, model="extractive")}
+
+
+class GenerateSettings(BaseModel):
+    default_model: str = "extractive"
+    models: dict[str, ModelConfig] = Field(default_factory=_default_models)
+    #: Share of a model's context window given to the packed sources.
+    context_share: float = 0.6
+    max_passages: int = 6
+    neighbours: int = 0
+    max_answer_tokens: int = 512
 
 
 class Settings(BaseSettings):
@@ -84,6 +121,8 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    ground: GroundConfig = Field(default_factory=GroundConfig)
 
     @classmethod
     def settings_customise_sources(

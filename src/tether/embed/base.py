@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from tether.settings import EmbedSettings
+if TYPE_CHECKING:
+    from tether.settings import EmbedSettings
 
 
 @runtime_checkable

@@ -38,6 +38,11 @@ def _attr(value: str) -> str:
     )
 
 
+def fill(tpl: str, **values: str) -> str:
+    """Substitute ``{name}`` placeholders in one pass (a value is never re-scanned)."""
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), tpl)
+
+
 def render_sources(req: GenerationRequest) -> str:
     """The numbered, delimited sources block."""
     parts = []
@@ -51,14 +56,10 @@ def render_messages(req: GenerationRequest, version: str = PROMPT_VERSION) -> li
     """System + user messages for ``req`` (the regeneration feedback joins the user message)."""
     if req.json_schema is not None:
         schema = json.dumps(req.json_schema, indent=2, sort_keys=True)
-        system = template("answer_json", version).replace("{schema}", schema)
+        system = fill(template("answer_json", version), schema=schema)
     else:
         system = template("answer", version)
-    user = (
-        template("sources", version)
-        .replace("{question}", req.question.strip())
-        .replace("{sources}", render_sources(req))
-    )
+    user = fill(template("sources", version), question=req.question.strip(), sources=render_sources(req))
     if req.feedback:
-        user += "\n\n" + template("regenerate", version).replace("{feedback}", req.feedback.strip())
+        user += "\n\n" + fill(template("regenerate", version), feedback=req.feedback.strip())
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

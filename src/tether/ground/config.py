@@ -15,7 +15,7 @@ ABSTAIN_TEXT = "I could not find this in the documents you can access."
 class GroundConfig(BaseModel):
     #: A sentence is supported when ``sim_weight * cosine + (1 - sim_weight) * coverage`` reaches
     #: this and no hard check (numbers, names, negation) fails.
-    support_threshold: float = 0.55
+    support_threshold: float = 0.40
     sim_weight: float = 0.5
     #: Share of the claim's content terms (stemmed, function words removed) that must occur in
     #: the cited spans. 1.0 = every content word; paraphrases then fail and trigger the

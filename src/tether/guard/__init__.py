@@ -15,7 +15,6 @@ from tether.guard.pii import PiiDetector, PiiGuard, redact, redact_for_trace
 from tether.guard.pipeline import GuardPipeline, build_pipeline
 
 __all__ = [
-    "STAGES",
     "Entity",
     "Guard",
     "GuardPipeline",
@@ -25,6 +24,7 @@ __all__ = [
     "PiiDetector",
     "PiiGuard",
     "PiiPolicy",
+    "STAGES",
     "Stage",
     "Verdict",
     "build_pipeline",

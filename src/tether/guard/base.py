@@ -129,7 +129,7 @@ class GuardSettings(BaseModel):
 
     #: Combined injection score at or above which text counts as an injection. Chosen on the
     #: tuning half of deepset-dev (see ``bench/guards.py``).
-    injection_threshold: float = 0.5
+    injection_threshold: float = 0.47
     #: "combined" = max(jailguard, heuristics); "classifier" or "heuristics" alone.
     injection_mode: Literal["combined", "classifier", "heuristics"] = "combined"
     #: Injection verdict for user input: refuse the question, or only record it.

@@ -21,7 +21,8 @@ from tether.guard.base import GuardResult, GuardSettings, Stage, Verdict
 from tether.guard.rules import RuleHit, find_hits, heuristic_score
 
 JAILGUARD_MODEL_FILE = "all-MiniLM-L6-v2.onnx"
-_WINDOW = 1000  # characters per classifier window; MiniLM sees at most 256 tokens
+_WINDOW = 600  # longest text scored whole; MiniLM sees at most 256 tokens
+_MIN_SENTENCE = 40  # shorter sentences are joined to the next before scoring
 _lock = threading.Lock()
 _ready_dir: str | None = None
 
@@ -65,12 +66,39 @@ def prepare_jailguard(model_dir: str = "") -> str:
         return str(target)
 
 
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_PASSWORD = re.compile(r"\bpass(?:word|wort|code|phrase)s?\b", re.IGNORECASE)
+
+
+def _classifier_view(text: str) -> str:
+    """The text as the classifier sees it: "password" becomes "account".
+
+    jailguard was trained on password-extraction games, so it scores any mention of a password
+    ~0.99 ("How do I reset my password?"). In Tether a question about passwords is legitimate;
+    a password in an answer is the secrets guard's job. Override attacks still score high.
+    """
+    return _PASSWORD.sub("account", text)
+
+
 def _windows(text: str) -> list[str]:
-    """Split long text into overlapping windows so an injection deep in a chunk is still seen."""
+    """Sentence-sized windows: the classifier mean-pools, so one injected sentence in a long
+    chunk is diluted below any threshold unless it is scored on its own."""
     if len(text) <= _WINDOW:
-        return [text]
-    step = _WINDOW * 3 // 4
-    return [text[i : i + _WINDOW] for i in range(0, len(text) - _WINDOW // 4, step)]
+        windows = [text]
+    else:
+        windows = []
+    parts = [p.strip() for p in _SENTENCE.split(text) if p.strip()]
+    if len(parts) <= 1:
+        return windows or [text[i : i + _WINDOW] for i in range(0, len(text), _WINDOW)]
+    current = ""
+    for part in parts:
+        current = f"{current} {part}".strip()
+        if len(current) >= _MIN_SENTENCE:
+            windows.extend(current[i : i + _WINDOW] for i in range(0, len(current), _WINDOW))
+            current = ""
+    if current:
+        windows.append(current)
+    return windows
 
 
 def classifier_scores(texts: Sequence[str], model_dir: str = "") -> list[float]:
@@ -81,7 +109,7 @@ def classifier_scores(texts: Sequence[str], model_dir: str = "") -> list[float]:
     spans: list[tuple[int, int]] = []
     flat: list[str] = []
     for text in texts:
-        parts = _windows(text) if text.strip() else []
+        parts = _windows(_classifier_view(text)) if text.strip() else []
         spans.append((len(flat), len(flat) + len(parts)))
         flat.extend(parts)
     try:

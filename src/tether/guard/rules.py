@@ -36,7 +36,7 @@ _RULES: list[tuple[str, str, float]] = [
     ("new_task", r"\b(?:now\s+)?(?:new\s+tasks?\s+follow|(?:focus|concentrate)\s+(?:only\s+)?on\s+(?:your|this|the)\s+new\s+task|we\s+will\s+start\s+over|(?:that\s+is|that's)\s+enough\.?\s+now)", STRONG),
     ("stop_override", r"(?:^|[.!?]\s*)(?:stop|attention)\s*[:,!-]+\s*(?:ignore|forget|now|i\s+urgently|write|say)", MEDIUM),
     # --- identity / role-play jailbreaks
-    ("you_are_now", r"\byou\s+are\s+(?:now|no\s+longer|from\s+now\s+on)\b|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must)\b|\bnow\s+you\s+are\b", MEDIUM),
+    ("you_are_now", r"\byou\s+are\s+(?:now\s+(?:a|an|the|my|in|called|named|dan|free|unrestricted|unfiltered|evil|no\s+longer)|no\s+longer|from\s+now\s+on)\b|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must)\b|\bnow\s+you\s+are\b", MEDIUM),
     ("act_as", r"\b(?:i\s+want\s+you\s+to|you\s+will|you\s+must)\s+(?:act|behave|respond|answer)\s+(?:as|like)\b|\bpretend\s+(?:to\s+be|you\s+are)\b|\brole[- ]?play(?:ing)?\s+as\b", MEDIUM),
     ("stay_in_role", r"\b(?:stay|remain)s?\s+in\s+(?:their|your|his|her|the)\s+(?:role|character)s?\b|\bwithout\s+(?:ever\s+)?(?:even\s+)?(?:falling|breaking)\s+out\s+of\b", MEDIUM),
     ("jailbreak_persona", r"\b(?:dan\s+mode|do\s+anything\s+now|developer\s+mode|jailbreak|jailbroken|unfiltered\s+(?:ai|mode|assistant)|no\s+(?:ethical|moral)\s+(?:guidelines|restrictions))\b", STRONG),

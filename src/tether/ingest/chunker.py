@@ -9,15 +9,19 @@ contiguous span of ``doc.text`` (``doc.text[c.start:c.end] == c.text`` always) a
 * a heading always starts a new chunk at a top-level heading (the smallest level in the
   document) and at deeper headings once the current chunk holds ``min_tokens`` of body text, so
   a heading is at the start of the chunk that begins its section; a chunk holding only headings
-  flows on into the next section rather than standing alone;
+  flows on into the next section rather than standing alone; a chunk's ``section_path`` is the
+  heading path in force at its first body (non-heading) text;
 * when a section spans several chunks, each next chunk starts with about ``overlap_tokens`` of
   whole trailing sentences of the previous one (never across a heading);
 * a chunk adding fewer than ``min_tokens`` of new text joins the previous chunk of the same
   section when the result stays within ``1.25 * max_tokens`` (the only way a chunk may exceed
   ``max_tokens``, besides a single word longer than ``max_tokens``).
 
-Tokens are counted once per block / sentence / word (cached) and once per finished chunk; the
-final count guards tokenizers whose counts are not additive across whitespace.
+Tokens are counted once per sentence (or line; words of overlong sentences, cached), and a
+block's or chunk's count is the sum of its parts. Finished chunks are re-counted exactly until
+``CALIBRATION_CHUNKS`` in a row have matched their sums (a tokenizer additive across whitespace,
+such as WordPiece); a mismatch keeps re-counting on and pushes units out of a chunk that is over.
+So a 1 MB text costs about one tokenisation pass.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tether.ingest.sentences import split_sentences, split_words
 from tether.types import Block, ChunkSpan, LoadedDocument
@@ -33,6 +37,7 @@ from tether.types import Block, ChunkSpan, LoadedDocument
 __all__ = ["chunk_document"]
 
 MERGE_SLACK = 1.25
+CALIBRATION_CHUNKS = 16
 _LINE = re.compile(r"[^\n]+")
 
 
@@ -47,6 +52,7 @@ class _Unit:
     page: int | None
     level: int = 0  # heading level; 0 for body text
     splittable: bool = False  # a whole body block, which may be split into sentences for overlap
+    gap: int = 0  # tokens of non-space text (markup) between the previous unit and this one
 
 
 @dataclass
@@ -60,7 +66,9 @@ class _Draft:
 
 
 class _Chunker:
-    def __init__(self, doc: LoadedDocument, count: Callable[[str], int], max_tokens: int, overlap: int, min_tokens: int) -> None:
+    def __init__(
+        self, doc: LoadedDocument, count: Callable[[str], int], max_tokens: int, overlap: int, min_tokens: int
+    ) -> None:
         self.text = doc.text
         self.count = count
         self.max = max_tokens
@@ -68,61 +76,109 @@ class _Chunker:
         self.min = min_tokens
         self._word_tokens: dict[str, int] = {}
         self._sentences: dict[tuple[int, int], list[_Unit]] = {}
+        self._calibration = CALIBRATION_CHUNKS
 
     # -- units ---------------------------------------------------------------------------------
 
     def units(self, blocks: list[Block]) -> list[_Unit]:
         units: list[_Unit] = []
         stack: list[tuple[int, str]] = []
+        prev_end = 0
         for block in blocks:
             body = self.text[block.start : block.end]
+            gap = self._gap(prev_end, block.start) if units else 0
+            prev_end = max(prev_end, block.end)
             if block.kind == "heading":
                 level = max(block.level, 1)
                 while stack and stack[-1][0] >= level:
                     stack.pop()
                 stack.append((level, " ".join(body.split())))
                 path = tuple(name for _, name in stack)
-                units.append(_Unit(block.start, block.end, self.count(body), path, block.page, level=level))
+                heading = _Unit(
+                    block.start, block.end, self.count(body), path, block.page, level=level, gap=gap
+                )
+                if heading.tokens <= self.max:
+                    units.append(heading)
+                else:  # absurdly long heading: word runs, the first one still a heading
+                    runs = self._word_runs(heading)
+                    units.extend([replace(runs[0], level=level), *runs[1:]])
                 continue
             path = tuple(name for _, name in stack)
-            tokens = self.count(body)
+            whole = _Unit(block.start, block.end, 0, path, block.page, splittable=True)
+            pieces = self._pieces(whole, by_line=block.kind in ("code", "table"))
+            if pieces and gap:  # the first piece carries the join to the previous block
+                pieces[0] = replace(pieces[0], gap=gap)
+            tokens = sum(p.tokens for p in pieces)
             if tokens <= self.max:
-                units.append(_Unit(block.start, block.end, tokens, path, block.page, splittable=True))
+                units.append(
+                    _Unit(block.start, block.end, tokens, path, block.page, splittable=True, gap=gap)
+                )
                 continue
-            pieces = _lines(body, block.start) if block.kind in ("code", "table") else split_sentences(body, block.start)
-            for start, end in pieces:
-                piece = _Unit(start, end, self.count(self.text[start:end]), path, block.page)
+            for piece in pieces:
                 units.extend([piece] if piece.tokens <= self.max else self._word_runs(piece))
         return units
+
+    def _gap(self, start: int, end: int) -> int:
+        """Tokens of the text between two units (markup such as ``##`` or fences), if any."""
+        between = self.text[start:end]
+        return 0 if not between or between.isspace() else self.count(between)
 
     def _word_runs(self, unit: _Unit) -> list[_Unit]:
         runs: list[_Unit] = []
         run_start, run_end, run_tokens = -1, -1, 0
         for start, end in split_words(self.text[unit.start : unit.end], unit.start):
-            word = self.text[start:end]
-            tokens = self._word_tokens.get(word)
-            if tokens is None:
-                tokens = self._word_tokens[word] = self.count(word)
+            tokens = self._word_count(self.text[start:end])
             if run_start >= 0 and run_tokens + tokens > self.max:
-                runs.append(_Unit(run_start, run_end, run_tokens, unit.path, unit.page))
+                runs.append(
+                    _Unit(run_start, run_end, run_tokens, unit.path, unit.page, gap=0 if runs else unit.gap)
+                )
                 run_start, run_tokens = -1, 0
             if run_start < 0:
                 run_start = start
             run_end, run_tokens = end, run_tokens + tokens
         if run_start >= 0:
-            runs.append(_Unit(run_start, run_end, run_tokens, unit.path, unit.page))
+            runs.append(
+                _Unit(run_start, run_end, run_tokens, unit.path, unit.page, gap=0 if runs else unit.gap)
+            )
         return runs
 
-    def _sentence_units(self, unit: _Unit) -> list[_Unit]:
-        if not unit.splittable:
-            return [unit]
+    def _word_count(self, word: str) -> int:
+        tokens = self._word_tokens.get(word)
+        if tokens is None:
+            tokens = self._word_tokens[word] = self.count(word)
+        return tokens
+
+    def _count(self, start: int, end: int) -> int:
+        """Tokens of a sentence; one with more words than ``max_tokens`` is surely too long
+        (every word is at least one token), so it is summed per word instead of tokenised whole."""
+        text = self.text[start:end]
+        if len(text) > self.max:
+            words = text.split()
+            if len(words) > self.max:
+                return sum(self._word_count(w) for w in words)
+        return self.count(text)
+
+    def _measure(self, start: int, end: int, estimate: int) -> int:
+        """Exact tokens of a finished chunk. Until ``CALIBRATION_CHUNKS`` chunks in a row have
+        matched the sum of their parts' counts the text is re-counted; after that the tokenizer
+        is taken to be additive across whitespace (WordPiece is) and the sum is used."""
+        if self._calibration == 0:
+            return estimate
+        tokens = self.count(self.text[start:end])
+        self._calibration = CALIBRATION_CHUNKS if tokens != estimate else self._calibration - 1
+        return tokens
+
+    def _pieces(self, unit: _Unit, by_line: bool = False) -> list[_Unit]:
+        """Sentences (or lines) of a whole block, each counted once and cached."""
         key = (unit.start, unit.end)
         if key not in self._sentences:
-            spans = split_sentences(self.text[unit.start : unit.end], unit.start)
-            self._sentences[key] = [
-                _Unit(s, e, self.count(self.text[s:e]), unit.path, unit.page) for s, e in spans
-            ] or [unit]
+            body = self.text[unit.start : unit.end]
+            spans = _lines(body, unit.start) if by_line else split_sentences(body, unit.start)
+            self._sentences[key] = [_Unit(s, e, self._count(s, e), unit.path, unit.page) for s, e in spans]
         return self._sentences[key]
+
+    def _sentence_units(self, unit: _Unit) -> list[_Unit]:
+        return (self._pieces(unit) or [unit]) if unit.splittable else [unit]
 
     # -- packing -------------------------------------------------------------------------------
 
@@ -135,15 +191,15 @@ class _Chunker:
         while queue or cur:
             unit = queue.popleft() if queue else None
             body = [u for u in cur if not u.level]
-            total = sum(u.tokens for u in cur)
+            total = _estimate(cur) + (unit.gap + unit.tokens if unit else 0)
             if unit is None:
                 split = True
             elif unit.level:
-                split = bool(body) and (
-                    unit.level <= top or sum(u.tokens for u in body) >= self.min or total + unit.tokens > self.max
+                split = (bool(body) and (unit.level <= top or sum(u.tokens for u in body) >= self.min)) or (
+                    bool(cur) and total > self.max
                 )
             else:
-                split = bool(cur) and total + unit.tokens > self.max
+                split = bool(cur) and total > self.max
             if not split:
                 cur.append(unit)  # type: ignore[arg-type]  # unit is None only when split
                 continue
@@ -155,7 +211,11 @@ class _Chunker:
             queue.extendleft(reversed([*pushed, *carry, *([unit] if unit else [])]))
             nxt = queue[0] if queue else None
             same_section = nxt is not None and not nxt.level and nxt.path == emitted[-1].path
-            cur = self._tail(emitted, min(self.overlap, self.max - nxt.tokens)) if nxt and same_section else []
+            cur = (
+                self._tail(emitted, min(self.overlap, self.max - nxt.tokens - nxt.gap))
+                if nxt and same_section
+                else []
+            )
             n_overlap = len(cur)
         return drafts
 
@@ -167,10 +227,11 @@ class _Chunker:
             if unit.level:
                 break
             for sentence in reversed(self._sentence_units(unit)):
-                if total + sentence.tokens > budget:
+                cost = sentence.tokens + (picked[0].gap if picked else 0)
+                if total + cost > budget:
                     return picked
                 picked.insert(0, sentence)
-                total += sentence.tokens
+                total += cost
         if picked and picked[0].start <= units[0].start:
             picked.pop(0)  # never repeat the whole previous chunk
         return picked
@@ -183,7 +244,7 @@ class _Chunker:
         first = 0
         while True:
             start, end = units[first].start, units[-1].end
-            tokens = self.count(self.text[start:end])
+            tokens = self._measure(start, end, _estimate(units[first:]))
             if tokens <= self.max or len(units) - first <= 1:
                 break
             if first < n_overlap:
@@ -194,7 +255,9 @@ class _Chunker:
                 break
         content = units[max(first, n_overlap) :]
         anchor = next((u for u in units[first:] if not u.level), units[-1])
-        draft = _Draft(start, end, tokens, sum(u.tokens for u in content), anchor.path, units[first].page)
+        draft = _Draft(
+            start, end, tokens, sum(u.gap + u.tokens for u in content), anchor.path, units[first].page
+        )
         return draft, units[first:], pushed
 
     def merge_small(self, drafts: list[_Draft]) -> list[_Draft]:
@@ -203,12 +266,19 @@ class _Chunker:
             prev = merged[-1] if merged else None
             if prev is not None and draft.new_tokens < self.min and draft.path == prev.path:
                 end = max(prev.end, draft.end)
-                tokens = self.count(self.text[prev.start : end])
+                tokens = self._measure(prev.start, end, prev.tokens + draft.new_tokens)
                 if tokens <= self.max * MERGE_SLACK:
-                    merged[-1] = _Draft(prev.start, end, tokens, prev.new_tokens + draft.new_tokens, prev.path, prev.page)
+                    merged[-1] = _Draft(
+                        prev.start, end, tokens, prev.new_tokens + draft.new_tokens, prev.path, prev.page
+                    )
                     continue
             merged.append(draft)
         return merged
+
+
+def _estimate(units: list[_Unit]) -> int:
+    """Tokens of the span from the first unit to the last, from the parts' counts."""
+    return sum(u.tokens + u.gap for u in units) - (units[0].gap if units else 0)
 
 
 def _lines(text: str, offset: int) -> list[tuple[int, int]]:

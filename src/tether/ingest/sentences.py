@@ -34,7 +34,6 @@ _SOFT_ABBREVIATIONS = frozenset("etc inc ltd co corp bros".split())
 _END = re.compile(r"[.!?…]+['\"”’)\]»]*(?=\s|$)")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _BULLET_LINE = re.compile(r"\n[ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]")
-_WORD_BEFORE = re.compile(r"(\S+)$")
 _NEXT_CHAR = re.compile(r"\s*(\S)")
 _WORD = re.compile(r"\S+")
 
@@ -51,11 +50,12 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         return True
     if punct.startswith("..") or punct.startswith("…"):
         return next_upper
-    line_start = text.rfind("\n", 0, pos) + 1
-    before = _WORD_BEFORE.search(text, line_start, pos)
-    if before is None:
+    word_start = pos
+    while word_start > 0 and not text[word_start - 1].isspace():
+        word_start -= 1
+    if word_start == pos:
         return True
-    word = before.group(1).lstrip("([{\"'“‘").lower()
+    word = text[word_start:pos].lstrip("([{\"'“‘").lower()
     if word in _ABBREVIATIONS:
         return False
     if word in _NUMBER_ABBREVIATIONS:
@@ -66,9 +66,15 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         return False  # an initial: "J. Smith"
     if "." in word and all(part.isalpha() and len(part) <= 2 for part in word.split(".")):
         return next_upper  # "U.S." style
-    if word.isdigit() and text[line_start:before.start()].strip() == "":
+    if word.isdigit() and _first_on_line(text, word_start):
         return False  # "1. Item" at the start of a line
     return True
+
+
+def _first_on_line(text: str, pos: int) -> bool:
+    while pos > 0 and text[pos - 1] in " \t":
+        pos -= 1
+    return pos == 0 or text[pos - 1] == "\n"
 
 
 def split_sentences(text: str, start: int = 0) -> list[tuple[int, int]]:

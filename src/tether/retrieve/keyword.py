@@ -8,15 +8,17 @@ impact table ``bm25_postings(term_id, chunk_id, tf, weight)`` with a btree on
 they only serve as *upper bounds*; every returned score is recomputed exactly from ``tf`` and the
 chunk's ``bm25_len`` with the current average length and idf.
 
-Search (``search``) is an exact top-k:
+Search (``search``):
 
-1. small queries (total postings of the query terms <= ``EXACT_POSTINGS``): full aggregation;
-2. otherwise a threshold algorithm over the impact index: per term, the best ``depth`` postings
-   that pass the filter; exact partial scores; ``theta`` = k-th best lower bound. Any chunk not
-   fetched scores at most ``f * sum(q_i * idf_i * cut_i)`` (``cut_i`` = last weight read,
-   0 when the list is exhausted, ``f`` = drift factor below). Depths grow until that bound is
-   below ``theta``; then candidates whose upper bound reaches ``theta`` are completed with
-   primary-key look-ups and scored exactly.
+1. small queries (total postings of the query terms <= ``EXACT_POSTINGS``), very selective
+   filters, or stored weights unusable as bounds: full aggregation with the filter (exact);
+2. otherwise a threshold algorithm over the impact index (``keyword_topk``): per term the best
+   ``lim`` postings by stored weight (index-only, no join); each term's cut ``c_i`` bounds what
+   was not read; the chunks seen, ranked by upper bound, are checked against the filter and
+   scored exactly; ``theta`` = k-th best exact lower bound. A chunk outside the verified pool
+   scores at most ``f * (U + gain)`` with ``U = sum(q_i * idf_i * c_i)``. Lists and pool grow
+   until that is below ``theta`` (ranking then provably exact) or ``keyword_topk.MAX_ROUNDS``
+   is reached (then the best candidates are returned; scores still exact).
 
 Drift factor: a weight written with average length ``A_w`` is at least ``tfc(now) * A_w/A_now``,
 so ``exact <= weight * max(1, A_now / A_min)`` where ``A_min`` is the smallest average length
@@ -58,12 +60,17 @@ def _snapshot(conn: psycopg.Connection) -> Iterator[None]:
         return
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute("SET LOCAL work_mem = '64MB'")  # candidate aggregation stays in memory
         yield
 
 
 def tfc(tf: float, length: float, avgdl: float, k1: float, b: float) -> float:
-    """BM25 term-frequency component (Robertson/Lucene)."""
-    return tf * (k1 + 1.0) / (tf + k1 * ((1.0 - b) + (b / avgdl) * length))
+    """BM25 term-frequency component as Lucene (and ``bm25s`` "lucene") score it.
+
+    Stored weights are ``(k1 + 1) * tfc`` (the classic form documented in ``0001_core.sql``);
+    the constant factor does not change rankings, and scores then equal Lucene's.
+    """
+    return tf / (tf + k1 * ((1.0 - b) + (b / avgdl) * length))
 
 
 def stats(conn: psycopg.Connection) -> tuple[int, int]:
@@ -119,7 +126,7 @@ def index_chunks(
         for cid, cnt, toks in zip(chunk_ids, counts, terms):
             length = len(toks)
             for term, tf in cnt.items():
-                copy.write_row((ids[term], cid, tf, tfc(tf, length, avgdl, k1, b)))
+                copy.write_row((ids[term], cid, tf, (k1 + 1.0) * tfc(tf, length, avgdl, k1, b)))
     _record_weights_meta(cur, avgdl, k1, b, reset=False)
 
 
@@ -189,10 +196,10 @@ def _aggregate(
     where, params = where_clause(acl_tokens, flt, "c")
     params.update(
         tids=[t.term_id for t in terms], ws=[t.qweight for t in terms], k=k,
-        k1p1=k1 + 1.0, k1=k1, omb=1.0 - b, bk=b / avgdl,
+        k1=k1, omb=1.0 - b, bk=b / avgdl,
     )  # fmt: skip
     sql = (
-        "SELECT p.chunk_id, sum(q.w * (p.tf * %(k1p1)s / (p.tf + %(k1)s * (%(omb)s + %(bk)s * c.bm25_len)))) AS s"
+        "SELECT p.chunk_id, sum(q.w * (p.tf / (p.tf + %(k1)s * (%(omb)s + %(bk)s * c.bm25_len)))) AS s"
         " FROM unnest(%(tids)s::int[], %(ws)s::float8[]) AS q(tid, w)"
         " JOIN bm25_postings p ON p.term_id = q.tid JOIN chunks c ON c.id = p.chunk_id"
         f" WHERE {where} GROUP BY p.chunk_id ORDER BY s DESC, p.chunk_id LIMIT %(k)s"
@@ -245,10 +252,12 @@ def _search(
     terms, avgdl, drift = _query_terms(conn, query, k1, b)
     if not terms or k <= 0:
         return []
-    if drift is None or sum(t.df for t in terms) <= EXACT_POSTINGS:
+    if drift is None or len(terms) > 63 or sum(t.df for t in terms) <= EXACT_POSTINGS:
         return _aggregate(conn, terms, avgdl, acl_tokens, flt, k, k1, b)
     where, params = where_clause(acl_tokens, flt, "c")
-    out = threshold_topk(_cur(conn), terms, where, params, avgdl, drift, k=k, k1=k1, b=b)
+    # exact tfc <= stored weight * drift / (k1 + 1) for every stored posting
+    scale = drift / (k1 + 1.0)
+    out = threshold_topk(_cur(conn), terms, where, params, avgdl, scale, k=k, k1=k1, b=b)
     if out is None:
         return _aggregate(conn, terms, avgdl, acl_tokens, flt, k, k1, b)
     return out

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from tether.embed.base import Embedder
 from tether.retrieve import dense, keyword
 from tether.retrieve.filters import SearchFilter, where_clause
 from tether.retrieve.fusion import rrf
 from tether.settings import RetrieveSettings
+from tether.store.rls import enter_reader
 from tether.types import Passage
 
 Mode = Literal["bm25", "dense", "hybrid"]
@@ -27,6 +29,7 @@ class Retrieval:
     passages: list[Passage]
     timings_ms: dict[str, float] = field(default_factory=dict)
     candidates: dict[str, int] = field(default_factory=dict)
+    rls: bool = False
 
 
 def retrieve(
@@ -35,6 +38,25 @@ def retrieve(
     mode: Mode = "hybrid", query_vec=None,
 ) -> Retrieval:
     k = k or settings.top_k
+    if mode in ("dense", "hybrid") and query_vec is None:
+        t = time.perf_counter()
+        query_vec = embedder.embed([query])[0]
+        embed_ms = (time.perf_counter() - t) * 1000
+    else:
+        embed_ms = 0.0
+    fresh = conn.info.transaction_status == TransactionStatus.IDLE
+    with conn.transaction():
+        if fresh:  # one snapshot for both searches and the hydration
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute("SET LOCAL work_mem = '64MB'")
+        rls = enter_reader(conn, acl_tokens) if acl_tokens is not None else False
+        out = _retrieve(conn, embedder, query, acl_tokens, settings, flt, k, mode, query_vec)
+    out.timings_ms["embed_query"] = embed_ms
+    out.rls = rls
+    return out
+
+
+def _retrieve(conn, embedder, query, acl_tokens, settings, flt, k, mode, query_vec) -> Retrieval:
     n_cand = max(settings.candidates, k)
     timings: dict[str, float] = {}
     rankings: dict[str, list[tuple[int, float]]] = {}
@@ -45,10 +67,6 @@ def retrieve(
         )
         timings["bm25"] = (time.perf_counter() - t) * 1000
     if mode in ("dense", "hybrid"):
-        t = time.perf_counter()
-        if query_vec is None:
-            query_vec = embedder.embed([query])[0]
-        timings["embed_query"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         rankings["dense"] = dense.search(
             conn, query_vec, dimension=embedder.dimension, acl_tokens=acl_tokens, flt=flt,
@@ -84,7 +102,6 @@ def hydrate(conn: psycopg.Connection, chunk_ids: list[int], acl_tokens: list[str
         f" WHERE c.id = ANY(%(ids)s) AND {where}",
         params,
     ).fetchall()
-    conn.commit()
     by_id = {int(r["id"]): r for r in rows}
     out = []
     for cid in chunk_ids:

@@ -146,7 +146,7 @@ def write_document(
         ids = conn.execute(
             "INSERT INTO chunks (document_id, collection_id, ordinal, text, char_start, char_end,"
             " section_path, page, token_count, acl, classification, source_uri, doc_date, bm25_len, embedding)"
-            " SELECT %(doc)s, %(coll)s, o, t, s, e, string_to_array(sp, chr(31)), p, tc, %(acl)s, %(cls)s,"
+            " SELECT %(doc)s, %(coll)s, o, t, s, e, coalesce(string_to_array(sp, chr(31)), '{}'), p, tc, %(acl)s, %(cls)s,"
             " %(uri)s, %(date)s, bl, v::vector"
             " FROM unnest(%(o)s::int[], %(t)s::text[], %(s)s::int[], %(e)s::int[], %(sp)s::text[],"
             "  %(p)s::int[], %(tc)s::int[], %(bl)s::int[], %(v)s::text[]) AS x(o, t, s, e, sp, p, tc, bl, v)"

@@ -31,7 +31,9 @@ def _rows(text: str, delimiter: str, filename: str) -> list[list[str]]:
         return [row for row in reader if any(cell.strip() for cell in row)]
     except csv.Error as exc:
         raise CorruptDocument(
-            f"{filename}: malformed CSV near line {reader.line_num} ({exc})", filename=filename, line=reader.line_num
+            f"{filename}: malformed CSV near line {reader.line_num} ({exc})",
+            filename=filename,
+            line=reader.line_num,
         ) from exc
 
 

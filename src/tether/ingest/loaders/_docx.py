@@ -60,7 +60,9 @@ def _read(data: bytes, filename: str) -> tuple[Any, list[Paragraph | Table]]:
         items = list(document.iter_inner_content())
         return document, items
     except Exception as exc:  # zipfile.BadZipFile, KeyError, lxml errors, PackageNotFoundError...
-        raise CorruptDocument(f"{filename}: cannot read DOCX ({type(exc).__name__}: {exc})", filename=filename) from exc
+        raise CorruptDocument(
+            f"{filename}: cannot read DOCX ({type(exc).__name__}: {exc})", filename=filename
+        ) from exc
 
 
 def load(data: bytes, filename: str) -> LoadedDocument:

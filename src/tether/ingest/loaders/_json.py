@@ -2,8 +2,9 @@
 
 Embedding models and BM25 read prose, not braces, so each leaf becomes one line named by its
 path (``items[2].price: 3.5``). Each top-level item (a key of a top-level object, an element of
-a top-level array, or one line of a ``.jsonl`` file) is one ``table`` block, so a chunk never
-splits a record unless the record alone is too large.
+a top-level array, or one line of a ``.jsonl`` file) is one ``table`` block, and a top-level key
+holding an array gives one block per element, so a chunk splits a record only when it alone is
+too large.
 """
 
 from __future__ import annotations
@@ -41,8 +42,15 @@ def flatten(value: object, path: str = "") -> list[str]:
 
 
 def _top_items(value: object) -> list[list[str]]:
+    """One record per top-level item; a top-level key holding a list gives one per element."""
     if isinstance(value, dict):
-        return [flatten(item, str(key)) for key, item in value.items()]
+        records: list[list[str]] = []
+        for key, item in value.items():
+            if isinstance(item, list) and item:
+                records.extend(flatten(element, f"{key}[{i}]") for i, element in enumerate(item))
+            else:
+                records.append(flatten(item, str(key)))
+        return records
     if isinstance(value, list):
         return [flatten(item) for item in value]
     return [flatten(value)]
@@ -52,7 +60,11 @@ def _parse(source: str, filename: str, line_offset: int = 0) -> object:
     try:
         return json.loads(source)
     except (json.JSONDecodeError, RecursionError) as exc:
-        where = f"line {exc.lineno + line_offset}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "nesting"
+        where = (
+            f"line {exc.lineno + line_offset}, column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else "nesting"
+        )
         raise CorruptDocument(f"{filename}: malformed JSON at {where} ({exc})", filename=filename) from exc
 
 
@@ -61,7 +73,9 @@ def _build(records: list[list[str]], filename: str, fmt: str, title: str, count:
     for lines in records:
         out.add("table", "\n".join(lines))
     require_text(out.text, filename, "JSON holds no values")
-    return LoadedDocument(text=out.text, blocks=out.blocks, format=fmt, title=title, metadata={"records": count})
+    return LoadedDocument(
+        text=out.text, blocks=out.blocks, format=fmt, title=title, metadata={"records": count}
+    )
 
 
 def load(data: bytes, filename: str) -> LoadedDocument:

@@ -51,7 +51,9 @@ class _Parser:
 
 def _lines(text: str, start: int) -> list[tuple[int, int]]:
     """(start, end) of each line from ``start``, ``end`` excluding the newline."""
-    return [(m.start(), m.end() - (1 if m.group().endswith("\n") else 0)) for m in _LINE.finditer(text, start)]
+    return [
+        (m.start(), m.end() - (1 if m.group().endswith("\n") else 0)) for m in _LINE.finditer(text, start)
+    ]
 
 
 def _front_matter(text: str) -> tuple[int, str]:

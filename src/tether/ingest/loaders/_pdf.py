@@ -10,6 +10,7 @@ its page marks that line as a heading of the entry's depth. Pages are joined by 
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from pypdf import PdfReader
@@ -18,6 +19,7 @@ from tether.errors import CorruptDocument, EmptyDocument
 from tether.ingest.loaders._common import TextBuilder, collapse_spaces
 from tether.types import LoadedDocument
 
+_BULLET = re.compile(r"(?:[-*•▪◦]|\d{1,3}[.)])\s")
 _SHORT_LINE = 0.75  # a line shorter than this fraction of the page's longest ends a paragraph
 
 
@@ -74,7 +76,9 @@ def _read(data: bytes, filename: str) -> tuple[PdfReader, list[str]]:
     except CorruptDocument:
         raise
     except Exception as exc:  # pypdf raises many types (PdfReadError, ValueError, KeyError...)
-        raise CorruptDocument(f"{filename}: cannot read PDF ({type(exc).__name__}: {exc})", filename=filename) from exc
+        raise CorruptDocument(
+            f"{filename}: cannot read PDF ({type(exc).__name__}: {exc})", filename=filename
+        ) from exc
 
 
 def load(data: bytes, filename: str) -> LoadedDocument:
@@ -86,7 +90,8 @@ def load(data: bytes, filename: str) -> LoadedDocument:
         page_starts.append(out.length + (2 if out.blocks else 0))
         for para in _paragraphs(page_text):
             level = headings.get((number, collapse_spaces(para).casefold()), 0)
-            out.add("heading" if level else "paragraph", para, level=level, page=number)
+            kind = "heading" if level else ("list" if _BULLET.match(para.lstrip()) else "paragraph")
+            out.add(kind, para, level=level, page=number)
     text = out.text
     if not text.strip():
         raise EmptyDocument(

@@ -9,6 +9,7 @@ on chunks.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from tether.ingest.loaders._common import decode_utf8, require_text, trim_span
 from tether.types import Block, LoadedDocument
@@ -40,7 +41,7 @@ def load(data: bytes, filename: str) -> LoadedDocument:
         items = [max(m.start(), start) for m in _ITEM.finditer(text, _line_start(text, start), end)]
         if items and items[0] == start:
             bounds = items + [end]
-            for a, b in zip(bounds, bounds[1:]):
+            for a, b in pairwise(bounds):
                 span = trim_span(text, a, b)
                 if span:
                     blocks.append(Block("list", *span))

@@ -1,0 +1,101 @@
+"""The FastAPI application: wiring only (engine lifecycle, middleware, error shape, routers).
+
+``create_app(settings)`` is used by ``tether serve``, by tests (which pass their own engine or
+database) and by ``tether.api.server:app_from_env`` for multi-process serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from tether.api import errors, routes_admin, routes_ask, routes_documents, routes_openai, routes_session
+from tether.api.config import ApiSettings
+from tether.api.limits import BodyLimitMiddleware
+from tether.api.metrics import Metrics, MetricsMiddleware
+from tether.engine import Tether
+from tether.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _start_worker(engine: Tether) -> tuple[threading.Event, threading.Thread]:
+    """An ingest worker thread in this process, so uploads are processed without a separate
+    ``tether worker`` (turn off with TETHER_API_RUN_WORKER=false when dedicated workers run)."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                engine.work(until_empty=False, stop=stop)
+            except Exception:  # noqa: BLE001 - keep serving; retry after a pause
+                log.exception("ingest worker stopped; restarting in 5 s")
+                stop.wait(5)
+
+    thread = threading.Thread(target=run, name="tether-ingest-worker", daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def create_app(settings: Settings, *, engine: Tether | None = None, secrets: Mapping[str, str] | None = None,
+               api_settings: ApiSettings | None = None) -> FastAPI:
+    """The app. With ``engine`` given, the caller owns it (it is not closed on shutdown)."""
+    api_cfg = api_settings or ApiSettings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = engine is None
+        eng = engine or Tether(settings, secrets=secrets if secrets is not None else os.environ)
+        eng.embedder  # noqa: B018 - warm up the model before the first request
+        app.state.engine = eng
+        worker = _start_worker(eng) if api_cfg.run_worker else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker[0].set()
+                worker[1].join(timeout=30)
+            if own:
+                eng.close()
+
+    app = FastAPI(title="Tether", version="0.1.0", lifespan=lifespan,
+                  description="Permission-aware, grounded answers from your documents. "
+                              "Errors always have the shape {\"error\": {\"code\", \"message\", \"details\"?}}.")
+    app.state.api_settings = api_cfg
+    app.state.metrics = metrics
+    errors.install(app)
+    for module in (routes_ask, routes_documents, routes_admin, routes_openai, routes_session):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["ops"], summary="The process is up")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="The database is reachable")
+    def readyz(request: Request):
+        try:
+            with request.app.state.engine.db.connection() as conn:
+                conn.execute("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse(errors.error_body("store_unavailable", "database unreachable"), status_code=503)
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    from tether.ui.routes import mount_ui
+
+    mount_ui(app)
+    upload_limit = settings.ingest.max_file_bytes + api_cfg.upload_overhead_bytes
+    app.add_middleware(BodyLimitMiddleware, default_limit=api_cfg.max_body_bytes, upload_limit=upload_limit)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

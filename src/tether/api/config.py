@@ -1,0 +1,26 @@
+"""Limits and switches of the HTTP edge that the core Settings does not (yet) carry.
+
+Kept here so the API can enforce request limits today without touching the shared Settings;
+``TETHER_API_*`` environment variables override the defaults at the edge.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TETHER_API_", extra="ignore")
+
+    #: Largest JSON (or form) body accepted on any route but uploads.
+    max_body_bytes: int = 1 * 1024 * 1024
+    #: Extra room a multipart upload may take beyond ``Settings.ingest.max_file_bytes``.
+    upload_overhead_bytes: int = 64 * 1024
+    max_question_chars: int = 4000
+    max_search_k: int = 100
+    session_ttl_s: int = 12 * 3600
+    session_cookie: str = "tether_session"
+    #: Mark the session cookie Secure (set when served behind HTTPS).
+    cookie_secure: bool = False
+    #: Run an ingest worker thread inside each API process (off when dedicated workers run).
+    run_worker: bool = True

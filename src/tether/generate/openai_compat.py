@@ -1,0 +1,128 @@
+"""Any OpenAI-compatible chat server (vLLM, Ollama, llama.cpp server, TGI, OpenAI, Azure).
+
+Uses the ``openai`` SDK. The API key is passed in by the caller (read at the edge from the
+environment variable named in :class:`OpenAICompatConfig`); it is kept out of ``repr``, logs
+and error messages. SDK retries are off: retrying and fallback belong to the router. SDK and
+transport errors are translated here, once, into ``ProviderError`` / ``ProviderTimeout``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from tether.errors import ConfigError, ProviderError, ProviderTimeout
+from tether.generate.base import Capabilities, GenerationRequest
+from tether.generate.prompting import render_messages
+from tether.types import Generation
+
+
+class OpenAICompatConfig(BaseModel):
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "default"
+    #: Name of the environment variable holding the key (the edge reads it; never the key).
+    api_key_env: str = "TETHER_LLM_API_KEY"
+    connect_timeout_s: float = 5.0
+    timeout_s: float = 60.0
+    streaming: bool = True
+    #: How a JSON schema is enforced: OpenAI ``response_format``, vLLM ``guided_json`` in
+    #: ``extra_body``, or only by the prompt (the answer is still validated afterwards).
+    structured_output: Literal["response_format", "guided_json", "prompt"] = "response_format"
+
+
+class OpenAICompatGenerator:
+    def __init__(self, cfg: OpenAICompatConfig, api_key: str | None = None) -> None:
+        try:
+            import httpx
+            from openai import OpenAI
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise ConfigError("the openai package is required for OpenAI-compatible generators") from exc
+        self.cfg = cfg
+        self.name = f"openai:{cfg.model}"
+        self.capabilities = Capabilities(streaming=cfg.streaming, json_schema=True)
+        timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
+        self._client = OpenAI(
+            base_url=cfg.base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=0
+        )
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAICompatGenerator(base_url={self.cfg.base_url!r}, model={self.cfg.model!r})"
+
+    def _kwargs(self, req: GenerationRequest) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "model": self.cfg.model,
+            "messages": render_messages(req),
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+        }
+        if req.json_schema is not None:
+            if self.cfg.structured_output == "response_format":
+                kw["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "answer", "schema": req.json_schema, "strict": False},
+                }
+            elif self.cfg.structured_output == "guided_json":
+                kw["extra_body"] = {"guided_json": req.json_schema}
+        return kw
+
+    def generate(self, req: GenerationRequest) -> Generation:
+        t0 = time.perf_counter()
+        with _translated(self.cfg):
+            resp = self._client.chat.completions.create(**self._kwargs(req))
+        if not resp.choices:
+            raise ProviderError("the provider returned no choices", model=self.cfg.model)
+        choice = resp.choices[0]
+        usage = resp.usage
+        return Generation(
+            text=choice.message.content or "",
+            model=resp.model or self.cfg.model,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=choice.finish_reason or "stop",
+            latency_s=time.perf_counter() - t0,
+        )
+
+    def stream(self, req: GenerationRequest) -> Iterator[str]:
+        with _translated(self.cfg):
+            events = self._client.chat.completions.create(**self._kwargs(req), stream=True)
+            finished = False
+            for chunk in events:
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        yield choice.delta.content
+                    if choice.finish_reason:
+                        finished = True
+            if not finished:
+                raise ProviderError("the provider's stream ended before the answer finished", model=self.cfg.model)
+
+
+class _translated:
+    """Turn SDK/transport exceptions into Tether's provider errors (no key, no prompt text)."""
+
+    def __init__(self, cfg: OpenAICompatConfig) -> None:
+        self.cfg = cfg
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None or isinstance(exc, (ProviderError, GeneratorExit)):
+            return False
+        import httpx
+        import openai
+
+        details: dict[str, object] = {"model": self.cfg.model}
+        if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
+            raise ProviderTimeout("the model provider timed out", **details) from exc
+        if isinstance(exc, openai.APIStatusError):
+            details["status"] = exc.status_code
+            retry_after = exc.response.headers.get("retry-after") if exc.response is not None else None
+            if retry_after:
+                details["retry_after"] = retry_after
+            raise ProviderError(f"the model provider answered HTTP {exc.status_code}", **details) from exc
+        if isinstance(exc, (openai.OpenAIError, httpx.HTTPError, OSError, ValueError)):
+            raise ProviderError(f"the model provider failed: {type(exc).__name__}", **details) from exc
+        return False

@@ -1,0 +1,5 @@
+"""Test helpers shipped with the package, so every suite (and users' own) can reuse them."""
+
+from tether.testing.fake_openai import FakeOpenAI, Reply
+
+__all__ = ["FakeOpenAI", "Reply"]

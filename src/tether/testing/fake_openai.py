@@ -1,0 +1,250 @@
+"""A real, scriptable OpenAI-compatible HTTP server on 127.0.0.1 for tests.
+
+    with FakeOpenAI(script="quote") as fake:
+        gen = OpenAICompatGenerator(OpenAICompatConfig(base_url=fake.base_url, model="fake"))
+
+Endpoints: ``POST /v1/chat/completions`` (JSON, or SSE ``data: {...}`` chunks ending in
+``data: [DONE]``, with usage), ``POST /v1/embeddings`` (deterministic hashed bag-of-words
+vectors) and ``GET /v1/models``. ``script`` decides each chat reply:
+
+- a behaviour name: ``quote`` (answers by quoting the best-matching source sentence with its
+  citation), ``hallucinate_number``, ``foreign_citation``, ``no_citations``, ``invalid_json``,
+  ``abstain``;
+- a function ``messages -> str | Reply`` (the most flexible);
+- a list of those, consumed one per chat request (the last one repeats).
+
+A :class:`Reply` also scripts faults: ``delay_s``, an HTTP ``status`` (429 with
+``Retry-After``, 500 ...), ``reset`` (the connection is reset before any response) and
+``truncate_after`` (a stream stops after N chunks, without finish_reason or ``[DONE]``).
+Every request body and its headers (lower-cased names) are kept in ``.requests``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Union
+
+Messages = list[dict[str, Any]]
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    reset: bool = False
+    truncate_after: int | None = None
+    finish_reason: str = "stop"
+
+
+Script = Union[str, Callable[[Messages], Union[str, Reply]], Reply]
+_SOURCE = re.compile(r'<source id="(\d+)"[^>]*>\n?(.*?)\n?</source>', re.DOTALL)
+
+
+def sources(messages: Messages) -> dict[int, str]:
+    """The numbered source texts in the prompt."""
+    text = "\n".join(str(m.get("content", "")) for m in messages)
+    return {int(n): body for n, body in _SOURCE.findall(text)}
+
+
+def question(messages: Messages) -> str:
+    text = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+    m = re.search(r"Question:\s*(.*)", text)
+    return m.group(1).strip() if m else ""
+
+
+def best_sentence(messages: Messages) -> tuple[int, str]:
+    """(source number, sentence) sharing the most words with the question."""
+    q = set(re.findall(r"\w+", question(messages).lower()))
+    best: tuple[float, int, str] = (-1.0, 1, "")
+    for n, body in sources(messages).items():
+        for s in re.split(r"(?<=[.!?])\s+", body.strip()):
+            score = len(q & set(re.findall(r"\w+", s.lower())))
+            if score > best[0]:
+                best = (score, n, s.strip())
+    return best[1], best[2]
+
+
+def _wants_json(messages: Messages, body: dict[str, Any]) -> bool:
+    return "response_format" in body or "guided_json" in body or "JSON schema" in str(messages[0].get("content", ""))
+
+
+def behaviour(name: str, messages: Messages, body: dict[str, Any]) -> str:
+    """The reply text of a named behaviour."""
+    n, sentence = best_sentence(messages)
+    if name == "abstain" or not sentence:
+        return "I could not find this in the documents you can access."
+    if name == "invalid_json":
+        return '{"claims": [{"text": "unterminated'
+    if name == "hallucinate_number":
+        m = re.search(r"\d+", sentence)
+        wrong = sentence[: m.start()] + str(int(m.group(0)) + 7) + sentence[m.end():] if m else sentence + " It grew 42%."
+        claims = [(sentence, n), (wrong, n)]
+    elif name == "foreign_citation":
+        claims = [(sentence, len(sources(messages)) + 5)]
+    elif name == "no_citations":
+        claims = [(sentence, 0)]
+    elif name == "quote":
+        claims = [(sentence, n)]
+    else:
+        raise ValueError(f"unknown behaviour {name!r}; known: quote, hallucinate_number, "
+                         "foreign_citation, no_citations, invalid_json, abstain")
+    if _wants_json(messages, body):
+        return json.dumps({"claims": [{"text": t, "citations": [c] if c else []} for t, c in claims]})
+    return " ".join(f"{t} [{c}]" if c else t for t, c in claims)
+
+
+class FakeOpenAI:
+    def __init__(self, script: Script | list[Script] = "quote", model: str = "fake-model") -> None:
+        self.script = script if isinstance(script, list) else [script]
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self._calls = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the server first (use it as a context manager)"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    def __enter__(self) -> "FakeOpenAI":
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def next_reply(self, messages: Messages, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            step = self.script[min(self._calls, len(self.script) - 1)]
+            self._calls += 1
+        if isinstance(step, Reply):
+            return step
+        out = behaviour(step, messages, body) if isinstance(step, str) else step(messages)
+        return out if isinstance(out, Reply) else Reply(text=out)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # scripted resets and truncations are expected; keep test output clean
+
+
+def _embed(text: str, dim: int) -> list[float]:
+    vec = [0.0] * dim
+    for w in re.findall(r"\w+", text.lower()):
+        h = hashlib.blake2b(w.encode(), digest_size=8).digest()
+        vec[int.from_bytes(h[:4], "little") % dim] += 1.0 if h[4] & 1 else -1.0
+    norm = sum(v * v for v in vec) ** 0.5 or 1.0
+    return [v / norm for v in vec]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fake: FakeOpenAI
+
+    def log_message(self, *args: object) -> None:  # keep test output clean
+        pass
+
+    def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, {"object": "list", "data": [{"id": self.fake.model, "object": "model", "owned_by": "fake"}]})
+        else:
+            self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.fake.requests.append({"path": self.path, "body": body, "headers": headers})
+        if self.path.endswith("/embeddings"):
+            inputs = body.get("input", [])
+            inputs = [inputs] if isinstance(inputs, str) else inputs
+            dim = int(body.get("dimensions") or 384)
+            data = [{"object": "embedding", "index": i, "embedding": _embed(t, dim)} for i, t in enumerate(inputs)]
+            tokens = sum(len(str(t).split()) for t in inputs)
+            self._json(200, {"object": "list", "data": data, "model": body.get("model", self.fake.model),
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        elif self.path.endswith("/chat/completions"):
+            self._chat(body)
+        else:
+            self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        messages = body.get("messages", [])
+        reply = self.fake.next_reply(messages, body)
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
+        if reply.reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if reply.status != 200:
+            self._json(reply.status, {"error": {"message": f"fake error {reply.status}", "type": "server_error"}},
+                       reply.headers)
+            return
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        completion_tokens = len(reply.text.split())
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}
+        base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body.get("model", self.fake.model)}
+        if not body.get("stream"):
+            self._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "finish_reason": reply.finish_reason,
+                 "message": {"role": "assistant", "content": reply.text}}]})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        pieces = re.findall(r"\S+\s*|\s+", reply.text)
+        chunk = {**base, "object": "chat.completion.chunk"}
+
+        def send(obj: Any) -> None:
+            self.wfile.write(f"data: {json.dumps(obj)}\n\n".encode())
+            self.wfile.flush()
+
+        send({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+        for i, piece in enumerate(pieces):
+            if reply.truncate_after is not None and i >= reply.truncate_after:
+                return  # the connection closes mid-answer
+            send({**chunk, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+        send({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            send({**chunk, "choices": [], "usage": usage})
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
