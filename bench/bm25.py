@@ -90,6 +90,7 @@ def build(conn: psycopg.Connection, n: int, seed: int) -> None:
 
 def make_queries(conn: psycopg.Connection, nq: int, seed: int) -> list[str]:
     rng = random.Random(seed)
+    conn.execute("SELECT setseed(%s)", (1.0 / (seed + 1),))  # same query chunks every run
     ids = [r[0] for r in conn.execute("SELECT id FROM chunks ORDER BY random() LIMIT %s", (nq,))]
     out = []
     for cid in ids:

@@ -17,6 +17,11 @@ from tether.ground.policy import abstention
 from tether.ground.stream import stream_answer
 from tether.retrieve.pack import Packed, neighbours, pack
 from tether.retrieve.rerank import Reranker, make_reranker
+from tether.guard.base import Verdict
+from tether.guard.pii import PiiGuard, redact_for_trace
+from tether.guard.stages import WITHHELD_TEXT, blocked_answer, check_question, most_restrictive, screen_answer, screen_passages
+from tether.store import audit
+from tether.store.rls import enter_reader
 from tether.types import Answer
 from tether.ingest.loaders import SUPPORTED_EXTENSIONS
 from tether.ingest.pipeline import IngestRequest
@@ -179,36 +184,91 @@ class Tether:
             if self.reranker is not None and passages:
                 passages = self.reranker.rerank(question, passages, top_n=rs.rerank_top_n)
             if self.settings.generate.neighbours:
-                passages = neighbours(conn, passages, principal.acl_tokens, self.settings.generate.neighbours)
+                with conn.transaction():
+                    enter_reader(conn, principal.acl_tokens)
+                    passages = neighbours(conn, passages, principal.acl_tokens, self.settings.generate.neighbours)
         confidence = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
         budget = int(cfg.context_window * self.settings.generate.context_share)
         packed = pack(passages, count_tokens=self.embedder.count_tokens, budget_tokens=budget,
                       max_passages=self.settings.generate.max_passages)
+        if self.settings.scan_ingest:
+            packed.passages, dropped = screen_passages(packed.passages, self.settings.guard)
+            packed.dropped += dropped
         return res, packed, confidence, name, gen
+
+    def _audit(self, principal: Principal, action: str, details: dict) -> None:
+        with self.db.transaction() as conn:
+            audit.record(conn, action, actor_id=principal.id, details=details)
 
     def ask(self, principal: Principal, question: str, *, model: str | None = None,
             json_schema: dict | None = None, flt: SearchFilter | None = None) -> AskResult:
-        """Retrieve inside the principal's permissions, generate, ground; or abstain."""
+        """Guard the question, retrieve inside the principal's permissions, generate, ground,
+        guard the answer; or abstain / block with a reason."""
+        gs = self.settings.guard
+        verdict = check_question(question, gs)
+        if verdict.verdict is Verdict.BLOCK:
+            self._audit(principal, "guard.block", {"stage": "input", "reasons": verdict.reasons,
+                                                   "question": redact_for_trace(question, gs)})
+            name, _ = model_config(self.settings.generate, model)
+            return AskResult(blocked_answer(verdict, name), [], Retrieval([]), None, name, 0.0, blocked=True)
         res, packed, confidence, name, gen = self._context(principal, question, model, flt)
         if confidence < self.settings.retrieve.min_confidence or not packed.passages:
             ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
         else:
             ans = grounded_answer(question, packed.passages, gen, self.embedder, self.settings.ground,
                                   json_schema=json_schema, max_tokens=self.settings.generate.max_answer_tokens)
+        cited = {c.document_id for c in ans.citations}
+        label = most_restrictive([p.classification for p in packed.passages if p.document_id in cited])
+        ans, out_verdict = screen_answer(ans, label, gs)
+        self._audit(principal, "ask", {
+            "question": redact_for_trace(question, gs), "model": name, "abstained": ans.abstained,
+            "cited_documents": len(cited), "dropped": len(packed.dropped),
+            "output_guard": out_verdict.verdict.value,
+        })
         return AskResult(ans, packed.passages, res, packed, name, confidence)
 
     def ask_stream(self, principal: Principal, question: str, *, model: str | None = None,
                    flt: SearchFilter | None = None) -> Iterator[dict]:
-        """Events: sources, token, sentence, retract, done (see ``ground.stream``)."""
+        """Events: sources, token, sentence, retract, done (see ``ground.stream``).
+
+        Streaming shows tokens before the output guard has seen the whole answer, so it is
+        refused for sources whose policy redacts or blocks; such questions get the checked
+        answer as one ``done`` event instead."""
+        gs = self.settings.guard
+        verdict = check_question(question, gs)
+        if verdict.verdict is Verdict.BLOCK:
+            self._audit(principal, "guard.block", {"stage": "input", "reasons": verdict.reasons})
+            yield {"type": "done", "answer": blocked_answer(verdict).to_dict()}
+            return
         res, packed, confidence, name, gen = self._context(principal, question, model, flt)
         if confidence < self.settings.retrieve.min_confidence or not packed.passages:
             ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
             yield {"type": "done", "answer": ans.to_dict()}
             return
-        yield {"type": "sources", "sources": AskResult(abstention(self.settings.ground, ""), packed.passages,
-                                                        res, packed, name, confidence).to_dict()["sources"]}
-        yield from stream_answer(question, packed.passages, gen, self.embedder, self.settings.ground,
-                                 max_tokens=self.settings.generate.max_answer_tokens)
+        sources = AskResult(ans := abstention(self.settings.ground, ""), packed.passages, res, packed, name,
+                            confidence).to_dict()["sources"]
+        label = most_restrictive([p.classification for p in packed.passages])
+        policy = gs.policy_for(label)
+        if policy.block or policy.redact_in_answers:
+            result = self.ask(principal, question, model=model, flt=flt)
+            yield {"type": "sources", "sources": result.to_dict()["sources"]}
+            yield {"type": "done", "answer": result.answer.to_dict()}
+            return
+        yield {"type": "sources", "sources": sources}
+        for event in stream_answer(question, packed.passages, gen, self.embedder, self.settings.ground,
+                                   max_tokens=self.settings.generate.max_answer_tokens):
+            if event["type"] == "done":
+                a = dict(event["answer"])
+                if not a["abstained"]:
+                    r = PiiGuard(gs, label).check(a["text"])
+                    if r.verdict in (Verdict.SANITISE, Verdict.BLOCK):
+                        a["text"] = r.sanitised_text if r.verdict is Verdict.SANITISE else WITHHELD_TEXT
+                        a["reasons"] = [*a.get("reasons", []), f"output_guard:{r.verdict.value}"]
+                        yield {"type": "replace", "text": a["text"], "reason": "output_guard"}
+                        event = {**event, "answer": a}
+                self._audit(principal, "ask", {"question": redact_for_trace(question, gs), "model": name,
+                                               "stream": True, "abstained": a["abstained"]})
+            yield event
 
     # retrieval --------------------------------------------------------------------------
     def search(
@@ -230,10 +290,12 @@ class AskResult:
     packed: Packed | None
     model: str
     confidence: float
+    blocked: bool = False
 
     def to_dict(self) -> dict:
         return {
             "answer": self.answer.to_dict(), "model": self.model, "confidence": round(self.confidence, 4),
+            "blocked": self.blocked,
             "sources": [
                 {"n": i + 1, "document_id": p.document_id, "chunk_id": p.chunk_id, "title": p.title,
                  "char_start": p.char_start, "char_end": p.char_end, "section": list(p.section_path)}

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tether.ground.config import GroundConfig
+from tether.guard.base import GuardSettings
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -107,6 +108,13 @@ class GenerateSettings(BaseModel):
     max_answer_tokens: int = 512
 
 
+def _default_guard() -> GuardSettings:
+    g = GuardSettings(context_action="quarantine")
+    # restricted sources: redact PII in answers rather than withholding every answer
+    g.policies["restricted"] = g.policies["restricted"].model_copy(update={"block": False})
+    return g
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TETHER_", env_nested_delimiter="__", extra="ignore"
@@ -123,6 +131,10 @@ class Settings(BaseSettings):
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
     ground: GroundConfig = Field(default_factory=GroundConfig)
+    #: Flagged chunks are quarantined by default (kept out of search and prompts, shown to admins).
+    guard: GuardSettings = Field(default_factory=lambda: _default_guard())
+    #: Scan chunks for indirect prompt injection at ingest (and passages again at answer time).
+    scan_ingest: bool = True
 
     @classmethod
     def settings_customise_sources(

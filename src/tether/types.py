@@ -112,6 +112,7 @@ class Passage:
     page: int | None = None
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
+    classification: str = ""
 
 
 # --- generation and grounding (generate/, ground/) ---------------------------------------------

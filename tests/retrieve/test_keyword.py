@@ -158,9 +158,13 @@ def _compare(conn, model, ids: list[int], queries: list[str], search_fn) -> tupl
 
 
 def _pruned(monkeypatch):
-    """Force the threshold algorithm (small corpora would otherwise be aggregated in full)."""
+    """Force the threshold algorithm (small corpora would otherwise be aggregated in full), with
+    room to converge: the bound must then prove the exact ranking."""
     monkeypatch.setattr(keyword, "EXACT_POSTINGS", 0)
     monkeypatch.setattr(keyword_topk, "INITIAL_DEPTH", 16)
+    monkeypatch.setattr(keyword_topk, "MAX_ROUNDS", 40)
+    monkeypatch.setattr(keyword_topk, "MAX_DEPTH", 10**9)
+    monkeypatch.setattr(keyword_topk, "MAX_POOL", 10**9)
 
 
 def test_matches_bm25s_on_scifact_including_deletes(db, monkeypatch) -> None:
@@ -247,7 +251,7 @@ def test_metadata_filters(db) -> None:
 
 
 def test_exact_under_length_drift_and_reweight(db, monkeypatch) -> None:
-    monkeypatch.setattr(keyword, "EXACT_POSTINGS", 0)
+    _pruned(monkeypatch)
     corpus = _load_scifact(400)
     with db.connection() as conn:
         coll = _collection(conn, "drift")

@@ -36,7 +36,7 @@ def _optional(module: str, name: str, **kw: object) -> None:
         app.add_typer(mod.app, name=name, **kw)
 
 
-for _mod, _name in (("guard", "guard"), ("evaluate", "eval"), ("demo", "demo")):
+for _mod, _name in (("guard", "guard"), ("evaluate", "eval"), ("demo", "demo"), ("ask", "ask"), ("serve", "serve")):
     _optional(_mod, _name)
 
 

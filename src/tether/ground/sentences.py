@@ -69,6 +69,9 @@ def _blocks(text: str, start: int) -> list[tuple[int, int]]:
         prev = text[b:pos].strip()
         if (
             not rest.strip()
+            or rest.startswith(("\n", "\r\n"))  # a blank line follows: paragraph break
+            or (len(prev) <= 60 and not prev.endswith((",", ";")) and rest[:1].isupper()
+                and "\n" not in text[b:pos].strip())  # a short heading-like line
             or not prev
             or re.match(r"\s*(?:[-*+•]\s|\d+[.)]\s|#|\|)", rest)
             or re.match(r"(?:[-*+•]\s|\d+[.)]\s|#|\|)", prev)

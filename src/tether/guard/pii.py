@@ -13,6 +13,8 @@ never downloaded.
 
 from __future__ import annotations
 
+import logging
+
 import threading
 from typing import Any
 
@@ -52,6 +54,7 @@ def _offline_tldextract() -> None:
 
 
 def analyzer() -> Any:
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-entity mapping chatter
     """The process-wide Presidio ``AnalyzerEngine`` (built on first call, ~2-3 s)."""
     global _engine
     if _engine is not None:

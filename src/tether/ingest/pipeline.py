@@ -72,6 +72,20 @@ def prepare_chunks(
     return chunks, terms, texts
 
 
+def scan_chunks(chunks: list[ChunkSpan], settings: Settings) -> list[tuple[bool, float, list[str]]]:
+    """Indirect prompt-injection scan of every chunk: (quarantine?, score, reasons)."""
+    from tether.guard.base import Verdict
+    from tether.guard.injection import InjectionGuard
+
+    results = InjectionGuard(settings.guard, "context").check_many([c.text for c in chunks])
+    out = []
+    for r in results:
+        flagged = r.verdict is not Verdict.ALLOW
+        quarantine = r.verdict is Verdict.BLOCK
+        out.append((quarantine, float(r.score), list(r.reasons) if flagged else []))
+    return out
+
+
 def _with_context(title: str, chunk: ChunkSpan) -> str:
     """The chunk text prefixed by where it sits (title > sections), unless it already starts so."""
     path = [p for p in (title, *chunk.section_path) if p]
@@ -111,10 +125,11 @@ def ingest_one(
     if loaded is not None:
         chunks, terms, texts = prepare_chunks(loaded, embedder, settings)
         vectors = embedder.embed(texts)
+        guard = scan_chunks(chunks, settings) if settings.scan_ingest else None
         body, fmt, meta = loaded.text, loaded.format, dict(loaded.metadata)
         title = req.title or loaded.title or path.stem
     else:
-        chunks, terms, vectors = [], [], None
+        chunks, terms, vectors, guard = [], [], None, None
         body, fmt, meta = existing["body"], existing["format"], existing["metadata"]
         title = req.title or existing["title"]
 
@@ -135,7 +150,8 @@ def ingest_one(
             n_chunks = int(conn.execute("SELECT count(*) AS n FROM chunks WHERE document_id = %s", (doc_id,)).fetchone()["n"])
         else:
             doc_id, version, status = docs.write_document(
-                conn, write, chunks, vectors, terms, k1=settings.retrieve.k1, b=settings.retrieve.b
+                conn, write, chunks, vectors, terms, k1=settings.retrieve.k1, b=settings.retrieve.b,
+                guard=guard,
             )
             n_chunks = len(chunks)
         result = IngestResult(str(path), status, doc_id, version, n_chunks, time.perf_counter() - t0)

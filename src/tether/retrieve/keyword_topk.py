@@ -70,7 +70,7 @@ def threshold_topk(
     k: int,
     k1: float,
     b: float,
-    max_rounds: int = MAX_ROUNDS,
+    max_rounds: int | None = None,
 ) -> list[tuple[int, float]] | None:
     """Top-k ``(chunk_id, score)`` for ``terms`` among chunks matching ``where``.
 
@@ -85,6 +85,7 @@ def threshold_topk(
     lims = [min(t.df, max(INITIAL_DEPTH, 2 * k)) for t in terms]
     pool = 2 * k
     qws = [t.qweight for t in terms]
+    max_rounds = max_rounds or MAX_ROUNDS
     for rnd in range(1, max_rounds + 1):
         p = dict(params, tids=[t.term_id for t in terms], qws=qws, lims=list(lims),
                  dfs=[t.df for t in terms], pool=pool, k1=k1, omb=omb, bk=bk)  # fmt: skip

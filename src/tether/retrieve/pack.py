@@ -53,7 +53,7 @@ def neighbours(conn: psycopg.Connection, passages: list[Passage], acl_tokens: li
                        for o in range(p.ordinal - window, p.ordinal + window + 1) if o != p.ordinal]
     rows = conn.execute(
         "SELECT c.id, c.document_id, c.ordinal, c.text, c.char_start, c.char_end, c.section_path, c.page,"
-        " d.title, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " c.classification, d.title, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id"
         f" WHERE (c.document_id::text || ':' || c.ordinal) = ANY(%(pairs)s) AND {where}",
         params,
     ).fetchall()
@@ -68,6 +68,7 @@ def neighbours(conn: psycopg.Connection, passages: list[Passage], acl_tokens: li
             char_start=int(r["char_start"]), char_end=int(r["char_end"]), title=r["title"],
             source_uri=r["source_uri"], section_path=tuple(r["section_path"] or ()), page=r["page"],
             score=anchor.score * 0.5, scores={"neighbour_of": float(anchor.chunk_id)},
+            classification=r["classification"],
         ))
         have.add(int(r["id"]))
     return out

@@ -98,7 +98,7 @@ def hydrate(conn: psycopg.Connection, chunk_ids: list[int], acl_tokens: list[str
     params["ids"] = chunk_ids
     rows = conn.execute(
         "SELECT c.id, c.document_id, c.ordinal, c.text, c.char_start, c.char_end, c.section_path,"
-        " c.page, d.title, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " c.page, c.classification, d.title, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id"
         f" WHERE c.id = ANY(%(ids)s) AND {where}",
         params,
     ).fetchall()
@@ -112,5 +112,6 @@ def hydrate(conn: psycopg.Connection, chunk_ids: list[int], acl_tokens: list[str
             chunk_id=cid, document_id=int(r["document_id"]), ordinal=int(r["ordinal"]), text=r["text"],
             char_start=int(r["char_start"]), char_end=int(r["char_end"]), title=r["title"],
             source_uri=r["source_uri"], section_path=tuple(r["section_path"] or ()), page=r["page"],
+            classification=r["classification"],
         ))
     return out

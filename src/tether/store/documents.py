@@ -93,8 +93,11 @@ def write_document(
     *,
     k1: float,
     b: float,
+    guard: list[tuple[bool, float, list[str]]] | None = None,
 ) -> tuple[int, int, WriteStatus]:
-    """Insert or replace one document with its chunks; call inside a transaction."""
+    """Insert or replace one document with its chunks; call inside a transaction.
+
+    ``guard`` gives per chunk (quarantined, injection score, reasons) from the ingest scan."""
     from tether.retrieve import keyword
 
     coll_id = collection_id(conn, doc.collection)
@@ -145,11 +148,13 @@ def write_document(
         vecs = ["[" + ",".join(f"{x:.7g}" for x in v) + "]" for v in embeddings]
         ids = conn.execute(
             "INSERT INTO chunks (document_id, collection_id, ordinal, text, char_start, char_end,"
-            " section_path, page, token_count, acl, classification, source_uri, doc_date, bm25_len, embedding)"
+            " section_path, page, token_count, acl, classification, source_uri, doc_date, bm25_len, embedding,"
+            " quarantined, guard_score, guard_reasons)"
             " SELECT %(doc)s, %(coll)s, o, t, s, e, coalesce(string_to_array(sp, chr(31)), '{}'), p, tc, %(acl)s, %(cls)s,"
-            " %(uri)s, %(date)s, bl, v::vector"
+            " %(uri)s, %(date)s, bl, v::vector, q, gs, coalesce(string_to_array(gr, chr(31)), '{}')"
             " FROM unnest(%(o)s::int[], %(t)s::text[], %(s)s::int[], %(e)s::int[], %(sp)s::text[],"
-            "  %(p)s::int[], %(tc)s::int[], %(bl)s::int[], %(v)s::text[]) AS x(o, t, s, e, sp, p, tc, bl, v)"
+            "  %(p)s::int[], %(tc)s::int[], %(bl)s::int[], %(v)s::text[], %(q)s::bool[], %(gs)s::real[],"
+            "  %(gr)s::text[]) AS x(o, t, s, e, sp, p, tc, bl, v, q, gs, gr)"
             " ORDER BY o RETURNING id",
             {
                 "doc": doc_id, "coll": coll_id, "acl": doc.acl, "cls": doc.classification,
@@ -159,6 +164,9 @@ def write_document(
                 "sp": ["\x1f".join(c.section_path) if c.section_path else None for c in chunks],
                 "p": [c.page for c in chunks], "tc": [c.token_count for c in chunks],
                 "bl": [len(t) for t in terms], "v": vecs,
+                "q": [g[0] for g in guard] if guard else [False] * len(chunks),
+                "gs": [g[1] for g in guard] if guard else [None] * len(chunks),
+                "gr": ["\x1f".join(g[2]) or None for g in guard] if guard else [None] * len(chunks),
             },
         ).fetchall()
         chunk_ids = [int(r["id"]) for r in ids]
