@@ -17,13 +17,16 @@ $(BIN)/python:
 
 .stamp-setup-dev: pyproject.toml .stamp-setup
 	$(BIN)/pip install -q -e '.[dev]'
+	@# the browser tests drive Debian's Chromium (never `playwright install`)
+	command -v chromium >/dev/null 2>&1 || { (apt-get update -q || sudo apt-get update -q) && \
+	  (apt-get install -y -q chromium || sudo apt-get install -y -q chromium); }
 	touch $@
 
 setup: .stamp-setup
 setup-dev: .stamp-setup-dev
 
 run: setup
-	$(BIN)/tether demo
+	$(BIN)/tether serve --demo
 
 test: setup-dev
 	$(BIN)/python -m pytest -q

@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     guard: GuardSettings = Field(default_factory=lambda: _default_guard())
     #: Scan chunks for indirect prompt injection at ingest (and passages again at answer time).
     scan_ingest: bool = True
+    #: Also run the jailguard classifier on every chunk at ingest (flags for review; slower).
+    ingest_classifier: bool = False
 
     @classmethod
     def settings_customise_sources(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import uvicorn
 
 from tether.api import ApiSettings, create_app
 from tether.engine import Tether
+from tether.settings import Settings
 from tether.store import api_keys, principals
 
 DOC_LEAVE = (
@@ -74,3 +80,30 @@ def seed(engine: Tether, tmp: Path) -> dict[str, str]:
     engine.work(batch_id=b1.batch_id)
     engine.work(batch_id=b2.batch_id)
     return keys
+
+
+@contextmanager
+def module_database(pg_server: str, template_db: str, data_dir: Path) -> Iterator[Settings]:
+    """Settings on a fresh database cloned from the migrated template (for module-scoped servers)."""
+    name = f"t_api_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    info = psycopg.conninfo.conninfo_to_dict(pg_server)
+    info["dbname"] = name
+    try:
+        yield Settings(data_dir=data_dir, database_url=psycopg.conninfo.make_conninfo(**info))
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def live_server(pg_server: str, template_db: str, tmp: Path) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    with module_database(pg_server, template_db, tmp / "data") as settings:
+        engine = Tether(settings)
+        try:
+            keys = seed(engine, tmp / "docs")
+            with LiveServer(engine) as server:
+                yield server, keys
+        finally:
+            engine.close()

@@ -54,8 +54,8 @@ def _offline_tldextract() -> None:
 
 
 def analyzer() -> Any:
-    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-entity mapping chatter
     """The process-wide Presidio ``AnalyzerEngine`` (built on first call, ~2-3 s)."""
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-entity mapping chatter
     global _engine
     if _engine is not None:
         return _engine

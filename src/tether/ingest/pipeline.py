@@ -73,16 +73,24 @@ def prepare_chunks(
 
 
 def scan_chunks(chunks: list[ChunkSpan], settings: Settings) -> list[tuple[bool, float, list[str]]]:
-    """Indirect prompt-injection scan of every chunk: (quarantine?, score, reasons)."""
-    from tether.guard.base import Verdict
+    """Indirect prompt-injection scan of every chunk: (quarantine?, score, reasons).
+
+    Only the project's rules quarantine a chunk. The jailguard classifier (when
+    ``ingest_classifier`` is on) can only flag one for review: measured on business text it
+    fires on benign passages (salary tables, reference codes), and quarantining those would
+    silently remove real content from every answer."""
     from tether.guard.injection import InjectionGuard
 
-    results = InjectionGuard(settings.guard, "context").check_many([c.text for c in chunks])
+    gs = settings.guard
+    mode = "combined" if settings.ingest_classifier else "heuristics"
+    guard = InjectionGuard(gs.model_copy(update={"injection_mode": mode}), "context")
     out = []
-    for r in results:
-        flagged = r.verdict is not Verdict.ALLOW
-        quarantine = r.verdict is Verdict.BLOCK
-        out.append((quarantine, float(r.score), list(r.reasons) if flagged else []))
+    for clf, heur, hits in guard.scores([c.text for c in chunks]):
+        reasons = [f"rule:{n}" for n in dict.fromkeys(h.name for h in hits)]
+        if clf >= gs.injection_threshold:
+            reasons.insert(0, f"classifier:{clf:.2f}")
+        quarantine = heur >= gs.injection_threshold
+        out.append((quarantine, float(max(clf, heur)), reasons if (quarantine or clf >= gs.injection_threshold) else []))
     return out
 
 

@@ -1,0 +1,82 @@
+"""The CLI end to end, as a user runs it: every command with --json prints one JSON document."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def run(settings):
+    env = {**os.environ, "TETHER_DATABASE_URL": settings.database_url, "TETHER_DATA_DIR": str(settings.data_dir),
+           "HF_HUB_OFFLINE": "1"}
+
+    def _run(*args: str, ok: bool = True) -> tuple[int, object]:
+        proc = subprocess.run([sys.executable, "-m", "tether.cli.main", *args], env=env, capture_output=True,
+                              text=True, timeout=300)
+        if ok:
+            assert proc.returncode == 0, proc.stderr
+        out = proc.stdout.strip()
+        doc = json.loads(out) if out else None
+        if "--json" in args:
+            assert len(out.splitlines()) == 1, out  # exactly one JSON document
+        return proc.returncode, doc
+
+    return _run
+
+
+def test_cli_flow_with_json(run, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "leave.md").write_text("# Leave\n\nEmployees accrue 25 days of annual leave per year.\n")
+    (docs / "bands.md").write_text("# Salary bands\n\nBand E3 pays between EUR 70,000 and EUR 85,000. CANARY-HR-abc123\n")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+
+    assert run("groups", "add", "hr", "--json")[1] == {"name": "hr", "members": []}
+    run("users", "add", "ana", "--group", "hr", "--json")
+    run("users", "add", "eve", "--json")
+    code, users = run("users", "list", "--json")
+    assert {u["name"] for u in users["users"]} == {"ana", "eve"}
+
+    code, rep = run("ingest", str(docs / "leave.md"), "--collection", "handbook", "--acl", "public", "--json")
+    assert rep["summary"]["created"] == 1
+    code, rep = run("ingest", str(docs / "bands.md"), str(docs / "broken.pdf"), "--collection", "hr",
+                    "--acl", "group:hr", "--json", ok=False)
+    assert code == 1 and rep["summary"] == {"created": 1, "updated": 0, "unchanged": 0, "metadata": 0, "failed": 1}
+    failed = [f for f in rep["files"] if f["status"] == "failed"][0]
+    assert failed["error"]["code"] == "corrupt_document"
+
+    code, listing = run("docs", "list", "--as", "eve", "--json")
+    assert [d["title"] for d in listing["documents"]] == ["Leave"]
+    code, listing = run("docs", "list", "--as", "ana", "--json")
+    assert {d["title"] for d in listing["documents"]} == {"Leave", "Salary bands"}
+
+    code, hits = run("search", "salary band E3", "--as", "eve", "--json")
+    assert all("CANARY" not in h["text"] for h in hits["hits"])
+    code, hits = run("search", "salary band E3", "--as", "ana", "--json")
+    assert hits["hits"][0]["title"] == "Salary bands"
+
+    code, ans = run("ask", "How many days of annual leave do employees get?", "--as", "eve", "--json")
+    assert not ans["answer"]["abstained"] and "25 days" in ans["answer"]["text"]
+    assert ans["answer"]["citations"][0]["title"] == "Leave"
+
+    code, err = run("search", "x", "--as", "nobody", "--json", ok=False)
+    assert code == 2 and err["error"]["code"] == "unknown_principal"
+
+    code, st = run("db", "status", "--json")
+    assert st["external"] is True
+
+
+def test_unknown_acl_group_is_a_clear_error(run, tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("hello world, this is a document")
+    code, err = run("ingest", str(f), "--acl", "group:nope", "--json", ok=False)
+    # the job fails with a typed error naming the known groups
+    assert code == 1
+    assert err["files"][0]["error"]["code"] == "unknown_principal"
+    assert "nope" in err["files"][0]["error"]["message"]
