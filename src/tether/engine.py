@@ -73,7 +73,7 @@ class Tether:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = make_embedder(self.settings.embed)
+                self._embedder = make_embedder(self.settings.embed, self.secrets)
             return self._embedder
 
     def close(self) -> None:

@@ -13,8 +13,9 @@ own sentences and headings, canary quotes, exact-title guesses, "list everything
 prompt-injected requests to ignore permissions, and the demo question set's "not found for"
 questions. Each probe is asked by principals who cannot read its target documents.
 
-The question a probe sends is removed from a response before scanning (an API that echoes the
-query back, or an abstention that repeats it, reveals nothing the caller did not type).
+Occurrences of a marker inside an echo of the probe's own question are not leaks (an API that
+echoes the query back, or an abstention that repeats it, reveals nothing the caller did not
+type); see :meth:`Checker.text`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class Doc:
     canary: str | None
     headings: list[str]
     restricted: bool
+    collection: str = "default"
 
 
 @dataclass
@@ -117,7 +119,8 @@ def load_world(engine, manifest_path: Path = DEMO / "manifest.json") -> World:
             raise AssertionError(f"document {r['source_uri']} is not in the manifest")
         restricted = m["acl"] != ["public"]
         docs[int(r["id"])] = Doc(int(r["id"]), m["path"], r["title"], r["source_uri"], frozenset(r["acl"]),
-                                 r["body"], m.get("canary"), headings.get(int(r["id"]), []), restricted)
+                                 r["body"], m.get("canary"), headings.get(int(r["id"]), []), restricted,
+                                 m.get("collection", "default"))
     tokens = {n: frozenset(p.acl_tokens) for n, p in people.items()}
     roles = {n: p.role for n, p in people.items()}
     readable = {n: frozenset(d.id for d in docs.values() if d.acl & t) for n, t in tokens.items()}
@@ -301,34 +304,37 @@ class Checker:
         self._count(surface, "probes")
 
     def _leak(self, principal: str, surface: str, probe: Probe | None, doc_id: int, marker: str, text: str) -> None:
-        i = text.find(marker) if marker in text else 0
+        i = max(0, text.lower().find(marker.lower()))
         excerpt = text[max(0, i - 80): i + len(marker) + 80].replace("\n", " ")
         self.leaks.append(Leak(principal, surface, probe.kind if probe else "-", probe.question if probe else "-",
                                doc_id, marker, excerpt))
         self._count(surface, "leaks")
 
     @staticmethod
-    def scrub(text: str, question: str | None) -> str:
-        """Remove what the caller itself sent (raw and JSON-escaped)."""
+    def echoes(question: str | None) -> list[str]:
+        """The forms in which the caller's own question may be echoed back (raw, JSON-escaped)."""
         if not question:
-            return text
-        for q in {question, json.dumps(question)[1:-1], json.dumps(question, ensure_ascii=False)[1:-1]}:
-            if q:
-                text = text.replace(q, "\u2063")
-        return text
+            return []
+        return sorted({v.lower() for v in (question, json.dumps(question)[1:-1],
+                                           json.dumps(question, ensure_ascii=False)[1:-1]) if v})
 
     def text(self, principal: str, surface: str, text: str, probe: Probe | None = None) -> None:
-        """No canary, title, source URI or ``"document_id": N`` / ``/documents/N`` of an unreadable
-        document in ``text`` (case-insensitive for titles)."""
-        text = self.scrub(text, probe.question if probe else None)
+        """No canary, title (case-insensitive), source URI, ``"document_id": N`` or ``/documents/N``
+        of an unreadable document in ``text``. Occurrences explained by echoes of the caller's own
+        question are allowed when the question is more than the marker (a question that is exactly a
+        title must not come back at all, except in fields the caller strips as known echoes)."""
         low = text.lower()
+        echoes = self.echoes(probe.question if probe else None)
         ids_in_text = {int(m) for m in re.findall(r'"(?:document_id|doc_id)"\s*:\s*(\d+)', text)}
         ids_in_text |= {int(m) for m in re.findall(r"/documents/(\d+)\b", text)}
         for doc_id, markers in self.world.secrets[principal].items():
             for m in markers:
                 self.checks += 1
                 self._count(surface, "checks")
-                if m.lower() in low:
+                ml = m.lower()
+                n = low.count(ml)
+                # an echo explains occurrences only when it is more than the marker itself
+                if n and n > sum(low.count(e) * e.count(ml) for e in echoes if e != ml):
                     self._leak(principal, surface, probe, doc_id, m, text)
             self.checks += 1
             self._count(surface, "checks")
@@ -359,11 +365,3 @@ class Checker:
 def dumps(obj: object) -> str:
     return json.dumps(obj, default=str, ensure_ascii=False)
 
-
-def dumps_spaced(obj: object) -> str:
-    """JSON with ``"key": value`` spacing (what the id regex expects either way)."""
-    return json.dumps(obj, default=str, ensure_ascii=False, separators=(", ", ": "))
-
-
-def iter_text(obj: object) -> Iterator[str]:
-    yield dumps(obj)

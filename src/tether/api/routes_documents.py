@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
@@ -88,12 +88,13 @@ def upload(
 
 
 @router.get("/documents", summary="Documents the caller may read (admins: all=true for every document)")
-def list_documents(request: Request, collection: str | None = None, all: bool = False,
+def list_documents(request: Request, collection: str | None = None,
+                   every: bool = Query(False, alias="all", description="admins: every document"),
                    principal: Principal = Depends(current_principal)):
     engine = get_engine(request)
-    if all and not principal.is_admin:
+    if every and not principal.is_admin:
         raise PermissionDenied("all=true is for administrators")
-    rows = engine.list_documents(None if all else principal, collection)
+    rows = engine.list_documents(None if every else principal, collection)
     out = []
     with engine.db.connection() as conn:
         for r in rows:

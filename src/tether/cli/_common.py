@@ -49,7 +49,9 @@ def settings() -> Settings:
 def open_engine(keep_db_running: bool = True):
     from tether.engine import Tether
 
-    return Tether(settings(), keep_db_running=keep_db_running)
+    import os
+
+    return Tether(settings(), keep_db_running=keep_db_running, secrets=os.environ)
 
 
 def handle_errors(fn: F) -> F:

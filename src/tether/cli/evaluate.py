@@ -68,3 +68,198 @@ def _retrieval(dataset: Path, limit_queries: int, modes: str, keep: bool, *, as_
     for m, f in figures.items():
         table.add_row(m, f"{f['ndcg@10']:.4f}", f"{f['recall@100']:.4f}", f"{f['mrr@10']:.4f}", f"{f['p50_ms']:.1f}", f"{f['p95_ms']:.1f}")
     out_console.print(table)
+
+
+# --- golden sets: run, gate, report -----------------------------------------------------------
+
+DEMO_MANIFEST = Path(__file__).resolve().parents[3] / "demo" / "manifest.json"
+
+
+@app.command("run")
+def run(
+    golden: Path = typer.Argument(None, help="Golden YAML file (omit with --adapter)."),
+    as_setup: str = typer.Option("", "--as-setup", help="Set up a corpus first: 'demo' or a manifest.json path (idempotent)."),
+    baseline: Path = typer.Option(None, "--baseline", help="Run JSON to compare with; regressions exit 1."),
+    fail_under: list[str] = typer.Option([], "--fail-under", help="METRIC=VALUE floor (ceiling for lower-is-better metrics)."),
+    tolerance: list[str] = typer.Option([], "--tolerance", help="METRIC=VALUE allowed drift vs baseline (0.02, or 10%)."),
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Ask every case N times; report agreement and unstable cases."),
+    after_update: Path = typer.Option(None, "--after-update", help="Folder of changed documents to re-ingest, then rerun."),
+    out: Path = typer.Option(None, "--out", help="Write the run JSON here."),
+    model: str = typer.Option(None, "--model", help="Configured model name (default: the default model)."),
+    scratch: bool = typer.Option(False, "--scratch", help="Run in a fresh scratch database, dropped afterwards."),
+    adapter: str = typer.Option("", "--adapter", help="Public benchmark instead of a golden file: halueval | legal."),
+    adapter_data: Path = typer.Option(None, "--adapter-data", help="JSONL file or folder for --adapter."),
+    limit: int = typer.Option(0, "--limit", help="Only the first N cases (0: all)."),
+    cases: str = typer.Option("", "--cases", help="Comma-separated case ids to run."),
+    store: bool = typer.Option(True, "--store/--no-store", help="Record the run in eval_runs / eval_results."),
+    judge: str = typer.Option("", "--judge", help="LLM-as-judge model name (off by default; labelled judge:*)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run a golden set through the engine as each case's principal, score it, gate it."""
+    code = _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update, out, model, scratch,
+                adapter, adapter_data, limit, cases, store, judge, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
+
+
+@handle_errors
+def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update, out, model, scratch,
+         adapter, adapter_data, limit, cases, store, judge, *, as_json: bool) -> int:
+    import contextlib
+    import json
+
+    from tether.engine import Tether
+    from tether.errors import InvalidInput
+    from tether.evaluate import gate as gates
+    from tether.evaluate.golden import load_golden
+    from tether.evaluate.runner import apply_updates, run_golden, setup_demo
+    from tether.store.db import scratch_database
+
+    if bool(golden) == bool(adapter):
+        raise InvalidInput("give either a golden file or --adapter NAME")
+    fails = gates.parse_pairs(fail_under, "--fail-under")
+    tols = {k: (v if v.endswith("%") else float(v)) for k, v in gates.parse_pairs(tolerance, "--tolerance").items()}
+    base = None
+    if baseline is not None:
+        try:
+            base = json.loads(baseline.read_text(encoding="utf-8"))["metrics"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise InvalidInput(f"cannot read baseline {baseline}: {exc}") from exc
+    manifest = None
+    if as_setup:
+        manifest = DEMO_MANIFEST if as_setup == "demo" else Path(as_setup)
+    if after_update is not None and manifest is None:
+        manifest = DEMO_MANIFEST
+    items = []
+    if adapter:
+        from tether.evaluate.adapters import load_adapter
+
+        gs, items = load_adapter(adapter, adapter_data, limit)
+        scratch = True
+        source = f"adapter:{adapter}"
+    else:
+        gs = load_golden(golden).select([c for c in cases.split(",") if c] or None, limit)
+        source = str(golden)
+    s = settings()
+    with contextlib.ExitStack() as stack:
+        if scratch:
+            url = stack.enter_context(scratch_database(s))
+            s = s.model_copy(update={"database_url": url})
+        t = stack.enter_context(Tether(s, secrets=__import__("os").environ))
+        cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        prog = stack.enter_context(Progress(*cols, console=err_console, disable=as_json))
+        t_setup = 0.0
+        import time
+
+        t0 = time.perf_counter()
+        if manifest is not None:
+            task = prog.add_task("setting up corpus", total=None)
+            setup_demo(t, manifest)
+            prog.update(task, total=1, completed=1)
+        if items:
+            from tether.evaluate.adapters import PRINCIPAL
+            from tether.ingest.bulk import index_texts
+            from tether.store import principals
+
+            with t.db.transaction() as conn:
+                principals.ensure_user(conn, PRINCIPAL)
+            task = prog.add_task(f"indexing {adapter}", total=len(items))
+            index_texts(t.db, t.embedder, s, items, collection=f"eval-{adapter}",
+                        progress=lambda n: prog.update(task, completed=n))
+        t_setup = time.perf_counter() - t0
+        total = len(gs.cases) * repeat + (len(gs.cases) if after_update is not None else 0)
+        task = prog.add_task(f"asking {gs.name}", total=total)
+        updater = (lambda: apply_updates(t, manifest, after_update)) if after_update is not None else None
+        judge_impl = None
+        if judge:
+            from tether.evaluate.judge import LlmJudge
+
+            judge_impl = LlmJudge(t.generator(judge)[1])
+        result = run_golden(t, gs, source=source, model=model, repeat=repeat, after_update=updater,
+                            progress=lambda n: prog.update(task, completed=n), judge=judge_impl,
+                            config={"repeat": repeat, "after_update": str(after_update) if after_update else None,
+                                    "setup": as_setup or None, "scratch": scratch, "setup_s": round(t_setup, 1)})
+        findings = gates.compare(result.metrics, base, tolerances=tols, fail_under=fails) if (base or fails) else []
+        bad = gates.failed(findings)
+        gate_doc = {"baseline": str(baseline) if baseline else None, "findings": [f.to_dict() for f in findings],
+                    "passed": not bad} if findings else None
+        doc = result.to_dict()
+        doc["gate"] = gate_doc
+        if store:
+            from tether.evaluate.store import save_run
+
+            doc["db_run_id"] = save_run(t.db, result, gate=gate_doc, passed=None if gate_doc is None else not bad)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if as_json:
+        print_json({k: doc[k] for k in ("run_id", "name", "model", "duration_s", "config", "metrics", "slices",
+                                        "stability", "after_update", "gate")})
+    else:
+        _print_run(doc, findings)
+    return 1 if bad else 0
+
+
+def _print_run(doc: dict, findings: list) -> None:
+    from tether.evaluate.report import SLICE_COLUMNS
+
+    by_metric: dict[str, list] = {}
+    for f in findings:
+        by_metric.setdefault(f.metric, []).append(f)
+    table = Table("metric", "value", "baseline", "limit", "status",
+                  title=f"{doc['name']}: {len(doc['cases'])} cases, {doc['duration_s']:.1f} s ({doc['model']})")
+    for m, v in doc["metrics"].items():
+        fs = by_metric.get(m, [])
+        base = next((f.baseline for f in fs if f.baseline is not None), None)
+        lim = ", ".join(f"{f.limit:.4g}" for f in fs if f.limit is not None)
+        status = ", ".join(sorted({f.kind for f in fs})) or ""
+        style = "red" if any(f.kind in ("regression", "fail_under") for f in fs) else ""
+        table.add_row(m, _f(v), _f(base), lim, f"[{style}]{status}[/{style}]" if style else status)
+    out_console.print(table)
+    st = Table("slice", *SLICE_COLUMNS[:8], title="per slice")
+    for name, figs in doc["slices"].items():
+        st.add_row(name, *(_f(figs.get(c)) for c in SLICE_COLUMNS[:8]))
+    out_console.print(st)
+    failing = [c["id"] for c in doc["cases"] if not c["score"]["passed"]]
+    out_console.print(f"failing cases ({len(failing)}): {', '.join(failing) or 'none'}")
+    if doc.get("stability"):
+        s = doc["stability"]
+        out_console.print(f"stability over {s['repeats']} repeats: answer agreement {s['answer_agreement']}, "
+                          f"citation agreement {s['citation_agreement']}; unstable: {', '.join(s['unstable']) or 'none'}")
+    if doc.get("after_update"):
+        a = doc["after_update"]
+        out_console.print(f"after update ({', '.join(a['updated_uris'])}): answers changed: {', '.join(a['changed']) or 'none'}")
+        for u in a["updated_cases"]:
+            out_console.print(f"  {u['id']}: before {'pass' if u['passed_before'] else 'fail'}, after "
+                              f"{'pass' if u['passed_after'] else 'fail'}{'; stale fact' if u['stale'] else ''}"
+                              f"{'; missing ' + ', '.join(u['facts_missing']) if u['facts_missing'] else ''}")
+    if doc.get("gate"):
+        err_console.print("[green]gate passed[/green]" if doc["gate"]["passed"] else "[red]gate FAILED[/red]: " + ", ".join(
+            f"{f['metric']} {f['kind']} ({_f(f['current'])} vs limit {_f(f['limit'])})"
+            for f in doc["gate"]["findings"] if f["kind"] in ("regression", "fail_under")))
+
+
+def _f(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+@app.command("report")
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run JSON files (oldest first)."),
+    html: Path = typer.Option(..., "--html", help="Write the standalone HTML report here."),
+) -> None:
+    """Render run JSON files as one standalone HTML report (inline SVG charts)."""
+    _report(runs, html)
+
+
+@handle_errors
+def _report(runs: list[Path], html: Path) -> None:
+    from tether.evaluate.report import load_runs, render
+
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(render(load_runs(runs)), encoding="utf-8")
+    err_console.print(f"wrote {html}")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from tether.settings import EmbedSettings
 
 
@@ -26,11 +28,12 @@ class Embedder(Protocol):
         ...
 
 
-def make_embedder(settings: EmbedSettings) -> Embedder:
+def make_embedder(settings: EmbedSettings, secrets: "Mapping[str, str] | None" = None) -> Embedder:
+    """``secrets`` is the environment (read at the edge); only ``settings.api_key_env`` is used."""
     if settings.kind == "onnx":
         from tether.embed.onnx_minilm import OnnxEmbedder
 
         return OnnxEmbedder(settings)
     from tether.embed.openai_http import OpenAIEmbedder
 
-    return OpenAIEmbedder(settings)
+    return OpenAIEmbedder(settings, api_key=(secrets or {}).get(settings.api_key_env))

@@ -241,6 +241,8 @@ def aggregate(cases: Sequence[GoldenCase], scores: Sequence[CaseScore]) -> dict[
     out["latency_p50_ms"] = percentile(lat, 50) if lat else None
     out["latency_p95_ms"] = percentile(lat, 95) if lat else None
     out["cost_per_case"] = _mean(m["cost"] for m in ms)
+    for key in sorted({k for m in ms for k in m if k.startswith("judge:")}):  # LLM judge, labelled
+        out[key] = _mean(m.get(key) for m in ms)
     return out
 
 

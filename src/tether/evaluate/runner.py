@@ -180,7 +180,7 @@ def _round(x):
 
 
 def run_phase(engine, golden: GoldenSet, *, model: str | None = None, repeat: int = 1,
-              facts_after_update: bool = False, progress: Progress | None = None) -> Phase:
+              facts_after_update: bool = False, progress: Progress | None = None, judge=None) -> Phase:
     outcomes: list[list[Outcome]] = []
     scores: list[list[CaseScore]] = []
     done = 0
@@ -189,7 +189,10 @@ def run_phase(engine, golden: GoldenSet, *, model: str | None = None, repeat: in
         for case in golden.cases:
             out = ask_case(engine, case, model=model)
             row_o.append(out)
-            row_s.append(_score(case, out, facts_after_update))
+            sc = _score(case, out, facts_after_update)
+            if judge is not None and case.expected_answer and not (out.abstained or out.blocked or out.error):
+                sc.metrics[judge.label] = judge.judge(case.question, case.expected_answer, out.text)
+            row_s.append(sc)
             done += 1
             if progress:
                 progress(done)
@@ -208,17 +211,17 @@ def _score(case: GoldenCase, out: Outcome, after_update: bool) -> CaseScore:
 
 def run_golden(engine, golden: GoldenSet, *, source: str = "", model: str | None = None, repeat: int = 1,
                after_update: Callable[[], list[str]] | None = None, progress: Progress | None = None,
-               config: dict | None = None) -> RunResult:
+               config: dict | None = None, judge=None) -> RunResult:
     """Ask every case; with ``after_update`` (a callable that applies the updates and returns the
     updated uris) ask them all again afterwards and score updated cases on their new facts."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    phase = run_phase(engine, golden, model=model, repeat=repeat, progress=progress)
+    phase = run_phase(engine, golden, model=model, repeat=repeat, progress=progress, judge=judge)
     res = RunResult(golden, source, model or engine.settings.generate.default_model, phase, started, 0.0,
                     config=dict(config or {}))
     if after_update is not None:
         res.updated_uris = after_update()
-        res.after_update = run_phase(engine, golden, model=model, facts_after_update=True,
+        res.after_update = run_phase(engine, golden, model=model, facts_after_update=True, judge=judge,
                                      progress=(lambda n: progress(len(golden.cases) * max(1, repeat) + n)) if progress else None)
     res.duration_s = time.perf_counter() - t0
     return res

@@ -1,0 +1,175 @@
+"""One standalone HTML file from one or more run JSON files (``tether eval report``).
+
+No external assets: styles inline, charts drawn as inline SVG. The output depends only on the
+run files (no clock, no randomness), so a golden-file test pins its structure. Sections: runs,
+metrics across runs (a bar chart per metric), per-slice table of the latest run, stability and
+after-update summaries when present, and per-case diffs of the latest run against the previous
+one (question, expected, got; unsupported sentences and leaked strings highlighted; a trace link
+placeholder when the engine returned a trace id).
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+
+from tether.errors import InvalidInput
+from tether.evaluate.answers import HIGHER_IS_BETTER
+
+SLICE_COLUMNS = ("cases", "pass_rate", "recall@10", "key_fact_recall", "citation_precision", "groundedness",
+                 "hallucination_rate", "abstention_recall", "block_recall", "compliance_failures")
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px;text-align:left;vertical-align:top}
+.num{text-align:right;font-variant-numeric:tabular-nums}.fail{background:#fde2e2}.pass{background:#e3f6e3}
+.unsupported{background:#ffd7a8}.uncited{background:#fff1a8}.leak{background:#f55;color:#fff}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.chart{border:1px solid #ddd;padding:4px}
+details{margin:4px 0}summary{cursor:pointer}.muted{color:#777}
+"""
+
+
+def load_runs(paths: list[Path]) -> list[dict]:
+    runs = []
+    for p in paths:
+        try:
+            doc = json.loads(Path(p).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"cannot read run file {p}: {exc}") from exc
+        if doc.get("format") != "tether-eval-run/1":
+            raise InvalidInput(f"{p} is not a tether eval run (format {doc.get('format')!r})")
+        runs.append(doc)
+    return runs
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) >= 10 else f"{v:.3f}"
+    return escape(str(v))
+
+
+def bar_chart(metric: str, labels: list[str], values: list[float | None]) -> str:
+    w, h, pad = 240, 120, 22
+    vals = [v for v in values if v is not None]
+    top = max([*vals, 1.0 if metric in HIGHER_IS_BETTER and not metric.endswith(("_ms", "failures", "case")) else 0.0,
+               1e-9])
+    bw = (w - 2 * pad) / max(1, len(values))
+    parts = [f'<svg class="chart" width="{w}" height="{h + 30}" viewBox="0 0 {w} {h + 30}" role="img">',
+             f'<title>{escape(metric)}</title><text x="4" y="14" font-size="12">{escape(metric)}</text>',
+             f'<line x1="{pad}" y1="{h}" x2="{w - pad}" y2="{h}" stroke="#999"/>']
+    for i, (lab, v) in enumerate(zip(labels, values)):
+        x = pad + i * bw + 2
+        bh = 0 if v is None else (h - 24) * v / top
+        parts.append(f'<rect x="{x:.1f}" y="{h - bh:.1f}" width="{bw - 4:.1f}" height="{bh:.1f}" fill="#4a7bd0">'
+                     f'<title>{escape(lab)}: {_fmt(v)}</title></rect>')
+        parts.append(f'<text x="{x + (bw - 4) / 2:.1f}" y="{h - bh - 3:.1f}" font-size="10" text-anchor="middle">{_fmt(v)}</text>')
+        parts.append(f'<text x="{x + (bw - 4) / 2:.1f}" y="{h + 14}" font-size="9" text-anchor="middle">{escape(lab[:10])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _highlight(text: str, sentences: list[dict], leaks: list[str]) -> str:
+    """The answer with non-supported sentences wrapped in a span per verdict; leaks marked."""
+    out, pos = [], 0
+    for s in sentences:
+        st = s.get("text", "")
+        i = text.find(st, pos) if st else -1
+        if i < 0:
+            continue
+        out.append(escape(text[pos:i]))
+        cls = s.get("verdict", "supported")
+        body = escape(st)
+        out.append(body if cls == "supported" else f'<span class="{escape(cls)}" title="{escape(cls)}">{body}</span>')
+        pos = i + len(st)
+    out.append(escape(text[pos:]))
+    html = "".join(out)
+    for leak in leaks:
+        if leak in text:
+            html = html.replace(escape(leak), f'<span class="leak">{escape(leak)}</span>')
+    return html
+
+
+def _case_rows(run: dict, previous: dict | None) -> str:
+    prev = {c["id"]: c for c in (previous or {}).get("cases", [])}
+    rows = []
+    for c in run.get("cases", []):
+        sc, out = c["score"], c["outcome"]
+        status = "pass" if sc["passed"] else "fail"
+        change = ""
+        if c["id"] in prev:
+            p = prev[c["id"]]
+            if p["score"]["passed"] != sc["passed"]:
+                change = "fixed" if sc["passed"] else "broke"
+            elif p["outcome"]["text"] != out["text"]:
+                change = "answer changed"
+        expected = c.get("expected_answer") or ""
+        facts = ", ".join(c.get("key_facts") or [])
+        want = ("must block" if c.get("must_block") else "must abstain" if c.get("must_abstain") else "answer")
+        trace = (f'<a href="#trace-{escape(out["trace_id"])}">trace {escape(out["trace_id"])}</a>'
+                 if out.get("trace_id") else '<span class="muted">no trace</span>')
+        got = ("<em>blocked</em> " if out.get("blocked") else "") + ("<em>abstained</em> " if out.get("abstained") else "")
+        got += _highlight(out.get("text", ""), out.get("sentences", []), sc.get("compliance_hits", []))
+        verdicts = " ".join(s.get("verdict", "?") for s in out.get("sentences", []))
+        notes = []
+        if sc.get("facts_missing"):
+            notes.append("missing: " + escape(", ".join(sc["facts_missing"])))
+        if sc.get("compliance_hits"):
+            notes.append('<span class="leak">leaked: ' + escape(", ".join(sc["compliance_hits"])) + "</span>")
+        if out.get("error"):
+            notes.append("error: " + escape(out["error"]))
+        cites = "<br>".join(escape(f"[{x.get('number')}] {x.get('source_uri')}") for x in out.get("citations", []))
+        rows.append(
+            f'<tr class="{status}" id="case-{escape(c["id"])}"><td>{escape(c["id"])}<br>'
+            f'<span class="muted">{escape(c["as"])} · {escape(c["tags"].get("kind", ""))}</span></td>'
+            f'<td>{escape(c["question"])}</td><td>{escape(want)}<br>{escape(expected)}'
+            f'{"<br>facts: " + escape(facts) if facts else ""}</td><td>{got}</td>'
+            f'<td>{escape(verdicts)}</td><td>{cites}</td><td>{"<br>".join(notes)}</td>'
+            f'<td>{status}{"<br>" + escape(change) if change else ""}</td><td>{trace}</td></tr>')
+    head = "<tr><th>case</th><th>question</th><th>expected</th><th>got</th><th>verdicts</th><th>citations</th>" \
+           "<th>notes</th><th>result</th><th>trace</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def render(runs: list[dict]) -> str:
+    if not runs:
+        raise InvalidInput("no runs to report")
+    labels = [r["run_id"] for r in runs]
+    last, previous = runs[-1], (runs[-2] if len(runs) > 1 else None)
+    h = ['<!DOCTYPE html><html><head><meta charset="utf-8"><title>Tether eval report</title>',
+         f"<style>{CSS}</style></head><body>", f"<h1>Tether eval report: {escape(last['name'])}</h1>"]
+    h.append("<h2>Runs</h2><table><tr><th>run</th><th>set</th><th>started</th><th>model</th><th>cases</th>"
+             "<th>duration s</th></tr>")
+    for r in runs:
+        h.append(f"<tr><td>{escape(r['run_id'])}</td><td>{escape(r['name'])}</td><td>{escape(r['started_at'])}</td>"
+                 f"<td>{escape(r['model'])}</td><td class='num'>{len(r.get('cases', []))}</td>"
+                 f"<td class='num'>{_fmt(r.get('duration_s'))}</td></tr>")
+    h.append("</table><h2>Metrics across runs</h2><div class='charts'>")
+    for m in HIGHER_IS_BETTER:
+        vals = [r["metrics"].get(m) for r in runs]
+        if any(v is not None for v in vals):
+            h.append(bar_chart(m, labels, vals))
+    h.append("</div><h2>Slices (latest run)</h2><table><tr><th>slice</th>"
+             + "".join(f"<th>{escape(c)}</th>" for c in SLICE_COLUMNS) + "</tr>")
+    for name, figs in [("overall", last["metrics"]), *last.get("slices", {}).items()]:
+        h.append(f"<tr><td>{escape(name)}</td>" + "".join(f"<td class='num'>{_fmt(figs.get(c))}</td>" for c in SLICE_COLUMNS) + "</tr>")
+    h.append("</table>")
+    if last.get("stability"):
+        st = last["stability"]
+        h.append(f"<h2>Stability ({st['repeats']} repeats)</h2><p>answer agreement {_fmt(st['answer_agreement'])}, "
+                 f"citation agreement {_fmt(st['citation_agreement'])}; unstable: "
+                 f"{escape(', '.join(st['unstable']) or 'none')}</p>")
+    if last.get("after_update"):
+        au = last["after_update"]
+        h.append(f"<h2>After update</h2><p>updated: {escape(', '.join(au['updated_uris']))}; answers changed: "
+                 f"{escape(', '.join(au['changed']) or 'none')}</p><table><tr><th>case</th><th>before</th><th>after</th>"
+                 "<th>missing</th><th>stale</th></tr>")
+        for u in au["updated_cases"]:
+            h.append(f"<tr><td>{escape(u['id'])}</td><td>{u['passed_before']}</td><td>{u['passed_after']}</td>"
+                     f"<td>{escape(', '.join(u['facts_missing']))}</td><td>{u['stale']}</td></tr>")
+        h.append("</table>")
+    h.append(f"<h2>Cases (latest run{' vs previous' if previous else ''})</h2>")
+    h.append(_case_rows(last, previous))
+    h.append("</body></html>\n")
+    return "\n".join(h)

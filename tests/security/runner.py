@@ -1,0 +1,411 @@
+"""Run the leakage probes against the engine (and, when given, a live HTTP server).
+
+Shared by ``tests/security/test_leakage.py`` and ``bench/leakage.py``. Every surface's output is
+handed to a :class:`~tests.security.probes.Checker`; the caller decides what to do with leaks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+
+from tether.errors import NotFound
+from tests.security.probes import Checker, Probe, World, dumps
+
+# how much of each surface one run exercises (the defaults keep the test near 2-4 minutes on two
+# busy cores; every probe is searched, asks are a deterministic stratified sample)
+@dataclass
+class Budget:
+    search_askers: int = 2  # principals per probe for search (rotating over the probe's askers)
+    asks: int = 150  # engine ask() calls over (probe, asker) pairs
+    streams: int = 24  # engine ask_stream() calls
+    cache_pairs: int = 8  # authorised-then-unauthorised ask pairs (engine; API does half as many)
+    api_asks: int = 24
+    api_streams: int = 12
+    api_chats: int = 10
+    api_searches: int = 120
+
+
+@dataclass
+class Timings:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, key: str, t0: float) -> None:
+        self.seconds[key] = round(self.seconds.get(key, 0.0) + time.perf_counter() - t0, 2)
+
+
+def _pairs(probes: list[Probe], n: int, rng: random.Random) -> list[tuple[Probe, str]]:
+    """``n`` (probe, asker) pairs, round-robin over probe kinds so every kind is represented."""
+    by_kind: dict[str, list[tuple[Probe, str]]] = {}
+    for p in probes:
+        by_kind.setdefault(p.kind, []).append((p, rng.choice(p.askers)))
+    for v in by_kind.values():
+        rng.shuffle(v)
+    out: list[tuple[Probe, str]] = []
+    kinds = sorted(by_kind)
+    i = 0
+    while len(out) < n and any(by_kind.values()):
+        k = kinds[i % len(kinds)]
+        if by_kind[k]:
+            out.append(by_kind[k].pop())
+        i += 1
+    return out
+
+
+def _passage_ids(passages) -> list[int]:
+    return [p.document_id for p in passages]
+
+
+def check_ask_result(chk: Checker, who: str, surface: str, result, probe: Probe | None) -> None:
+    d = result.to_dict()
+    ids = [c.document_id for c in result.answer.citations]
+    ids += [c.document_id for s in result.answer.sentences for c in s.citations]
+    ids += _passage_ids(result.passages)
+    ids += [s["document_id"] for s in d.get("sources", [])]
+    chk.ids(who, surface, ids, probe, context=dumps(d))
+    chk.text(who, surface, result.answer.text, probe)
+    chk.text(who, surface, dumps(d), probe)
+
+
+def check_events(chk: Checker, who: str, surface: str, events: list[dict], probe: Probe | None) -> None:
+    ids: list[int] = []
+    for ev in events:
+        for s in ev.get("sources", []) or []:
+            ids.append(s["document_id"])
+        for c in (ev.get("answer") or {}).get("citations", []) or []:
+            ids.append(c["document_id"])
+        for c in ev.get("citations", []) or []:
+            if isinstance(c, dict) and "document_id" in c:
+                ids.append(c["document_id"])
+    chk.ids(who, surface, ids, probe, context=dumps(events))
+    chk.text(who, surface, dumps(events), probe)
+
+
+def check_search(chk: Checker, who: str, surface: str, res, probe: Probe | None) -> None:
+    chk.ids(who, surface, _passage_ids(res.passages), probe)
+    chk.text(who, surface, dumps([dataclasses.asdict(p) for p in res.passages]), probe)
+
+
+# ---------------------------------------------------------------------------------------------
+# engine level
+# ---------------------------------------------------------------------------------------------
+def run_engine(engine, world: World, probes: list[Probe], chk: Checker, budget: Budget,
+               seed: int = 20260, timings: Timings | None = None) -> dict:
+    rng = random.Random(seed)
+    timings = timings or Timings()
+    people = {n: engine.principal(n) for n in world.tokens}
+    facts: dict = {}
+
+    # search: every probe, by a rotating subset of its askers
+    t0 = time.perf_counter()
+    for i, p in enumerate(probes):
+        for j in range(min(budget.search_askers, len(p.askers))):
+            who = p.askers[(i + j) % len(p.askers)]
+            chk.probe("engine.search")
+            check_search(chk, who, "engine.search", engine.search(people[who], p.question, k=10), p)
+    timings.add("engine.search", t0)
+
+    # ask: a stratified sample
+    t0 = time.perf_counter()
+    blocked = 0
+    for p, who in _pairs(probes, budget.asks, rng):
+        chk.probe("engine.ask")
+        r = engine.ask(people[who], p.question)
+        blocked += bool(getattr(r, "blocked", False))
+        check_ask_result(chk, who, "engine.ask", r, p)
+    facts["engine_asks_blocked_by_input_guard"] = blocked
+    timings.add("engine.ask", t0)
+
+    t0 = time.perf_counter()
+    for p, who in _pairs(probes, budget.streams, random.Random(seed + 1)):
+        chk.probe("engine.ask_stream")
+        check_events(chk, who, "engine.ask_stream", list(engine.ask_stream(people[who], p.question)), p)
+    timings.add("engine.ask_stream", t0)
+
+    # cache: the same question first by an authorised reader, then by each of some non-readers
+    t0 = time.perf_counter()
+    targeted = [p for p in probes if p.targets and p.kind in ("content", "demo_question", "heading")]
+    for p in random.Random(seed + 2).sample(targeted, min(budget.cache_pairs, len(targeted))):
+        reader = world.readers(p.targets[0])
+        reader = next(u for u in reader if world.roles[u] != "admin")
+        engine.ask(people[reader], p.question)
+        for who in p.askers[:2]:
+            chk.probe("engine.cache")
+            check_ask_result(chk, who, "engine.cache", engine.ask(people[who], p.question), p)
+        chk.probe("engine.cache")
+        check_events(chk, p.askers[-1], "engine.cache",
+                     list(engine.ask_stream(people[p.askers[-1]], p.question)), p)
+    timings.add("engine.cache", t0)
+
+    # list_documents, per collection too
+    t0 = time.perf_counter()
+    collections = sorted({d.collection for d in world.docs.values()})
+    for who, pr in people.items():
+        for coll in [None, *collections]:
+            chk.probe("engine.list_documents")
+            rows = engine.list_documents(pr, coll)
+            chk.ids(who, "engine.list_documents", [r["id"] for r in rows], None, context=dumps(rows))
+            chk.text(who, "engine.list_documents", dumps(rows))
+            got = {int(r["id"]) for r in rows}
+            want = {i for i in world.readable[who]
+                    if coll is None or world.docs[i].collection == coll}
+            # completeness: a filter that returned nothing would pass the leak checks trivially
+            assert got == want, (who, coll, sorted(got ^ want))
+    timings.add("engine.list_documents", t0)
+
+    # get_document: every unreadable id is NotFound, with a message that names nothing
+    t0 = time.perf_counter()
+    missing = max(world.docs) + 1000
+    for who, pr in people.items():
+        for doc_id in [*world.unreadable(who), missing]:
+            chk.probe("engine.get_document")
+            try:
+                row = engine.get_document(pr, doc_id)
+            except NotFound as exc:
+                msg = f"{exc} {getattr(exc, 'to_dict', lambda: {})()}"
+                chk.text(who, "engine.get_document", msg)
+                chk.checks += 1
+                if msg.replace(str(doc_id), "#") != str(
+                        _not_found_message(engine, pr, missing)).replace(str(missing), "#"):
+                    chk._leak(who, "engine.get_document", None, doc_id, "message differs from an absent id", msg)
+            except Exception as exc:  # noqa: BLE001 - any other error is itself a finding
+                chk._leak(who, "engine.get_document", None, doc_id, f"{type(exc).__name__} not NotFound", str(exc))
+            else:
+                chk._leak(who, "engine.get_document", None, doc_id, "returned the document", dumps(row)[:400])
+    timings.add("engine.get_document", t0)
+    return facts
+
+
+_NF_CACHE: dict = {}
+
+
+def _not_found_message(engine, principal, doc_id: int) -> str:
+    key = (id(engine), principal.name, doc_id)
+    if key not in _NF_CACHE:
+        try:
+            engine.get_document(principal, doc_id)
+            _NF_CACHE[key] = "<found>"
+        except NotFound as exc:
+            _NF_CACHE[key] = f"{exc} {exc.to_dict() if hasattr(exc, 'to_dict') else {}}"
+    return _NF_CACHE[key]
+
+
+def positive_control(engine, world: World) -> dict[str, dict]:
+    """Authorised readers DO reach the canary-bearing documents (so the probes could fail)."""
+    cases = [("ana", "hr/salary-bands-2026.md", "What is the midpoint of the L4 salary band in Lisbon?"),
+             ("ben", "legal/contracts/msa-halden-logistics.pdf", "What is the liability cap in the Halden Logistics contract?"),
+             ("fiona", "finance/budget-2026.pdf", "What are the 2026 targets for closing ARR and headcount?"),
+             ("chloe", "engineering/on-call-rota-2026q1.csv", "How much are engineers paid for a week of on-call?")]
+    by_path = {d.path: d for d in world.docs.values()}
+    out = {}
+    for who, path, q in cases:
+        d = by_path[path]
+        pr = engine.principal(who)
+        hits = engine.search(pr, q, k=10)
+        canary_hit = engine.search(pr, d.canary, k=10)
+        ans = engine.ask(pr, q)
+        out[who] = {
+            "document": d.title,
+            "in_search": d.id in {p.document_id for p in hits.passages},
+            "canary_search_finds_it": any(d.canary in p.text for p in canary_hit.passages),
+            "cited_in_answer": d.id in {c.document_id for c in ans.answer.citations}
+                               or d.id in {p.document_id for p in ans.passages},
+            "get_document_has_canary": d.canary in engine.get_document(pr, d.id)["body"],
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP level
+# ---------------------------------------------------------------------------------------------
+def _sse_events(text: str) -> list[dict]:
+    out = []
+    for block in text.split("\n\n"):
+        for line in block.splitlines():
+            if line.startswith("data:"):
+                data = line[5:].strip()
+                if data and data != "[DONE]":
+                    out.append(json.loads(data))
+    return out
+
+
+def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Probe], chk: Checker,
+            budget: Budget, seed: int = 20260, timings: Timings | None = None) -> dict:
+    import httpx
+
+    rng = random.Random(seed + 10)
+    timings = timings or Timings()
+    facts: dict = {"status_codes": {}}
+    client = httpx.Client(base_url=base_url, timeout=120)
+
+    def call(who: str, method: str, path: str, surface: str, probe: Probe | None = None,
+             echo_fields: tuple[str, ...] = (), **kw) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {keys[who]}", **kw.pop("headers", {})}
+        r = client.request(method, path, headers=headers, **kw)
+        chk.probe(surface)
+        codes = facts["status_codes"].setdefault(surface, {})
+        codes[str(r.status_code)] = codes.get(str(r.status_code), 0) + 1
+        chk.text(who, surface + ".headers", dumps(dict(r.headers)), probe)
+        body = r.text
+        if echo_fields and r.headers.get("content-type", "").startswith("application/json"):
+            payload = r.json()
+            dropped = {k: payload.pop(k) for k in echo_fields if k in payload}
+            chk.checks += 1  # the echo is exactly what was sent
+            if probe is not None and any(v != probe.question for v in dropped.values()):
+                chk._leak(who, surface, probe, -1, "echo field differs from the question", dumps(dropped))
+            body = dumps(payload)
+        chk.text(who, surface + ".body", body, probe)
+        if r.status_code >= 500:
+            chk._leak(who, surface, probe, -1, f"HTTP {r.status_code}", r.text[:400])
+        return r
+
+    def body_ids(who: str, surface: str, payload, probe: Probe | None) -> None:
+        ids: list[int] = []
+
+        def walk(o) -> None:
+            if isinstance(o, dict):
+                for k, v in o.items():
+                    if k in ("document_id", "doc_id") and isinstance(v, int):
+                        ids.append(v)
+                    walk(v)
+            elif isinstance(o, list):
+                for v in o:
+                    walk(v)
+        walk(payload)
+        chk.ids(who, surface, ids, probe, context=dumps(payload))
+
+    t0 = time.perf_counter()
+    for i, (p, who) in enumerate(_pairs(probes, budget.api_searches, rng)):
+        r = call(who, "POST", "/v1/search", "api.search", p, echo_fields=("query",),
+                 json={"query": p.question, "k": 10, "mode": ("hybrid", "bm25", "dense")[i % 3]})
+        if r.status_code == 200:
+            body_ids(who, "api.search", r.json(), p)
+    timings.add("api.search", t0)
+
+    t0 = time.perf_counter()
+    for p, who in _pairs(probes, budget.api_asks, random.Random(seed + 11)):
+        r = call(who, "POST", "/v1/ask", "api.ask", p, json={"question": p.question})
+        if r.status_code == 200:
+            body_ids(who, "api.ask", r.json(), p)
+    for p, who in _pairs(probes, budget.api_streams, random.Random(seed + 12)):
+        r = call(who, "POST", "/v1/ask", "api.ask_sse", p, json={"question": p.question},
+                 headers={"Accept": "text/event-stream"})
+        body_ids(who, "api.ask_sse", _sse_events(r.text), p)
+    timings.add("api.ask", t0)
+
+    t0 = time.perf_counter()
+    for i, (p, who) in enumerate(_pairs(probes, budget.api_chats, random.Random(seed + 13))):
+        stream = i % 2 == 1
+        r = call(who, "POST", "/v1/chat/completions", "api.chat", p,
+                 json={"model": "tether", "stream": stream, "messages": [{"role": "user", "content": p.question}]})
+        body_ids(who, "api.chat", _sse_events(r.text) if stream else r.json(), p)
+    timings.add("api.chat", t0)
+
+    # cache through the API: authorised first, then unauthorised
+    t0 = time.perf_counter()
+    targeted = [p for p in probes if p.targets and p.kind in ("content", "demo_question")]
+    for p in random.Random(seed + 14).sample(targeted, min(max(1, budget.cache_pairs // 2), len(targeted))):
+        reader = next(u for u in world.readers(p.targets[0]) if world.roles[u] != "admin")
+        call(reader, "POST", "/v1/ask", "api.cache.authorised", None, json={"question": p.question})
+        chk.probe("api.cache")
+        r = call(p.askers[0], "POST", "/v1/ask", "api.cache", p, json={"question": p.question})
+        if r.status_code == 200:
+            body_ids(p.askers[0], "api.cache", r.json(), p)
+        r = call(p.askers[-1], "POST", "/v1/ask", "api.cache", p, json={"question": p.question, "stream": True})
+        body_ids(p.askers[-1], "api.cache", _sse_events(r.text), p)
+    timings.add("api.cache", t0)
+
+    # documents: lists, collections, get/download of unreadable ids (404 with a bare message)
+    t0 = time.perf_counter()
+    missing = max(world.docs) + 1000
+    admin_views: dict = {}
+    for who in world.tokens:
+        is_admin = world.roles[who] == "admin"
+        r = call(who, "GET", "/v1/documents", "api.list_documents")
+        rows = r.json().get("documents", [])
+        chk.ids(who, "api.list_documents", [d["id"] for d in rows], None, context=r.text)
+        assert {d["id"] for d in rows} == set(world.readable[who]), (who, "API list is incomplete or too wide")
+        r = call(who, "GET", "/v1/collections", "api.collections")
+        counts = {c["name"]: c["documents"] for c in r.json().get("collections", [])}
+        if not is_admin:
+            want: dict[str, int] = {}
+            for i in world.readable[who]:
+                c = world.docs[i].collection
+                want[c] = want.get(c, 0) + 1
+            chk.checks += 1
+            if counts != want:
+                chk._leak(who, "api.collections", None, -1, "collection counts", f"{counts} != {want}")
+        if not is_admin:
+            r = call(who, "GET", "/v1/documents?all=true", "api.list_documents_all")
+            chk.checks += 1
+            if r.status_code != 403:
+                chk._leak(who, "api.list_documents_all", None, -1, f"HTTP {r.status_code}", r.text[:400])
+        for doc_id in [*world.unreadable(who), missing]:
+            for path in (f"/v1/documents/{doc_id}", f"/v1/documents/{doc_id}/download",
+                         f"/v1/documents/{doc_id}/download?original=true"):
+                surface = "api.get_document"
+                # the documents API lets administrators read and manage every document (by design,
+                # see routes_documents.readable); that is recorded below, not scanned as a leak
+                if is_admin and doc_id != missing:
+                    r = client.get(path, headers={"Authorization": f"Bearer {keys[who]}"})
+                    admin_views[path] = r.status_code
+                    continue
+                r = call(who, "GET", path, surface)
+                chk.checks += 1
+                err = r.json().get("error", {}) if r.headers.get("content-type", "").startswith("application/json") else {}
+                if r.status_code != 404 or err.get("code") != "not_found":
+                    chk._leak(who, surface, None, doc_id, f"HTTP {r.status_code}", r.text[:400])
+                chk.checks += 1
+                if re.sub(r"\d+", "#", r.text) != re.sub(r"\d+", "#", _api_missing(client, keys[who], path, doc_id, missing)):
+                    chk._leak(who, surface, None, doc_id, "404 differs from an absent id", r.text[:400])
+            for method, path, body in (("DELETE", f"/v1/documents/{doc_id}", None),
+                                       ("POST", f"/v1/documents/{doc_id}/reindex", {})):
+                if is_admin:
+                    continue  # administrators may delete / reindex any document: never probed here
+                r = call(who, method, path, "api.manage_document", json=body)
+                chk.checks += 1
+                if r.status_code != 404:
+                    chk._leak(who, "api.manage_document", None, doc_id, f"HTTP {r.status_code}", r.text[:400])
+    facts["admin_document_api_statuses"] = sorted(set(admin_views.values()))
+    timings.add("api.documents", t0)
+
+    # review requests: a reader's question + the answer it saw must not reach a reviewer who
+    # cannot read the cited documents
+    t0 = time.perf_counter()
+    r = call("ana", "POST", "/v1/ask", "api.review.setup", None,
+             json={"question": "What is the midpoint of the L4 salary band in Lisbon?"})
+    ans = r.json().get("answer") if r.status_code == 200 else None
+    call("ana", "POST", "/v1/review-requests", "api.review.setup", None,
+         json={"question": "Is the L4 Lisbon midpoint right?", "reason": "check", "answer": ans})
+    for who in ("rita", "admin", "eve"):
+        call(who, "GET", "/v1/review-requests", "api.review_requests")
+    timings.add("api.review", t0)
+
+    # unauthenticated and bad-key errors
+    for path, method, body in (("/v1/ask", "POST", {"question": "What is CANARY-HR-?"}),
+                               ("/v1/documents/1", "GET", None), ("/v1/search", "POST", {"query": "salary"})):
+        for hdr in ({}, {"Authorization": "Bearer tth_bad_key"}):
+            r = client.request(method, path, headers=hdr, json=body)
+            chk.probe("api.unauthenticated")
+            chk.checks += 1
+            if r.status_code != 401:
+                chk._leak("eve", "api.unauthenticated", None, -1, f"HTTP {r.status_code}", r.text[:400])
+            chk.text("eve", "api.unauthenticated", r.text + dumps(dict(r.headers)))
+    client.close()
+    return facts
+
+
+_API_NF: dict = {}
+
+
+def _api_missing(client, key: str, path: str, doc_id: int, missing: int) -> str:
+    """The body for the same route on an id that does not exist, with the id swapped in."""
+    p = path.replace(f"/{doc_id}", f"/{missing}")
+    if (key, p) not in _API_NF:
+        _API_NF[(key, p)] = client.get(p, headers={"Authorization": f"Bearer {key}"}).text
+    return _API_NF[(key, p)]
+

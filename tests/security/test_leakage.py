@@ -1,0 +1,176 @@
+"""Permission-leakage suite (issue "Security and guardrails"; bar: zero leaks).
+
+The demo corpus is ingested once for this module. Hundreds of seeded probes (restricted documents'
+own sentences and headings, canary quotes, exact-title guesses, "list everything", prompt-injected
+"ignore your permissions" requests, the demo questions' "not found for" cases) are asked by
+principals who may not read the targeted documents, through the engine (search, ask, ask_stream,
+list_documents, get_document, an authorised-then-unauthorised cache check) and through a real
+HTTP server (bodies, headers, SSE events, error bodies). Any canary, title, source URI or id of a
+document the asker cannot read, anywhere in what comes back, is a leak.
+
+The summary (probes, checks, leaks, per surface) goes to ``test-artifacts/leakage.json``.
+``LEAKAGE_SCALE`` (default 1.0) scales the number of asks/searches; ``bench/leakage.py`` runs the
+same generator standalone.
+
+Admins: ACLs apply to everyone in search and ask (``Principal.acl_tokens`` gives an admin no
+extra token), so ``admin`` is probed like any non-reader there. The documents API deliberately
+lets administrators read and manage every document (``routes_documents.readable``); that is
+recorded in the summary (``admin_document_api_statuses``) rather than counted as a leak.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tether.engine import Tether
+from tether.settings import Settings
+from tests.security.probes import REPO, Checker, Probe, generate, load_world, setup_demo
+from tests.security.runner import Budget, Timings, positive_control, run_api, run_engine
+
+SEED = 20260
+ARTIFACT = REPO / "test-artifacts" / "leakage.json"
+_SUMMARY: dict = {"surfaces": {}, "probes": 0, "checks": 0, "leaks": 0, "leak_list": [], "facts": {}, "timings_s": {}}
+
+
+def _with_db(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def _budget() -> Budget:
+    scale = float(os.environ.get("LEAKAGE_SCALE", "1"))
+    b = Budget()
+    for f in ("asks", "streams", "cache_pairs", "api_asks", "api_streams", "api_chats", "api_searches"):
+        setattr(b, f, max(1, round(getattr(b, f) * scale)))
+    return b
+
+
+@pytest.fixture(scope="module")
+def demo_engine(pg_server: str, template_db: str, tmp_path_factory: pytest.TempPathFactory):
+    """A Tether over a fresh database (cloned from the migrated template) with the demo corpus."""
+    name = f"t_leak_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    settings = Settings(data_dir=tmp_path_factory.mktemp("leak") / "data", database_url=_with_db(pg_server, name))
+    engine = Tether(settings)
+    t0 = time.perf_counter()
+    setup_demo(engine)
+    _SUMMARY["timings_s"]["ingest_demo"] = round(time.perf_counter() - t0, 1)
+    yield engine
+    engine.close()
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def world(demo_engine):
+    return load_world(demo_engine)
+
+
+@pytest.fixture(scope="module")
+def probes(world):
+    return generate(world, SEED)
+
+
+def _record(chk: Checker, facts: dict, timings: Timings) -> dict:
+    _SUMMARY["probes"] += chk.probes
+    _SUMMARY["checks"] += chk.checks
+    _SUMMARY["leaks"] += len(chk.leaks)
+    _SUMMARY["leak_list"] += [lk.line() for lk in chk.leaks][:200]
+    _SUMMARY["surfaces"].update(chk.by_surface)
+    _SUMMARY["facts"].update(facts)
+    _SUMMARY["timings_s"].update(timings.seconds)
+    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    ARTIFACT.write_text(json.dumps(_SUMMARY, indent=2, default=str) + "\n", encoding="utf-8")
+    print(json.dumps({k: _SUMMARY[k] for k in ("probes", "checks", "leaks")}))
+    return _SUMMARY
+
+
+# ---------------------------------------------------------------------------------------------
+def test_generator_is_deterministic_and_broad(world, probes):
+    again = generate(world, SEED)
+    assert again == probes
+    kinds = {p.kind for p in probes}
+    assert kinds >= {"content", "heading", "canary", "title", "list", "injection", "demo_question"}, kinds
+    assert len(probes) >= 200
+    # every restricted document is targeted, and every probe has askers who cannot read its targets
+    assert {t for p in probes for t in p.targets} == set(world.restricted_ids())
+    for p in probes:
+        assert p.askers
+        for who in p.askers:
+            assert not set(p.targets) & world.readable[who], (p, who)
+    # admins, reviewers and group-less users are among the askers
+    assert {"admin", "rita", "eve"} <= {a for p in probes for a in p.askers}
+    _SUMMARY["facts"]["probe_kinds"] = {k: sum(p.kind == k for p in probes) for k in sorted(kinds)}
+    _SUMMARY["facts"]["exempt_titles"] = {k: v for k, v in world.exempt_titles.items() if v}
+
+
+def test_checker_catches_a_planted_leak(world):
+    """The checker itself would fail: a canary, a title, an id and a citation of an unreadable
+    document are each reported; the asker's own echoed question is not."""
+    hr = next(d for d in world.docs.values() if d.path == "hr/salary-bands-2026.md")
+    chk = Checker(world)
+    chk.text("eve", "t", f"the code is {hr.canary}")
+    chk.text("eve", "t", json.dumps({"title": hr.title.upper()}))
+    chk.text("eve", "t", json.dumps({"citations": [{"document_id": hr.id}]}))
+    chk.ids("eve", "t", [hr.id])
+    assert len(chk.leaks) == 4, chk.report()
+    echo = Probe("title", hr.title, (hr.id,), ("eve",))
+    chk2 = Checker(world)
+    chk2.text("eve", "t", json.dumps({"query": hr.title, "hits": []}), echo)
+    assert not chk2.leaks, chk2.report()
+    chk2.text("eve", "t", json.dumps({"query": hr.title, "hits": [{"title": hr.title}]}), echo)
+    assert len(chk2.leaks) == 1
+    # ana may read it: nothing to report
+    chk3 = Checker(world)
+    chk3.text("ana", "t", f"{hr.canary} {hr.title} \"document_id\": {hr.id}")
+    assert not chk3.leaks
+
+
+def test_authorised_readers_do_see_the_canary_documents(demo_engine, world):
+    """Positive control: the probes' questions reach the restricted content when permitted."""
+    res = positive_control(demo_engine, world)
+    _SUMMARY["facts"]["positive_control"] = res
+    for who, r in res.items():
+        assert r["in_search"] and r["cited_in_answer"] and r["get_document_has_canary"], (who, r)
+        assert r["canary_search_finds_it"], (who, r)
+    # and the same questions for someone without access return none of it
+    eve = demo_engine.principal("eve")
+    for who, r in res.items():
+        hits = demo_engine.search(eve, r["document"], k=10)
+        assert r["document"] not in {p.title for p in hits.passages}
+
+
+def test_no_leaks_through_the_engine(demo_engine, world, probes):
+    chk, timings = Checker(world), Timings()
+    facts = run_engine(demo_engine, world, probes, chk, _budget(), SEED, timings)
+    summary = _record(chk, facts, timings)
+    assert not chk.leaks, f"{len(chk.leaks)} leak(s) of {chk.checks} checks:\n{chk.report()}"
+    assert summary["checks"] > 10 * summary["probes"]
+
+
+def test_no_leaks_through_the_http_api(demo_engine, world, probes):
+    try:
+        from tests.api.server import LiveServer
+        from tether.api import create_app  # noqa: F401
+    except ImportError as exc:  # explicit, reported skip: the API is being written concurrently
+        pytest.skip(f"HTTP API not importable ({exc}); engine-level probes only")
+    from tether.store import api_keys
+
+    keys = {}
+    with demo_engine.db.transaction() as conn:
+        for who in world.tokens:
+            keys[who] = api_keys.create_key(conn, who, name="leakage")["key"]
+    chk, timings = Checker(world), Timings()
+    with LiveServer(demo_engine) as server:
+        facts = run_api(server.url, keys, world, probes, chk, _budget(), SEED, timings)
+    _record(chk, {"api": facts}, timings)
+    assert not chk.leaks, f"{len(chk.leaks)} leak(s) of {chk.checks} checks:\n{chk.report()}"
