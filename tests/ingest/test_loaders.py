@@ -322,3 +322,23 @@ def test_errors_share_the_ingest_base(tmp_path: Path) -> None:
     assert (
         load_file(tmp_path / "p.pdf", max_bytes=MB).metadata["bytes"] == (tmp_path / "p.pdf").stat().st_size
     )
+
+
+def test_pdf_outline_titles_become_headings_even_after_full_lines() -> None:
+    """Every bookmark of the demo PDFs becomes a heading block (a heading right after a
+    full-width line used to be glued to that paragraph)."""
+    from pypdf import PdfReader
+
+    from tether.ingest.loaders import load_file as _load
+
+    root = Path(__file__).resolve().parents[2] / "demo" / "corpus"
+
+    def count(items) -> int:
+        return sum(count(i) if isinstance(i, list) else 1 for i in items)
+
+    pdfs = sorted(root.rglob("*.pdf"))
+    assert pdfs
+    for pdf in pdfs:
+        doc = _load(pdf, max_bytes=10**7)
+        headings = [b for b in doc.blocks if b.kind == "heading"]
+        assert len(headings) == count(PdfReader(str(pdf)).outline), pdf.name

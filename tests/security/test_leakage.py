@@ -123,12 +123,17 @@ def test_checker_catches_a_planted_leak(world):
     chk.text("eve", "t", json.dumps({"citations": [{"document_id": hr.id}]}))
     chk.ids("eve", "t", [hr.id])
     assert len(chk.leaks) == 4, chk.report()
-    echo = Probe("title", hr.title, (hr.id,), ("eve",))
+    echo = Probe("title", f"Show me {hr.title}.", (hr.id,), ("eve",))
     chk2 = Checker(world)
-    chk2.text("eve", "t", json.dumps({"query": hr.title, "hits": []}), echo)
+    chk2.text("eve", "t", json.dumps({"answer": f"Nothing found for 'Show me {hr.title}.'"}), echo)
     assert not chk2.leaks, chk2.report()
-    chk2.text("eve", "t", json.dumps({"query": hr.title, "hits": [{"title": hr.title}]}), echo)
+    chk2.text("eve", "t", json.dumps({"query": echo.question, "hits": [{"title": hr.title}]}), echo)
     assert len(chk2.leaks) == 1
+    # a question that is exactly the title: any occurrence counts (known echo fields are
+    # stripped structurally by the API runner before scanning)
+    exact = Probe("title", hr.title, (hr.id,), ("eve",))
+    chk2.text("eve", "t", json.dumps({"answer": f"Nothing found for {hr.title}"}), exact)
+    assert len(chk2.leaks) == 2
     # ana may read it: nothing to report
     chk3 = Checker(world)
     chk3.text("ana", "t", f"{hr.canary} {hr.title} \"document_id\": {hr.id}")

@@ -40,7 +40,7 @@ from psycopg.rows import tuple_row
 
 from tether.retrieve.analyzer import analyze
 from tether.retrieve.filters import SearchFilter, where_clause
-from tether.retrieve.keyword_topk import TermInfo, threshold_topk
+from tether.retrieve.keyword_topk import TermInfo, maxscore_topk
 
 __all__ = ["analyze", "exact_search", "index_chunks", "reweight", "search", "stats"]
 
@@ -252,12 +252,13 @@ def _search(
     terms, avgdl, drift = _query_terms(conn, query, k1, b)
     if not terms or k <= 0:
         return []
-    if drift is None or len(terms) > 63 or sum(t.df for t in terms) <= EXACT_POSTINGS:
+    if drift is None or sum(t.df for t in terms) <= EXACT_POSTINGS:
         return _aggregate(conn, terms, avgdl, acl_tokens, flt, k, k1, b)
     where, params = where_clause(acl_tokens, flt, "c")
     # exact tfc <= stored weight * drift / (k1 + 1) for every stored posting
     scale = drift / (k1 + 1.0)
-    out = threshold_topk(_cur(conn), terms, where, params, avgdl, scale, k=k, k1=k1, b=b)
+    n_chunks = stats(conn)[0]
+    out = maxscore_topk(_cur(conn), terms, where, params, avgdl, scale, n_chunks, k=k, k1=k1, b=b)
     if out is None:
         return _aggregate(conn, terms, avgdl, acl_tokens, flt, k, k1, b)
     return out

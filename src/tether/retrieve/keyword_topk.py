@@ -34,7 +34,7 @@ import psycopg
 
 MAX_ROUNDS = 3  # attempts before handing back to the full aggregation (always exact)
 GROWTH = 4  # multiplier of ``lim`` between attempts
-NONESSENTIAL_SHARE = 0.35  # B_N at most this share of the largest essential bound
+NONESSENTIAL_SHARE = 0.6  # B_N at most this share of the largest essential bound
 NONESSENTIAL_MIN_DF = 0.02  # only terms in at least this share of chunks are left out
 
 
@@ -61,7 +61,7 @@ e AS (SELECT v.chunk_id, sum(h.qw * (h.tf / (h.tf + %(k1)s * (%(omb)s + %(bk)s *
       FROM v JOIN h ON h.chunk_id = v.chunk_id GROUP BY v.chunk_id),
 n AS (SELECT v.chunk_id, sum(q.qw * (x.tf / (x.tf + %(k1)s * (%(omb)s + %(bk)s * v.len)))) AS s
       FROM v CROSS JOIN q CROSS JOIN LATERAL (SELECT p.tf FROM bm25_postings p
-        WHERE p.term_id = q.tid AND p.chunk_id = v.chunk_id) AS x
+        WHERE p.term_id = q.tid AND p.chunk_id = v.chunk_id LIMIT 1) AS x
       WHERE NOT q.ess GROUP BY v.chunk_id)
 SELECT v.chunk_id, v.ub, e.s + coalesce(n.s, 0.0) FROM v JOIN e ON e.chunk_id = v.chunk_id
   LEFT JOIN n ON n.chunk_id = v.chunk_id

@@ -23,7 +23,9 @@ _BULLET = re.compile(r"(?:[-*•▪◦]|\d{1,3}[.)])\s")
 _SHORT_LINE = 0.75  # a line shorter than this fraction of the page's longest ends a paragraph
 
 
-def _paragraphs(page_text: str) -> list[str]:
+def _paragraphs(page_text: str, titles: frozenset[str] = frozenset()) -> list[str]:
+    """Group lines into paragraphs; a line equal to an outline title stands alone (a heading),
+    whatever the length of the line before it."""
     lines = [line.rstrip() for line in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     longest = max((len(line) for line in lines), default=0)
     paragraphs: list[str] = []
@@ -33,6 +35,12 @@ def _paragraphs(page_text: str) -> list[str]:
             if current:
                 paragraphs.append("\n".join(current))
                 current = []
+            continue
+        if collapse_spaces(line).casefold() in titles:
+            if current:
+                paragraphs.append("\n".join(current))
+                current = []
+            paragraphs.append(line)
             continue
         current.append(line)
         if len(line) < _SHORT_LINE * longest:
@@ -88,7 +96,8 @@ def load(data: bytes, filename: str) -> LoadedDocument:
     page_starts: list[int] = []
     for number, page_text in enumerate(pages, start=1):
         page_starts.append(out.length + (2 if out.blocks else 0))
-        for para in _paragraphs(page_text):
+        titles = frozenset(t for (p, t) in headings if p == number)
+        for para in _paragraphs(page_text, titles):
             level = headings.get((number, collapse_spaces(para).casefold()), 0)
             kind = "heading" if level else ("list" if _BULLET.match(para.lstrip()) else "paragraph")
             out.add(kind, para, level=level, page=number)
