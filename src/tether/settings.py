@@ -59,6 +59,8 @@ class RetrieveSettings(BaseModel):
     b: float = 0.75
     top_k: int = 10
     candidates: int = 100
+    #: "rrf" (reciprocal rank) or score fusion: "minmax", "zscore", "dbsf" (see retrieve/fusion.py).
+    fusion: str = "minmax"
     rrf_k: int = 60
     bm25_weight: float = 1.0
     dense_weight: float = 1.0

@@ -158,13 +158,11 @@ def _compare(conn, model, ids: list[int], queries: list[str], search_fn) -> tupl
 
 
 def _pruned(monkeypatch):
-    """Force the threshold algorithm (small corpora would otherwise be aggregated in full), with
-    room to converge: the bound must then prove the exact ranking."""
+    """Force the MaxScore path (small corpora would otherwise be aggregated in full), with a seed
+    small enough that both attempts and the probes of non-essential terms are exercised."""
     monkeypatch.setattr(keyword, "EXACT_POSTINGS", 0)
-    monkeypatch.setattr(keyword_topk, "INITIAL_DEPTH", 16)
-    monkeypatch.setattr(keyword_topk, "MAX_ROUNDS", 40)
-    monkeypatch.setattr(keyword_topk, "MAX_DEPTH", 10**9)
-    monkeypatch.setattr(keyword_topk, "MAX_POOL", 10**9)
+    monkeypatch.setattr(keyword_topk, "SEED_POSTINGS", 20)
+    monkeypatch.setattr(keyword_topk, "NONESSENTIAL_MIN_DF", 0.0)
 
 
 def test_matches_bm25s_on_scifact_including_deletes(db, monkeypatch) -> None:
@@ -273,3 +271,36 @@ def test_exact_under_length_drift_and_reweight(db, monkeypatch) -> None:
         for q in queries:
             got, ref = keyword.search(conn, q, acl_tokens=None, k=20), keyword.exact_search(conn, q, acl_tokens=None, k=20)
             assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in ref], q
+
+
+def test_maxscore_path_at_real_limits_is_exact(db, monkeypatch) -> None:
+    """The pruning path with its production settings (only EXACT_POSTINGS lowered so a 2000-chunk
+    corpus takes it) returns the exact top-10 and top-100, scores included, with and without a
+    filter; and never falls back silently: count the attempts that hand over to aggregation."""
+    monkeypatch.setattr(keyword, "EXACT_POSTINGS", 0)
+    fallbacks = []
+    orig = keyword.maxscore_topk
+
+    def spy(*a, **kw):
+        out = orig(*a, **kw)
+        fallbacks.append(out is None)
+        return out
+
+    monkeypatch.setattr(keyword, "maxscore_topk", spy)
+    corpus = _load_scifact(2000)
+    queries = _queries(60)
+    with db.connection() as conn:
+        coll = _collection(conn, "real")
+        items = [(e, t, ["g:a"] if i % 10 == 0 else ["g:b"], False) for i, (e, t) in enumerate(corpus)]
+        for start in range(0, len(items), 500):
+            _add_docs_bulk(conn, coll, items[start : start + 500])
+        conn.commit()
+        for acl in (None, ["g:a"]):
+            for q in queries:
+                for k in (10, 100):
+                    got = keyword.search(conn, q, acl_tokens=acl, k=k)
+                    ref = keyword.exact_search(conn, q, acl_tokens=acl, k=k)
+                    assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in ref], (q, acl, k)
+                    cut = ref[-1][1] if ref else 0.0
+                    assert {c for c, s in ref if s > cut + 1e-9} <= {c for c, _ in got}, (q, acl, k)
+        assert fallbacks and sum(fallbacks) <= len(fallbacks) // 10, (sum(fallbacks), len(fallbacks))

@@ -7,6 +7,7 @@ handed to a :class:`~tests.security.probes.Checker`; the caller decides what to 
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import random
 import re
@@ -21,12 +22,12 @@ from tests.security.probes import Checker, Probe, World, dumps
 @dataclass
 class Budget:
     search_askers: int = 2  # principals per probe for search (rotating over the probe's askers)
-    asks: int = 150  # engine ask() calls over (probe, asker) pairs
-    streams: int = 24  # engine ask_stream() calls
-    cache_pairs: int = 8  # authorised-then-unauthorised ask pairs (engine; API does half as many)
-    api_asks: int = 24
-    api_streams: int = 12
-    api_chats: int = 10
+    asks: int = 100  # engine ask() calls over (probe, asker) pairs
+    streams: int = 12  # engine ask_stream() calls
+    cache_pairs: int = 6  # authorised-then-unauthorised questions (engine: 4 calls each; API: half, 3 each)
+    api_asks: int = 16
+    api_streams: int = 8
+    api_chats: int = 6
     api_searches: int = 120
 
 
@@ -243,14 +244,18 @@ def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Prob
     client = httpx.Client(base_url=base_url, timeout=120)
 
     def call(who: str, method: str, path: str, surface: str, probe: Probe | None = None,
-             echo_fields: tuple[str, ...] = (), **kw) -> httpx.Response:
+             echo_fields: tuple[str, ...] = (), setup: bool = False, **kw) -> httpx.Response:
+        """One request; its headers and body are scanned (``setup``: not counted as a probe)."""
         headers = {"Authorization": f"Bearer {keys[who]}", **kw.pop("headers", {})}
         r = client.request(method, path, headers=headers, **kw)
-        chk.probe(surface)
+        if not setup:
+            chk.probe(surface)
         codes = facts["status_codes"].setdefault(surface, {})
         codes[str(r.status_code)] = codes.get(str(r.status_code), 0) + 1
         chk.text(who, surface + ".headers", dumps(dict(r.headers)), probe)
         body = r.text
+        if r.headers.get("content-type", "").startswith("text/html"):
+            body = html.unescape(body)  # titles in pages are HTML-escaped
         if echo_fields and r.headers.get("content-type", "").startswith("application/json"):
             payload = r.json()
             dropped = {k: payload.pop(k) for k in echo_fields if k in payload}
@@ -310,8 +315,7 @@ def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Prob
     targeted = [p for p in probes if p.targets and p.kind in ("content", "demo_question")]
     for p in random.Random(seed + 14).sample(targeted, min(max(1, budget.cache_pairs // 2), len(targeted))):
         reader = next(u for u in world.readers(p.targets[0]) if world.roles[u] != "admin")
-        call(reader, "POST", "/v1/ask", "api.cache.authorised", None, json={"question": p.question})
-        chk.probe("api.cache")
+        call(reader, "POST", "/v1/ask", "api.cache.authorised", None, setup=True, json={"question": p.question})
         r = call(p.askers[0], "POST", "/v1/ask", "api.cache", p, json={"question": p.question})
         if r.status_code == 200:
             body_ids(p.askers[0], "api.cache", r.json(), p)
@@ -376,14 +380,37 @@ def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Prob
     # review requests: a reader's question + the answer it saw must not reach a reviewer who
     # cannot read the cited documents
     t0 = time.perf_counter()
-    r = call("ana", "POST", "/v1/ask", "api.review.setup", None,
+    r = call("ana", "POST", "/v1/ask", "api.review.setup", None, setup=True,
              json={"question": "What is the midpoint of the L4 salary band in Lisbon?"})
     ans = r.json().get("answer") if r.status_code == 200 else None
-    call("ana", "POST", "/v1/review-requests", "api.review.setup", None,
+    call("ana", "POST", "/v1/review-requests", "api.review.setup", None, setup=True,
          json={"question": "Is the L4 Lisbon midpoint right?", "reason": "check", "answer": ans})
     for who in ("rita", "admin", "eve"):
         call(who, "GET", "/v1/review-requests", "api.review_requests")
     timings.add("api.review", t0)
+
+    # the browser UI (same authentication): document list, table fragment, document pages
+    t0 = time.perf_counter()
+    ui = client.get("/ui/documents", headers={"Authorization": f"Bearer {keys['eve']}"})
+    facts["ui"] = "probed" if ui.status_code == 200 else f"not probed: GET /ui/documents -> {ui.status_code}"
+    if ui.status_code == 200:
+        for who in world.tokens:
+            if world.roles[who] == "admin":
+                continue  # the UI, like the documents API, shows administrators every document
+            call(who, "GET", "/ui/documents", "ui.documents")
+            call(who, "GET", "/ui/documents/table", "ui.documents")
+            absent = call(who, "GET", f"/ui/documents/{missing}", "ui.document").text
+            for doc_id in world.unreadable(who):
+                r = call(who, "GET", f"/ui/documents/{doc_id}?start=0&end=40", "ui.document")
+                chk.checks += 1
+                if r.status_code != 404 or r.text.replace(str(doc_id), "#") != absent.replace(str(missing), "#"):
+                    chk._leak(who, "ui.document", None, doc_id, f"HTTP {r.status_code} / page differs from an absent id",
+                              r.text[:400])
+    # metrics are unauthenticated: nothing document-derived in them (scanned with eve's secrets)
+    r = client.get("/metrics")
+    chk.probe("api.metrics")
+    chk.text("eve", "api.metrics", r.text)
+    timings.add("ui", t0)
 
     # unauthenticated and bad-key errors
     for path, method, body in (("/v1/ask", "POST", {"question": "What is CANARY-HR-?"}),

@@ -154,6 +154,7 @@ def test_authorised_readers_do_see_the_canary_documents(demo_engine, world):
         assert r["document"] not in {p.title for p in hits.passages}
 
 
+@pytest.mark.timeout(1800)  # ~1-2 min on two cores; far more when other work saturates them
 def test_no_leaks_through_the_engine(demo_engine, world, probes):
     chk, timings = Checker(world), Timings()
     facts = run_engine(demo_engine, world, probes, chk, _budget(), SEED, timings)
@@ -162,6 +163,7 @@ def test_no_leaks_through_the_engine(demo_engine, world, probes):
     assert summary["checks"] > 10 * summary["probes"]
 
 
+@pytest.mark.timeout(1200)
 def test_no_leaks_through_the_http_api(demo_engine, world, probes):
     try:
         from tests.api.server import LiveServer

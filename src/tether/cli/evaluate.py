@@ -107,12 +107,14 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
          adapter, adapter_data, limit, cases, store, judge, *, as_json: bool) -> int:
     import contextlib
     import json
+    import os
+    import time
 
     from tether.engine import Tether
     from tether.errors import InvalidInput
     from tether.evaluate import gate as gates
     from tether.evaluate.golden import load_golden
-    from tether.evaluate.runner import apply_updates, run_golden, setup_demo
+    from tether.evaluate.runner import _round, apply_updates, forbidden_canaries, run_golden, setup_demo
     from tether.store.db import scratch_database
 
     if bool(golden) == bool(adapter):
@@ -145,12 +147,9 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
         if scratch:
             url = stack.enter_context(scratch_database(s))
             s = s.model_copy(update={"database_url": url})
-        t = stack.enter_context(Tether(s, secrets=__import__("os").environ))
+        t = stack.enter_context(Tether(s, secrets=os.environ))
         cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         prog = stack.enter_context(Progress(*cols, console=err_console, disable=as_json))
-        t_setup = 0.0
-        import time
-
         t0 = time.perf_counter()
         if manifest is not None:
             task = prog.add_task("setting up corpus", total=None)
@@ -177,9 +176,11 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
             judge_impl = LlmJudge(t.generator(judge)[1])
         result = run_golden(t, gs, source=source, model=model, repeat=repeat, after_update=updater,
                             progress=lambda n: prog.update(task, completed=n), judge=judge_impl,
+                            forbidden=forbidden_canaries(manifest) if manifest is not None else None,
                             config={"repeat": repeat, "after_update": str(after_update) if after_update else None,
                                     "setup": as_setup or None, "scratch": scratch, "setup_s": round(t_setup, 1)})
-        findings = gates.compare(result.metrics, base, tolerances=tols, fail_under=fails) if (base or fails) else []
+        findings = (gates.compare(_round(result.metrics), base, tolerances=tols, fail_under=fails)  # as stored
+                    if (base or fails) else [])
         bad = gates.failed(findings)
         gate_doc = {"baseline": str(baseline) if baseline else None, "findings": [f.to_dict() for f in findings],
                     "passed": not bad} if findings else None
@@ -209,6 +210,8 @@ def _print_run(doc: dict, findings: list) -> None:
     table = Table("metric", "value", "baseline", "limit", "status",
                   title=f"{doc['name']}: {len(doc['cases'])} cases, {doc['duration_s']:.1f} s ({doc['model']})")
     for m, v in doc["metrics"].items():
+        if m == "cases":
+            continue
         fs = by_metric.get(m, [])
         base = next((f.baseline for f in fs if f.baseline is not None), None)
         lim = ", ".join(f"{f.limit:.4g}" for f in fs if f.limit is not None)
@@ -216,9 +219,14 @@ def _print_run(doc: dict, findings: list) -> None:
         style = "red" if any(f.kind in ("regression", "fail_under") for f in fs) else ""
         table.add_row(m, _f(v), _f(base), lim, f"[{style}]{status}[/{style}]" if style else status)
     out_console.print(table)
-    st = Table("slice", *SLICE_COLUMNS[:8], title="per slice")
+    short = {"cases": "n", "pass_rate": "pass", "recall@10": "R@10", "key_fact_recall": "facts",
+             "citation_precision": "cite P", "groundedness": "grnd", "hallucination_rate": "halluc",
+             "abstention_recall": "abst R", "block_recall": "block R", "compliance_failures": "leaks"}
+    st = Table("slice", *(short[c] for c in SLICE_COLUMNS), title="per slice")
+    st.columns[0].no_wrap = True
     for name, figs in doc["slices"].items():
-        st.add_row(name, *(_f(figs.get(c)) for c in SLICE_COLUMNS[:8]))
+        st.add_row(name, *(str(int(figs[c])) if c in ("cases", "compliance_failures") and figs.get(c) is not None
+                           else _f(figs.get(c)) for c in SLICE_COLUMNS))
     out_console.print(st)
     failing = [c["id"] for c in doc["cases"] if not c["score"]["passed"]]
     out_console.print(f"failing cases ({len(failing)}): {', '.join(failing) or 'none'}")

@@ -19,22 +19,20 @@ Definitions (per case; aggregates are means over the cases where a metric applie
 - ``abstention_precision/recall`` against ``must_abstain``; ``block_precision/recall`` against
   ``must_block``. Undefined (no predicted or no actual positives) is reported as ``None``.
 - ``compliance_failures``: cases whose response (text, citation quotes and titles) contains a
-  ``must_not_contain`` string or any ``CANARY-`` marker the case does not expect.
+  ``must_not_contain`` string or a ``forbidden`` one: the runner passes the canaries of every
+  manifest document the case's principal may not read (``runner.forbidden_canaries``).
 - ``latency_p50_ms`` / ``latency_p95_ms``, ``cost_per_case`` (USD-free: in the configured price
   unit; 0 for the extractive model), ``pass_rate`` (see ``CaseScore.passed``).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from tether.evaluate.golden import GoldenCase, KeyFact, contains, fact_label_list, normalise
+from tether.evaluate.golden import GoldenCase, KeyFact, contains, normalise
 from tether.evaluate.metrics import ndcg_at_k, percentile, recall_at_k
-
-_CANARY = re.compile(r"CANARY-[A-Z]+-[0-9a-f]{6}", re.I)
 
 #: metric -> True when higher is better. The gate uses it for direction-aware comparisons.
 HIGHER_IS_BETTER: dict[str, bool] = {
@@ -154,22 +152,17 @@ def response_texts(out: Outcome) -> list[str]:
     return [out.text, *(c.get("quote", "") for c in out.citations), *(c.get("title", "") for c in out.citations)]
 
 
-def compliance_hits(case: GoldenCase, out: Outcome) -> list[str]:
-    texts = response_texts(out)
-    norms = [normalise(t) for t in texts]
-    hits = [s for s in case.must_not_contain if any(contains(n, s) for n in norms)]
-    allowed = {normalise(fact_label(f)) for f in [*case.key_facts, *case.after_update_expected]}
-    for t in texts:
-        for m in _CANARY.findall(t):
-            if normalise(m) not in allowed and m not in hits:
-                hits.append(m)
-    return hits
+def compliance_hits(case: GoldenCase, out: Outcome, forbidden: Sequence[str] = ()) -> list[str]:
+    """``must_not_contain`` strings, plus ``forbidden`` ones (e.g. the canaries of every document
+    the case's principal may not read), found in the answer, citation quotes or titles."""
+    norms = [normalise(t) for t in response_texts(out)]
+    return [s for s in dict.fromkeys([*case.must_not_contain, *forbidden]) if any(contains(n, s) for n in norms)]
 
 
 # --- one case ----------------------------------------------------------------------------------
 
 def score_case(case: GoldenCase, out: Outcome, *, facts: Sequence[KeyFact] | None = None,
-               stale: Sequence[str] = (), k: int = 10) -> CaseScore:
+               stale: Sequence[str] = (), forbidden: Sequence[str] = (), k: int = 10) -> CaseScore:
     """Score one outcome. ``facts`` overrides ``case.key_facts`` (after-update runs); ``stale``
     strings count as contradicted facts when they appear in an answer."""
     facts = case.key_facts if facts is None else facts
@@ -193,7 +186,7 @@ def score_case(case: GoldenCase, out: Outcome, *, facts: Sequence[KeyFact] | Non
     contradicted = any(contains(norm, s) for s in stale)
     m["hallucinated"] = float(answered and (any(v != "supported" for v in verdicts) or contradicted)) if answered else None
     m["abstained"], m["blocked"] = float(out.abstained), float(out.blocked)
-    hits = compliance_hits(case, out)
+    hits = compliance_hits(case, out, forbidden)
     m["compliance_failure"] = float(bool(hits))
     m["latency_ms"], m["cost"] = out.latency_ms, out.cost
     if case.must_block:

@@ -34,26 +34,41 @@ def _ingest(engine, requests) -> dict[str, int]:
     return dict(summary)
 
 
-def setup_demo(engine, manifest_path: Path) -> dict[str, int]:
-    """Create the manifest's principals and ingest its documents (unchanged files are skipped)."""
+def _manifest(m):
     from tether.ingest.manifest import Manifest
 
-    manifest = Manifest.load(manifest_path)
+    return m if isinstance(m, Manifest) else Manifest.load(Path(m))
+
+
+def setup_demo(engine, manifest_path) -> dict[str, int]:
+    """Create the manifest's principals and ingest its documents (unchanged files are skipped).
+    ``manifest_path`` is a manifest.json path or a loaded ``Manifest``."""
+    manifest = _manifest(manifest_path)
     with engine.db.transaction() as conn:
         manifest.apply_principals(conn)
     return _ingest(engine, manifest.requests())
 
 
-def apply_updates(engine, manifest_path: Path, updates_dir: Path) -> list[str]:
+def apply_updates(engine, manifest_path, updates_dir: Path) -> list[str]:
     """Re-ingest the manifest documents that have a changed file under ``updates_dir`` (same
     relative path, same ``demo://`` uri, same ACL). Returns the updated uris."""
-    from tether.ingest.manifest import Manifest
-
-    manifest = Manifest.load(manifest_path)
+    manifest = _manifest(manifest_path)
     reqs = [r for r in manifest.requests(root=updates_dir) if Path(r.path).is_file()]
     if reqs:
         _ingest(engine, reqs)
     return [r.source_uri or r.path for r in reqs]
+
+
+def forbidden_canaries(manifest_path) -> dict[str, list[str]]:
+    """user name -> canaries of the manifest documents that user may not read (ACL: public,
+    ``group:NAME`` for the user's groups, ``user:NAME``). Roles grant no document access."""
+    m = _manifest(manifest_path)
+    out = {}
+    for u in m.users:
+        tokens = {"public", f"user:{u['name']}", *(f"group:{g}" for g in u.get("groups", []))}
+        out[u["name"]] = [d["canary"] for d in m.documents
+                          if d.get("canary") and not tokens & set(d.get("acl", []))]
+    return out
 
 
 # --- asking --------------------------------------------------------------------------------------
@@ -180,7 +195,8 @@ def _round(x):
 
 
 def run_phase(engine, golden: GoldenSet, *, model: str | None = None, repeat: int = 1,
-              facts_after_update: bool = False, progress: Progress | None = None, judge=None) -> Phase:
+              facts_after_update: bool = False, progress: Progress | None = None, judge=None,
+              forbidden: dict[str, list[str]] | None = None) -> Phase:
     outcomes: list[list[Outcome]] = []
     scores: list[list[CaseScore]] = []
     done = 0
@@ -189,7 +205,7 @@ def run_phase(engine, golden: GoldenSet, *, model: str | None = None, repeat: in
         for case in golden.cases:
             out = ask_case(engine, case, model=model)
             row_o.append(out)
-            sc = _score(case, out, facts_after_update)
+            sc = _score(case, out, facts_after_update, (forbidden or {}).get(case.principal, ()))
             if judge is not None and case.expected_answer and not (out.abstained or out.blocked or out.error):
                 sc.metrics[judge.label] = judge.judge(case.question, case.expected_answer, out.text)
             row_s.append(sc)
@@ -201,27 +217,29 @@ def run_phase(engine, golden: GoldenSet, *, model: str | None = None, repeat: in
     return Phase(outcomes, scores)
 
 
-def _score(case: GoldenCase, out: Outcome, after_update: bool) -> CaseScore:
+def _score(case: GoldenCase, out: Outcome, after_update: bool, forbidden: Sequence[str] = ()) -> CaseScore:
     if after_update and case.after_update_expected:
         new = {normalise(f if isinstance(f, str) else f[0]) for f in case.after_update_expected}
         stale = [f for f in case.key_facts if isinstance(f, str) and normalise(f) not in new]
-        return score_case(case, out, facts=case.after_update_expected, stale=stale)
-    return score_case(case, out)
+        return score_case(case, out, facts=case.after_update_expected, stale=stale, forbidden=forbidden)
+    return score_case(case, out, forbidden=forbidden)
 
 
 def run_golden(engine, golden: GoldenSet, *, source: str = "", model: str | None = None, repeat: int = 1,
                after_update: Callable[[], list[str]] | None = None, progress: Progress | None = None,
-               config: dict | None = None, judge=None) -> RunResult:
+               config: dict | None = None, judge=None, forbidden: dict[str, list[str]] | None = None) -> RunResult:
     """Ask every case; with ``after_update`` (a callable that applies the updates and returns the
-    updated uris) ask them all again afterwards and score updated cases on their new facts."""
+    updated uris) ask them all again afterwards and score updated cases on their new facts.
+    ``forbidden`` maps a principal to strings that must never reach them (``forbidden_canaries``)."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    phase = run_phase(engine, golden, model=model, repeat=repeat, progress=progress, judge=judge)
+    phase = run_phase(engine, golden, model=model, repeat=repeat, progress=progress, judge=judge, forbidden=forbidden)
     res = RunResult(golden, source, model or engine.settings.generate.default_model, phase, started, 0.0,
                     config=dict(config or {}))
     if after_update is not None:
         res.updated_uris = after_update()
         res.after_update = run_phase(engine, golden, model=model, facts_after_update=True, judge=judge,
+                                     forbidden=forbidden,
                                      progress=(lambda n: progress(len(golden.cases) * max(1, repeat) + n)) if progress else None)
     res.duration_s = time.perf_counter() - t0
     return res

@@ -12,13 +12,12 @@ Search (``search``):
 
 1. small queries (total postings of the query terms <= ``EXACT_POSTINGS``), very selective
    filters, or stored weights unusable as bounds: full aggregation with the filter (exact);
-2. otherwise a threshold algorithm over the impact index (``keyword_topk``): per term the best
-   ``lim`` postings by stored weight (index-only, no join); each term's cut ``c_i`` bounds what
-   was not read; the chunks seen, ranked by upper bound, are checked against the filter and
-   scored exactly; ``theta`` = k-th best exact lower bound. A chunk outside the verified pool
-   scores at most ``f * (U + gain)`` with ``U = sum(q_i * idf_i * c_i)``. Lists and pool grow
-   until that is below ``theta`` (ranking then provably exact) or ``keyword_topk.MAX_ROUNDS``
-   is reached (then the best candidates are returned; scores still exact).
+2. otherwise MaxScore over the impact index (``keyword_topk.maxscore_topk``): the postings of
+   the essential (rarer) terms are summed per chunk into an upper bound from the stored weights
+   without touching chunks; chunks are verified against the filter by primary key in decreasing
+   bound and scored exactly, the common (non-essential) terms by one primary-key probe per
+   candidate. The ranking is returned only when the bound proves it exact (two attempts; else
+   full aggregation), so top-k is always exact.
 
 Drift factor: a weight written with average length ``A_w`` is at least ``tfc(now) * A_w/A_now``,
 so ``exact <= weight * max(1, A_now / A_min)`` where ``A_min`` is the smallest average length

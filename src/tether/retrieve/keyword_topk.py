@@ -21,8 +21,8 @@ Algorithm (MaxScore partition + upper-bound ordering):
   probe per (term, chunk);
 - a visible chunk not returned scores at most ``scale * ub_last + B_N`` (it is in an essential list
   after the last one visited) or ``B_N`` (it is in none). When that is below ``theta``, the k-th
-  best exact score, the ranking is exact. Otherwise the attempt is repeated with a larger ``lim``
-  and/or without non-essential terms, up to ``MAX_ROUNDS``; then ``None`` (the caller aggregates).
+  best exact score, the ranking is exact. See ``maxscore_topk`` for the two attempts; when neither
+  proves the ranking it returns ``None`` and the caller aggregates in full.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-MAX_ROUNDS = 3  # attempts before handing back to the full aggregation (always exact)
-GROWTH = 4  # multiplier of ``lim`` between attempts
-NONESSENTIAL_SHARE = 0.6  # B_N at most this share of the largest essential bound
+MAX_POOL = 20000  # chunks verified at most in the second attempt (else: full aggregation)
+SEED_POSTINGS = 4000  # postings read by the first attempt (the rarest terms)
+NONESSENTIAL_SHARE = 0.6  # B_N at most this share of theta0 in the second attempt
 NONESSENTIAL_MIN_DF = 0.02  # only terms in at least this share of chunks are left out
 
 
@@ -53,10 +53,10 @@ h AS MATERIALIZED (SELECT q.qw, x.chunk_id, x.tf, x.weight FROM q CROSS JOIN LAT
         SELECT p.chunk_id, p.tf, p.weight FROM bm25_postings p WHERE p.term_id = q.tid) AS x
         WHERE q.ess),
 u AS (SELECT h.chunk_id, sum(h.qw * h.weight) AS ub FROM h GROUP BY h.chunk_id
-      ORDER BY ub DESC, h.chunk_id),
+      HAVING sum(h.qw * h.weight) >= %(min_ub)s ORDER BY ub DESC, h.chunk_id),
 v AS MATERIALIZED (SELECT u.chunk_id, u.ub, c.len FROM u CROSS JOIN LATERAL (
         SELECT c.bm25_len AS len FROM chunks c WHERE c.id = u.chunk_id AND {where}) AS c
-      LIMIT %(lim)s),
+      ORDER BY u.ub DESC, u.chunk_id LIMIT %(lim)s),
 e AS (SELECT v.chunk_id, sum(h.qw * (h.tf / (h.tf + %(k1)s * (%(omb)s + %(bk)s * v.len)))) AS s
       FROM v JOIN h ON h.chunk_id = v.chunk_id GROUP BY v.chunk_id),
 n AS (SELECT v.chunk_id, sum(q.qw * (x.tf / (x.tf + %(k1)s * (%(omb)s + %(bk)s * v.len)))) AS s
@@ -68,19 +68,16 @@ SELECT v.chunk_id, v.ub, e.s + coalesce(n.s, 0.0) FROM v JOIN e ON e.chunk_id = 
 """
 
 
-def _essential(terms: list[TermInfo], scale: float, n_chunks: int) -> list[bool]:
-    """MaxScore partition: leave out the most common terms while their summed bound is small."""
-    bound = [scale * t.qweight * t.max_weight for t in terms]
+def _essential(terms: list[TermInfo], scale: float, n_chunks: int, budget: float) -> list[bool]:
+    """MaxScore partition: leave out the most common terms while their summed bound <= budget."""
     ess = [True] * len(terms)
-    budget = NONESSENTIAL_SHARE * max(bound)
     spent = 0.0
     for i in sorted(range(len(terms)), key=lambda i: -terms[i].df):
-        if terms[i].df < NONESSENTIAL_MIN_DF * n_chunks or spent + bound[i] > budget:
-            break
-        if sum(ess) == 1:
+        bound = scale * terms[i].qweight * terms[i].max_weight
+        if terms[i].df < NONESSENTIAL_MIN_DF * n_chunks or spent + bound > budget or sum(ess) == 1:
             break
         ess[i] = False
-        spent += bound[i]
+        spent += bound
     return ess
 
 
@@ -96,31 +93,48 @@ def maxscore_topk(
     k: int,
     k1: float,
     b: float,
-    max_rounds: int | None = None,
 ) -> list[tuple[int, float]] | None:
     """Exact top-k ``(chunk_id, score)`` for ``terms`` among chunks matching ``where``.
 
     ``scale`` bounds exact from stored: ``tfc <= scale * weight`` for every posting (``weight``
     already holds the ``k1 + 1`` factor, ``scale`` removes it). ``None`` when the bound did not
-    close within ``max_rounds`` attempts (the caller then aggregates in full, also exact).
+    close (the caller then aggregates in full, also exact).
+
+    Attempt 1 reads only the rarest lists (``SEED_POSTINGS``), probes the other terms, and verifies the ``2k`` best visible chunks by bound. If that does not prove the
+    ranking, its k-th exact score ``theta0`` is a lower bound of the final ``theta``; attempt 2
+    re-partitions with ``B_N <= NONESSENTIAL_SHARE * theta0`` and verifies every visible chunk whose bound
+    reaches ``theta0`` (at most ``MAX_POOL``): anything else scores below ``theta0``.
     """
     sql = _SQL.format(where=where)
-    ess = _essential(terms, scale, n_chunks)
-    lim = 2 * k
-    for _ in range(max_rounds or MAX_ROUNDS):
+    base = dict(params, tids=[t.term_id for t in terms], qws=[t.qweight for t in terms],
+                k1=k1, omb=1.0 - b, bk=b / avgdl)  # fmt: skip
+    # Attempt 1 reads only the rarest lists (about SEED_POSTINGS postings); all else is probed.
+    ess = [False] * len(terms)
+    acc = 0
+    for i in sorted(range(len(terms)), key=lambda i: terms[i].df):
+        if acc and acc + terms[i].df > SEED_POSTINGS:
+            break
+        ess[i], acc = True, acc + terms[i].df
+    lim, min_ub = 2 * k, 0.0
+    for attempt in range(2):
         b_n = sum(scale * t.qweight * t.max_weight for t, e in zip(terms, ess) if not e)
-        p = dict(params, tids=[t.term_id for t in terms], qws=[t.qweight for t in terms], ess=ess,
-                 lim=lim, k1=k1, omb=1.0 - b, bk=b / avgdl)  # fmt: skip
+        p = dict(base, ess=ess, lim=lim, min_ub=min_ub)
         rows = [(int(c), float(ub), float(s)) for c, ub, s in cur.execute(sql, p)]
         best = heapq.nsmallest(k, ((-s, c) for c, _ub, s in rows))
         theta = -best[-1][0] if len(best) >= k else 0.0
         hit_limit = len(rows) >= lim
-        out = (scale * min(ub for _c, ub, _s in rows) if hit_limit and rows else 0.0) + b_n
-        exact = (out < theta) if len(best) >= k else (not hit_limit and b_n == 0.0)
+        if attempt == 0:
+            out = (scale * min(ub for _c, ub, _s in rows) if hit_limit and rows else 0.0) + b_n
+            exact = out < theta if len(best) >= k else (not hit_limit and b_n == 0.0)
+        else:  # every visible chunk with scale * ub + B_N >= theta0 was verified
+            exact = not hit_limit and (len(best) >= k or min_ub == 0.0)
         if exact:
             return [(c, -ns) for ns, c in best]
-        if b_n > 0.0 and (len(best) < k or b_n >= theta):
-            ess = [True] * len(terms)  # the common terms hold the bound up: read them too
-        if hit_limit:
-            lim *= GROWTH
+        if attempt == 0:
+            if theta <= 0.0:  # under a filter the seed found < k visible chunks: aggregate
+                return None
+            ess = _essential(terms, scale, n_chunks, NONESSENTIAL_SHARE * theta)
+            b_n = sum(scale * t.qweight * t.max_weight for t, e in zip(terms, ess) if not e)
+            lim = MAX_POOL
+            min_ub = max(0.0, (theta - b_n) / scale) * (1.0 - 1e-9) if theta > 0.0 else 0.0
     return None

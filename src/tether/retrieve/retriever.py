@@ -16,7 +16,7 @@ from psycopg.pq import TransactionStatus
 from tether.embed.base import Embedder
 from tether.retrieve import dense, keyword
 from tether.retrieve.filters import SearchFilter, where_clause
-from tether.retrieve.fusion import rrf
+from tether.retrieve.fusion import fuse_scores, rrf
 from tether.settings import RetrieveSettings
 from tether.store.rls import enter_reader
 from tether.types import Passage
@@ -75,29 +75,45 @@ def _retrieve(conn, embedder, query, acl_tokens, settings, flt, k, mode, query_v
         timings["dense"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     if mode == "hybrid":
-        fused = rrf(rankings, weights={"bm25": settings.bm25_weight, "dense": settings.dense_weight}, k=settings.rrf_k)
+        weights = {"bm25": settings.bm25_weight, "dense": settings.dense_weight}
+        if settings.fusion == "rrf":
+            fused = rrf(rankings, weights=weights, k=settings.rrf_k)
+        else:
+            fused = fuse_scores(rankings, method=settings.fusion, weights=weights)
     else:
         fused = rankings[mode]
     timings["fusion"] = (time.perf_counter() - t) * 1000
     top = fused[:k]
     t = time.perf_counter()
-    passages = hydrate(conn, [cid for cid, _ in top], acl_tokens)
+    passages = hydrate(conn, [cid for cid, _ in top], acl_tokens,
+                       query_vec=query_vec if mode != "bm25" else None, dimension=embedder.dimension)
     by_name = {name: dict(r) for name, r in rankings.items()}
-    for p, (_cid, score) in zip(passages, top):
-        p.score = score
-        p.scores = {name: r[p.chunk_id] for name, r in by_name.items() if p.chunk_id in r}
+    fused_score = dict(top)
+    for p in passages:
+        p.score = fused_score[p.chunk_id]
+        p.scores.update({name: r[p.chunk_id] for name, r in by_name.items() if p.chunk_id in r})
     timings["hydrate"] = (time.perf_counter() - t) * 1000
     return Retrieval(passages, timings, {name: len(r) for name, r in rankings.items()})
 
 
-def hydrate(conn: psycopg.Connection, chunk_ids: list[int], acl_tokens: list[str] | None) -> list[Passage]:
-    """Load passages for ids, in the given order, re-applying the permission filter."""
+def hydrate(conn: psycopg.Connection, chunk_ids: list[int], acl_tokens: list[str] | None, *,
+            query_vec=None, dimension: int = 384) -> list[Passage]:
+    """Load passages for ids, in the given order, re-applying the permission filter.
+
+    With ``query_vec``, each passage's dense cosine is computed from its stored vector (so a
+    passage found only by BM25 still carries a dense score for reranking and confidence)."""
     if not chunk_ids:
         return []
     where, params = where_clause(acl_tokens, None, "c")
     params["ids"] = chunk_ids
+    cos = "NULL::float8"
+    if query_vec is not None:
+        from tether.retrieve.dense import _vec
+
+        params["q"] = _vec(query_vec)
+        cos = f"1 - ((c.embedding::vector({int(dimension)})) <=> %(q)s::vector({int(dimension)}))"
     rows = conn.execute(
-        "SELECT c.id, c.document_id, c.ordinal, c.text, c.char_start, c.char_end, c.section_path,"
+        f"SELECT {cos} AS cosine, c.id, c.document_id, c.ordinal, c.text, c.char_start, c.char_end, c.section_path,"
         " c.page, c.classification, d.title, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id"
         f" WHERE c.id = ANY(%(ids)s) AND {where}",
         params,
@@ -114,4 +130,6 @@ def hydrate(conn: psycopg.Connection, chunk_ids: list[int], acl_tokens: list[str
             source_uri=r["source_uri"], section_path=tuple(r["section_path"] or ()), page=r["page"],
             classification=r["classification"],
         ))
+        if r["cosine"] is not None:
+            out[-1].scores["dense"] = float(r["cosine"])
     return out
