@@ -60,7 +60,7 @@ class RetrieveSettings(BaseModel):
     top_k: int = 10
     candidates: int = 100
     #: "rrf" (reciprocal rank) or score fusion: "minmax", "zscore", "dbsf" (see retrieve/fusion.py).
-    fusion: str = "minmax"
+    fusion: str = "zscore"
     rrf_k: int = 60
     bm25_weight: float = 1.0
     dense_weight: float = 1.0

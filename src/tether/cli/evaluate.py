@@ -19,14 +19,15 @@ def retrieval(
     limit_queries: int = typer.Option(0, "--limit-queries", help="Evaluate only the first N queries (0: all)."),
     modes: str = typer.Option("bm25,dense,hybrid,hybrid+rerank", "--modes"),
     keep: bool = typer.Option(False, "--keep", help="Keep the scratch database."),
+    db_url: str = typer.Option("", "--db-url", help="Reuse a database kept by an earlier --keep run."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Index DATASET into a scratch database and compare bm25, dense, hybrid and hybrid+rerank."""
-    _retrieval(dataset, limit_queries, modes, keep, as_json=as_json)
+    _retrieval(dataset, limit_queries, modes, keep, db_url, as_json=as_json)
 
 
 @handle_errors
-def _retrieval(dataset: Path, limit_queries: int, modes: str, keep: bool, *, as_json: bool) -> None:
+def _retrieval(dataset: Path, limit_queries: int, modes: str, keep: bool, db_url: str, *, as_json: bool) -> None:
     import time
 
     from tether.embed.base import make_embedder
@@ -48,12 +49,20 @@ def _retrieval(dataset: Path, limit_queries: int, modes: str, keep: bool, *, as_
         ds.queries = {q: ds.queries[q] for q in keepq}
     embedder = make_embedder(s.embed)
     reranker = make_reranker(s.retrieve, embedder) if "hybrid+rerank" in wanted else None
-    with scratch_database(s, keep=keep) as url, Database(url, min_size=1, max_size=2).open() as db:
+    import contextlib
+
+    scratch = contextlib.nullcontext(db_url) if db_url else scratch_database(s, keep=keep)
+    with scratch as url, Database(url, min_size=1, max_size=2).open() as db:
         cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*cols, console=err_console, disable=as_json) as prog:
             t0 = time.perf_counter()
             task = prog.add_task(f"indexing {ds.name}", total=len(ds.corpus))
-            counts = index_dataset(db, embedder, s, ds, progress=lambda n: prog.update(task, completed=n))
+            with db.connection() as conn:
+                have = conn.execute("SELECT count(*) AS n, (SELECT count(*) FROM chunks) AS c FROM documents").fetchone()
+            if db_url and have["n"] == len(ds.corpus):
+                counts = {"documents": have["n"], "chunks": have["c"]}  # already indexed
+            else:
+                counts = index_dataset(db, embedder, s, ds, progress=lambda n: prog.update(task, completed=n))
             index_s = time.perf_counter() - t0
             task = prog.add_task("querying", total=len(ds.queries))
             results = run_queries(db, embedder, s, ds, wanted, reranker=reranker,

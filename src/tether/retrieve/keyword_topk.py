@@ -100,10 +100,11 @@ def maxscore_topk(
     already holds the ``k1 + 1`` factor, ``scale`` removes it). ``None`` when the bound did not
     close (the caller then aggregates in full, also exact).
 
-    Attempt 1 reads only the rarest lists (``SEED_POSTINGS``), probes the other terms, and verifies the ``2k`` best visible chunks by bound. If that does not prove the
-    ranking, its k-th exact score ``theta0`` is a lower bound of the final ``theta``; attempt 2
-    re-partitions with ``B_N <= NONESSENTIAL_SHARE * theta0`` and verifies every visible chunk whose bound
-    reaches ``theta0`` (at most ``MAX_POOL``): anything else scores below ``theta0``.
+    Attempt 1 reads only the rarest lists (``SEED_POSTINGS``), probes the other terms, and
+    verifies the ``2k`` best visible chunks by bound. If that does not prove the ranking, its
+    k-th exact score ``theta0`` is a lower bound of the final ``theta``; attempt 2 re-partitions
+    with ``B_N <= NONESSENTIAL_SHARE * theta0`` and verifies every visible chunk whose bound
+    reaches ``theta0`` (at most ``MAX_POOL``): any other chunk scores below ``theta0``.
     """
     sql = _SQL.format(where=where)
     base = dict(params, tids=[t.term_id for t in terms], qws=[t.qweight for t in terms],
@@ -136,5 +137,5 @@ def maxscore_topk(
             ess = _essential(terms, scale, n_chunks, NONESSENTIAL_SHARE * theta)
             b_n = sum(scale * t.qweight * t.max_weight for t, e in zip(terms, ess) if not e)
             lim = MAX_POOL
-            min_ub = max(0.0, (theta - b_n) / scale) * (1.0 - 1e-9) if theta > 0.0 else 0.0
+            min_ub = max(0.0, (theta - b_n) / scale) * (1.0 - 1e-9)
     return None
