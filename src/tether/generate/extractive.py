@@ -50,6 +50,8 @@ class ExtractiveGenerator:
         cands: list[tuple[int, int, str]] = []
         for n, p in enumerate(req.passages, start=1):
             for s, e in split_sentences(p.text):
+                if _is_heading(p.text[s:e]):
+                    continue  # a bare heading states nothing worth quoting
                 cands.append((n, s, p.text[s:e]))
         if not cands or not req.question.strip():
             return []
@@ -91,6 +93,11 @@ class ExtractiveGenerator:
         text = self.generate(req).text
         for i, word in enumerate(text.split(" ") if text else []):
             yield word if i == 0 else " " + word
+
+
+def _is_heading(sentence: str) -> bool:
+    words = sentence.strip().lstrip("#").split()
+    return len(words) < 4 and not sentence.rstrip().endswith((".", "!", "?", ":"))
 
 
 def _clean(sentence: str) -> str:

@@ -34,6 +34,7 @@ import psycopg
 
 MAX_POOL = 20000  # chunks verified at most in the second attempt (else: full aggregation)
 SEED_POSTINGS = 4000  # postings read by the first attempt (the rarest terms)
+SEED_TRIES = 2  # first attempts (a filter can hide most seed candidates: then a larger seed)
 NONESSENTIAL_SHARE = 0.6  # B_N at most this share of theta0 in the second attempt
 NONESSENTIAL_MIN_DF = 0.02  # only terms in at least this share of chunks are left out
 
@@ -109,31 +110,55 @@ def maxscore_topk(
     sql = _SQL.format(where=where)
     base = dict(params, tids=[t.term_id for t in terms], qws=[t.qweight for t in terms],
                 k1=k1, omb=1.0 - b, bk=b / avgdl)  # fmt: skip
-    # Attempt 1 reads only the rarest lists (about SEED_POSTINGS postings); all else is probed.
-    ess = [False] * len(terms)
-    acc = 0
+    lim = 2 * k
+    seed = SEED_POSTINGS
+    for _ in range(SEED_TRIES):  # attempt 1: read only the rarest lists, probe the other terms
+        ess, acc = _seed(terms, seed)
+        b_n = _bound(terms, ess, scale)
+        rows = _run(cur, sql, dict(base, ess=ess, lim=lim, min_ub=0.0))
+        best = heapq.nsmallest(k, ((-s, c) for c, _ub, s in rows))
+        hit_limit = len(rows) >= lim
+        if len(best) >= k:
+            theta = -best[-1][0]
+            out = (scale * min(ub for _c, ub, _s in rows) if hit_limit else 0.0) + b_n
+            if out < theta:
+                return [(c, -ns) for ns, c in best]
+            break
+        if b_n == 0.0:  # every list read and every visible candidate verified: fewer than k
+            return [(c, -ns) for ns, c in best]
+        # a filter hid most candidates: seed with enough postings to find ~2k visible chunks
+        seed = acc * min(64, max(4, 2 * k // max(1, len(best))))
+    else:
+        return None
+    # Attempt 2: theta0 = theta bounds the final k-th score from below.
+    ess = _essential(terms, scale, n_chunks, NONESSENTIAL_SHARE * theta)
+    b_n = _bound(terms, ess, scale)
+    min_ub = max(0.0, (theta - b_n) / scale) * (1.0 - 1e-9)
+    rows = _run(cur, sql, dict(base, ess=ess, lim=MAX_POOL, min_ub=min_ub))
+    if len(rows) >= MAX_POOL:
+        return None
+    # every visible chunk with scale * ub + B_N >= theta0 was verified, and B_N < theta0
+    best = heapq.nsmallest(k, ((-s, c) for c, _ub, s in rows))
+    return [(c, -ns) for ns, c in best]
+
+
+def _seed(terms: list[TermInfo], postings: int) -> tuple[list[bool], int]:
+    """The rarest terms, about ``postings`` postings in all (at least one term)."""
+    ess, acc = [False] * len(terms), 0
     for i in sorted(range(len(terms)), key=lambda i: terms[i].df):
-        if acc and acc + terms[i].df > SEED_POSTINGS:
+        if acc and acc + terms[i].df > postings:
             break
         ess[i], acc = True, acc + terms[i].df
-    lim, min_ub = 2 * k, 0.0
-    for attempt in range(2):
-        b_n = sum(scale * t.qweight * t.max_weight for t, e in zip(terms, ess) if not e)
-        p = dict(base, ess=ess, lim=lim, min_ub=min_ub)
-        rows = [(int(c), float(ub), float(s)) for c, ub, s in cur.execute(sql, p)]
-        best = heapq.nsmallest(k, ((-s, c) for c, _ub, s in rows))
-        theta = -best[-1][0] if len(best) >= k else 0.0
-        hit_limit = len(rows) >= lim
-        if attempt == 0:
-            out = (scale * min(ub for _c, ub, _s in rows) if hit_limit and rows else 0.0) + b_n
-            exact = out < theta if len(best) >= k else (not hit_limit and b_n == 0.0)
-        else:  # every visible chunk with scale * ub + B_N >= theta0 was verified
-            exact = not hit_limit and (len(best) >= k or min_ub == 0.0)
-        if exact:
-            return [(c, -ns) for ns, c in best]
-        if attempt == 0:
-            if theta <= 0.0:  # under a filter the seed found < k visible chunks: aggregate
-                return None
+    return ess, acc
+
+
+def _bound(terms: list[TermInfo], ess: list[bool], scale: float) -> float:
+    return sum(scale * t.qweight * t.max_weight for t, e in zip(terms, ess) if not e)
+
+
+def _run(cur: psycopg.Cursor, sql: str, p: dict[str, object]) -> list[tuple[int, float, float]]:
+    return [(int(c), float(ub), float(s)) for c, ub, s in cur.execute(sql, p)]
+    return None
             ess = _essential(terms, scale, n_chunks, NONESSENTIAL_SHARE * theta)
             b_n = sum(scale * t.qweight * t.max_weight for t, e in zip(terms, ess) if not e)
             lim = MAX_POOL
