@@ -241,8 +241,8 @@ async def user_loop(i: int, client, name: str, key: str, args, questions: list[s
                     data = {"collection": args.collection, "acl": f"user:{name}", "classification": "internal"}
                     resp = await client.post("/v1/documents", files=files, data=data, headers=headers)
                     good = resp.status_code == 202
-                if good:
-                    rec.batches.append((key, resp.json()["status_url"]))
+                    if good:
+                        rec.batches.append((key, resp.json()["status_url"]))
             dt = time.perf_counter() - t0
             if good:
                 rec.ok(kind, dt)

@@ -111,9 +111,9 @@ def maxscore_topk(
     base = dict(params, tids=[t.term_id for t in terms], qws=[t.qweight for t in terms],
                 k1=k1, omb=1.0 - b, bk=b / avgdl)  # fmt: skip
     lim = 2 * k
-    seed = SEED_POSTINGS
+    seed, min_terms = SEED_POSTINGS, 1
     for _ in range(SEED_TRIES):  # attempt 1: read only the rarest lists, probe the other terms
-        ess, acc = _seed(terms, seed)
+        ess, acc = _seed(terms, seed, min_terms)
         b_n = _bound(terms, ess, scale)
         rows = _run(cur, sql, dict(base, ess=ess, lim=lim, min_ub=0.0))
         best = heapq.nsmallest(k, ((-s, c) for c, _ub, s in rows))
@@ -128,6 +128,7 @@ def maxscore_topk(
             return [(c, -ns) for ns, c in best]
         # a filter hid most candidates: seed with enough postings to find ~2k visible chunks
         seed = acc * min(64, max(4, 2 * k // max(1, len(best))))
+        min_terms = sum(ess) + 1
     else:
         return None
     # Attempt 2: theta0 = theta bounds the final k-th score from below.
@@ -142,11 +143,11 @@ def maxscore_topk(
     return [(c, -ns) for ns, c in best]
 
 
-def _seed(terms: list[TermInfo], postings: int) -> tuple[list[bool], int]:
-    """The rarest terms, about ``postings`` postings in all (at least one term)."""
+def _seed(terms: list[TermInfo], postings: int, min_terms: int) -> tuple[list[bool], int]:
+    """The rarest terms, about ``postings`` postings in all (at least ``min_terms`` terms)."""
     ess, acc = [False] * len(terms), 0
-    for i in sorted(range(len(terms)), key=lambda i: terms[i].df):
-        if acc and acc + terms[i].df > postings:
+    for n, i in enumerate(sorted(range(len(terms)), key=lambda i: terms[i].df)):
+        if n >= min_terms and acc + terms[i].df > postings:
             break
         ess[i], acc = True, acc + terms[i].df
     return ess, acc
@@ -158,9 +159,3 @@ def _bound(terms: list[TermInfo], ess: list[bool], scale: float) -> float:
 
 def _run(cur: psycopg.Cursor, sql: str, p: dict[str, object]) -> list[tuple[int, float, float]]:
     return [(int(c), float(ub), float(s)) for c, ub, s in cur.execute(sql, p)]
-    return None
-            ess = _essential(terms, scale, n_chunks, NONESSENTIAL_SHARE * theta)
-            b_n = sum(scale * t.qweight * t.max_weight for t, e in zip(terms, ess) if not e)
-            lim = MAX_POOL
-            min_ub = max(0.0, (theta - b_n) / scale) * (1.0 - 1e-9)
-    return None
