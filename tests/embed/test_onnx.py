@@ -32,3 +32,16 @@ def test_long_texts_are_truncated_not_rejected(embedder):
 def test_empty_input_and_token_count(embedder):
     assert embedder.embed([]).shape == (0, 384)
     assert embedder.count_tokens("Hello world") == 2
+
+
+def test_cache_returns_the_same_vectors_and_stays_bounded(embedder, monkeypatch):
+    texts = ["cache me once", "and me too", "cache me once"]
+    first = embedder.embed(texts)
+    calls = []
+    real = embedder._embed
+    monkeypatch.setattr(embedder, "_embed", lambda ts: calls.append(list(ts)) or real(ts))
+    again = embedder.embed(texts + ["a new text"])
+    assert np.allclose(again[:3], first) and calls == [["a new text"]]
+    monkeypatch.setattr(embedder, "cache_size", 2)
+    embedder.embed(["x1", "x2", "x3"])
+    assert len(embedder._cache) <= 2

@@ -8,6 +8,8 @@ prints an API key for each demo user, so ``make run`` gives a working system in 
 
 from __future__ import annotations
 
+import signal
+
 import os
 import threading
 
@@ -42,6 +44,8 @@ def _serve(host: str, port: int, workers: int, demo: bool, graceful: int) -> Non
     url = f"http://{host}:{port}"
     err_console.print(f"serving on [bold]{url}[/bold]  (UI {url}/ui/chat, API docs {url}/docs)")
     common = dict(host=host, port=port, timeout_graceful_shutdown=graceful, proxy_headers=True, log_level="info")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exit 0 as on SIGINT instead
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if workers > 1:
         uvicorn.run("tether.api.server:app_from_env", factory=True, workers=workers, **common)
         return

@@ -8,6 +8,7 @@ as sentence-transformers does.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ class OnnxEmbedder:
         self.max_tokens = settings.max_tokens
         self._session = None
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.cache_size = 20_000  # ~30 MB of vectors
         self._tok = load_tokenizer()
         self._tok.enable_truncation(max_length=self.max_tokens)
         self._count_tok = load_tokenizer()
@@ -63,6 +66,32 @@ class OnnxEmbedder:
         return len(self._count_tok.encode(text, add_special_tokens=False).ids)
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for ``texts``; recently seen texts come from a bounded LRU cache (the answer
+        path embeds the same passage sentences for selection, grounding and the next asker)."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        misses: dict[str, list[int]] = {}
+        with self._lock:
+            for i, t in enumerate(texts):
+                v = self._cache.get(t)
+                if v is None:
+                    misses.setdefault(t, []).append(i)
+                else:
+                    self._cache.move_to_end(t)
+                    out[i] = v
+        if misses:
+            uniq = list(misses)
+            vecs = self._embed(uniq)
+            with self._lock:
+                for t, v in zip(uniq, vecs):
+                    for i in misses[t]:
+                        out[i] = v
+                    if self.cache_size:
+                        self._cache[t] = v
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
         self.warm_up()
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
