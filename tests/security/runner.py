@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from tether.errors import NotFound
+from tether.retrieve.filters import SearchFilter
 from tests.security.probes import Checker, Probe, World, dumps
 
 # how much of each surface one run exercises (the defaults keep the test near 2-4 minutes on two
@@ -108,6 +109,26 @@ def run_engine(engine, world: World, probes: list[Probe], chk: Checker, budget: 
             who = p.askers[(i + j) % len(p.askers)]
             chk.probe("engine.search")
             check_search(chk, who, "engine.search", engine.search(people[who], p.question, k=10), p)
+    # filtered search straight at the restricted collections and classifications
+    restricted_colls = sorted({d.collection for d in world.docs.values() if d.restricted})
+    for who, pr in people.items():
+        for coll in restricted_colls:
+            for q in ("reference code", f"{coll} documents"):
+                chk.probe("engine.search_filtered")
+                res = engine.search(pr, q, k=10, flt=SearchFilter(collections=(coll,)))
+                check_search(chk, who, "engine.search_filtered", res, None)
+        chk.probe("engine.search_filtered")
+        res = engine.search(pr, "reference code salary contract budget runbook", k=10,
+                            flt=SearchFilter(document_ids=tuple(world.unreadable(who))))
+        check_search(chk, who, "engine.search_filtered", res, None)
+        for prefix in sorted({d.source_uri.rsplit("/", 1)[0] + "/" for d in world.docs.values() if d.restricted}):
+            chk.probe("engine.search_filtered")
+            res = engine.search(pr, "reference code", k=10, flt=SearchFilter(source_prefix=prefix))
+            check_search(chk, who, "engine.search_filtered", res, None)
+        for cls in ("restricted", "confidential"):
+            chk.probe("engine.search_filtered")
+            res = engine.search(pr, "CANARY reference code", k=10, flt=SearchFilter(classifications=(cls,)))
+            check_search(chk, who, "engine.search_filtered", res, None)
     timings.add("engine.search", t0)
 
     # ask: a stratified sample
