@@ -61,7 +61,9 @@ def add_vectors(conn: psycopg.Connection, seed: int) -> None:
     conn.execute("INSERT INTO index_meta VALUES ('embed_model', 'bench-vectors'), ('embed_dim', %s)"
                  " ON CONFLICT DO NOTHING", (str(DIM),))
     conn.commit()
+    conn.autocommit = True
     conn.execute("VACUUM ANALYZE chunks")
+    conn.autocommit = False
     print(f"  HNSW built in {time.perf_counter() - t0:.0f}s", flush=True)
 
 
