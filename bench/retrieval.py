@@ -40,8 +40,6 @@ class _FixedEmbedder:
 def add_vectors(conn: psycopg.Connection, seed: int) -> None:
     rng = np.random.default_rng(seed)
     ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE embedding IS NULL ORDER BY id")]
-    if not ids:
-        return
     centers = rng.normal(size=(500, DIM)).astype(np.float32)
     t0 = time.perf_counter()
     for s in range(0, len(ids), 5000):
@@ -51,7 +49,8 @@ def add_vectors(conn: psycopg.Connection, seed: int) -> None:
         with conn.cursor() as cur, cur.copy("COPY tmp_vec (id, v) FROM STDIN") as cp:
             for cid, row in zip(part, v):
                 cp.write_row((cid, "[" + ",".join(f"{x:.5f}" for x in row) + "]"))
-    conn.execute("UPDATE chunks c SET embedding = t.v::vector FROM tmp_vec t WHERE t.id = c.id")
+    if ids:
+        conn.execute("UPDATE chunks c SET embedding = t.v::vector FROM tmp_vec t WHERE t.id = c.id")
     conn.commit()
     print(f"  vectors written in {time.perf_counter() - t0:.0f}s; building HNSW ...", flush=True)
     t0 = time.perf_counter()
