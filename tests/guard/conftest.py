@@ -19,18 +19,27 @@ class NetworkBlocked(RuntimeError):
     pass
 
 
-@pytest.fixture(autouse=True, scope="session")
+def _local(sock: socket.socket, address: object) -> bool:
+    if sock.family == socket.AF_UNIX:
+        return True
+    host = address[0] if isinstance(address, tuple) else address
+    return host in ("127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
 def _no_network() -> Iterator[None]:
+    """Every guard test runs with the outside network refused (loopback stays usable), so a
+    library that tries to download a model or a suffix list fails the test."""
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
 
     def guarded(self: socket.socket, address: object) -> object:
-        if self.family == socket.AF_UNIX:
+        if _local(self, address):
             return real_connect(self, address)
         raise NetworkBlocked(f"network access attempted: {address!r}")
 
     def guarded_ex(self: socket.socket, address: object) -> object:
-        if self.family == socket.AF_UNIX:
+        if _local(self, address):
             return real_connect_ex(self, address)
         raise NetworkBlocked(f"network access attempted: {address!r}")
 
