@@ -17,7 +17,10 @@ from pathlib import Path
 from tether.errors import StoreError
 
 log = logging.getLogger(__name__)
-os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # platformdirs (used by the wheel) warns without it
+if "XDG_RUNTIME_DIR" not in os.environ:  # platformdirs (used by the wheel) warns without a private one
+    _rt = Path("/tmp") / f"tether-runtime-{os.getuid()}"
+    _rt.mkdir(mode=0o700, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = str(_rt)
 
 
 def _pgdata(data_dir: Path) -> Path:
