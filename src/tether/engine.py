@@ -169,7 +169,7 @@ class Tether:
     @property
     def reranker(self) -> Reranker | None:
         if self._reranker is False:
-            self._reranker = make_reranker(self.settings.retrieve, self.embedder)
+            self._reranker = make_reranker(self.settings.retrieve, self.embedder, self.secrets)
         return self._reranker  # type: ignore[return-value]
 
     def _context(self, principal: Principal, question: str, model: str | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -48,7 +49,7 @@ def _retrieval(dataset: Path, limit_queries: int, modes: str, keep: bool, db_url
         keepq = sorted(ds.queries)[:limit_queries]
         ds.queries = {q: ds.queries[q] for q in keepq}
     embedder = make_embedder(s.embed)
-    reranker = make_reranker(s.retrieve, embedder) if "hybrid+rerank" in wanted else None
+    reranker = make_reranker(s.retrieve, embedder, os.environ) if "hybrid+rerank" in wanted else None
     import contextlib
 
     scratch = contextlib.nullcontext(db_url) if db_url else scratch_database(s, keep=keep)

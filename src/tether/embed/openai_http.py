@@ -11,7 +11,8 @@ import httpx
 import numpy as np
 
 from tether.embed.tokenizer import count_tokens
-from tether.errors import ConfigError, ProviderError, ProviderTimeout
+from tether._http import post_json
+from tether.errors import ConfigError, ProviderError
 
 
 class OpenAIEmbedder:
@@ -39,19 +40,11 @@ class OpenAIEmbedder:
 
     def _call(self, batch: list[str]) -> np.ndarray:
         body = {"model": self.settings.model, "input": batch}
+        data = post_json(self.client, self.url, body, self.headers, "embedding server")
         try:
-            resp = self.client.post(self.url, json=body, headers=self.headers)
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(f"embedding server at {self.url} timed out") from exc
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"embedding server at {self.url} failed: {type(exc).__name__}") from exc
-        if resp.status_code != 200:
-            raise ProviderError(f"embedding server at {self.url} answered HTTP {resp.status_code}",
-                                status=resp.status_code)
-        try:
-            items = sorted(resp.json()["data"], key=lambda d: d["index"])
+            items = sorted(data["data"], key=lambda d: d["index"])  # type: ignore[index]
             vecs = np.array([d["embedding"] for d in items], dtype=np.float32)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise ProviderError(f"embedding server at {self.url} returned an unexpected body") from exc
         if vecs.shape != (len(batch), self.dimension):
             raise ProviderError(

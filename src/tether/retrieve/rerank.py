@@ -13,14 +13,15 @@ Optional MMR diversity runs after any of them.
 from __future__ import annotations
 
 import math
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import httpx
 import numpy as np
 
-from tether.errors import ConfigError, ProviderError, ProviderTimeout
+from tether._http import post_json
+from tether.errors import ConfigError, ProviderError
 from tether.retrieve.keyword import analyze
 from tether.settings import RetrieveSettings
 from tether.types import Passage
@@ -129,21 +130,13 @@ class HttpReranker:
                                    "return_documents": False}
         if self.model:
             body["model"] = self.model
+        data = post_json(self.client, self.url, body, self.headers, "reranker")
         try:
-            resp = self.client.post(self.url, json=body, headers=self.headers)
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(f"reranker at {self.url} timed out") from exc
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"reranker at {self.url} failed: {type(exc).__name__}") from exc
-        if resp.status_code != 200:
-            raise ProviderError(f"reranker at {self.url} answered HTTP {resp.status_code}")
-        try:
-            data = resp.json()
             items = data["results"] if isinstance(data, dict) else data
             scores = [math.nan] * len(texts)
             for it in items:
                 scores[int(it["index"])] = float(it.get("relevance_score", it.get("score")))
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
             raise ProviderError(f"reranker at {self.url} returned an unexpected body") from exc
         if any(math.isnan(s) for s in scores):
             raise ProviderError(f"reranker at {self.url} did not score every document")
@@ -175,7 +168,8 @@ def mmr(passages: list[Passage], vectors: np.ndarray, query_vec: np.ndarray, *, 
     return [passages[i] for i in chosen] + [passages[i] for i in rest]
 
 
-def make_reranker(settings: RetrieveSettings, embedder=None) -> Reranker | None:
+def make_reranker(settings: RetrieveSettings, embedder=None, secrets: Mapping[str, str] | None = None) -> Reranker | None:
+    """``secrets`` is the environment, read at the edge; only ``rerank_api_key_env`` is used."""
     kind = settings.reranker
     if kind == "none":
         return None
@@ -184,5 +178,5 @@ def make_reranker(settings: RetrieveSettings, embedder=None) -> Reranker | None:
     if kind == "cross-encoder":
         return CrossEncoderReranker(settings.rerank_model_path)
     if kind == "http":
-        return HttpReranker(settings.rerank_url, api_key=os.environ.get(settings.rerank_api_key_env))
+        return HttpReranker(settings.rerank_url, api_key=(secrets or {}).get(settings.rerank_api_key_env))
     raise ConfigError(f"unknown reranker {kind!r}; valid: default, cross-encoder, http, none")
