@@ -245,8 +245,7 @@ class Tether:
             ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
             yield {"type": "done", "answer": ans.to_dict()}
             return
-        sources = AskResult(ans := abstention(self.settings.ground, ""), packed.passages, res, packed, name,
-                            confidence).to_dict()["sources"]
+        sources = _sources(packed.passages)
         label = most_restrictive([p.classification for p in packed.passages])
         policy = gs.policy_for(label)
         if policy.block or policy.redact_in_answers:
@@ -296,13 +295,18 @@ class AskResult:
         return {
             "answer": self.answer.to_dict(), "model": self.model, "confidence": round(self.confidence, 4),
             "blocked": self.blocked,
-            "sources": [
-                {"n": i + 1, "document_id": p.document_id, "chunk_id": p.chunk_id, "title": p.title,
-                 "char_start": p.char_start, "char_end": p.char_end, "section": list(p.section_path)}
-                for i, p in enumerate(self.passages)
-            ],
+            "sources": _sources(self.passages),
             "timings_ms": {k: round(v, 2) for k, v in self.retrieval.timings_ms.items()},
         }
+
+
+def _sources(passages: list) -> list[dict]:
+    """The numbered sources a model saw, as the API and stream events show them."""
+    return [
+        {"n": i + 1, "document_id": p.document_id, "chunk_id": p.chunk_id, "title": p.title,
+         "char_start": p.char_start, "char_end": p.char_end, "section": list(p.section_path)}
+        for i, p in enumerate(passages)
+    ]
 
 
 def supported_extensions() -> list[str]:

@@ -79,13 +79,13 @@ def _ingest(paths, collection, acl, owner, classification, title, sync, workers,
 def _row(job: dict) -> dict:
     if job["status"] == "done":
         return dict(job["result"])
-    return {"path": job["payload"]["path"], "status": job["status"] if job["status"] != "done" else "done",
+    return {"path": job["payload"]["path"], "status": job["status"],
             "error": job["error"], "chunks": 0}
 
 
 def _progress(t, batch_id: str, total: int, *, quiet: bool) -> None:
     with Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=quiet or not err_console.is_terminal and False) as prog:
+                  console=err_console, disable=quiet) as prog:
         task = prog.add_task("ingest", total=total)
         while True:
             st = t.batch_status(batch_id)
