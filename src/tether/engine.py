@@ -5,12 +5,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tether.embed.base import Embedder, make_embedder
 from tether.generate.base import Generator
+from tether.generate.metered import Metered
+from tether.generate.router import Features, Route, choose
+from tether.observe import store as obs_store
+from tether.observe.trace import Call, NullTrace, Trace, cost_usd
+from tether.retrieve.dense import permission_filtered
 from tether.generate.registry import make_generator, model_config
 from tether.ground.answer import answer as grounded_answer
 from tether.ground.policy import abstention
@@ -22,7 +28,7 @@ from tether.guard.pii import PiiGuard, redact_for_trace
 from tether.guard.stages import WITHHELD_TEXT, blocked_answer, check_question, most_restrictive, screen_answer, screen_passages
 from tether.store import audit
 from tether.store.rls import enter_reader
-from tether.types import Answer
+from tether.types import Answer, Passage, SentenceVerdict
 from tether.ingest.loaders import SUPPORTED_EXTENSIONS
 from tether.ingest.pipeline import IngestRequest
 from tether.ingest.worker import INGEST_FILE, Worker
@@ -68,6 +74,10 @@ class Tether:
         self.db: Database = open_database(settings, keep_running=keep_db_running)
         self._embedder: Embedder | None = None
         self._lock = threading.RLock()
+        #: Called with every finished trace (metrics, OpenTelemetry export); failures are logged.
+        self.trace_listeners: list[Callable[[Trace], None]] = []
+        #: Circuit breakers per provider, shared by every request of this engine.
+        self.breakers = _make_breakers(settings)
 
     @property
     def embedder(self) -> Embedder:
@@ -158,6 +168,10 @@ class Tether:
         with self.db.transaction() as conn:
             return docs.delete_document(conn, doc_id)
 
+    def _audit(self, principal: Principal, action: str, details: dict) -> None:
+        with self.db.transaction() as conn:
+            audit.record(conn, action, actor_id=principal.id, details=details)
+
     # answering --------------------------------------------------------------------------
     def generator(self, name: str | None = None) -> tuple[str, Generator]:
         name, cfg = model_config(self.settings.generate, name)
@@ -166,108 +180,242 @@ class Tether:
                 self._generators[name] = make_generator(cfg, self.embedder, self.secrets)
             return name, self._generators[name]
 
+    def _model(self, name: str, trace: Trace) -> Generator:
+        """The routed model wrapped for this request: traced, metered and (when the resilience
+        layer is present) retried, broken and fallen back across ``generate.fallbacks``."""
+        try:
+            from tether.generate.resilience import build_chain
+        except ImportError:
+            _, gen = self.generator(name)
+            return Metered(gen, name, self.settings.generate.models[name], trace, self.embedder.count_tokens)
+        return build_chain(name, self.settings, lambda n: self.generator(n)[1], trace, self.breakers,
+                           self.embedder.count_tokens)
+
     @property
     def reranker(self) -> Reranker | None:
         if self._reranker is False:
             self._reranker = make_reranker(self.settings.retrieve, self.embedder, self.secrets)
         return self._reranker  # type: ignore[return-value]
 
-    def _context(self, principal: Principal, question: str, model: str | None,
-                 flt: SearchFilter | None) -> tuple[Retrieval, Packed, float, str, Generator]:
-        name, gen = self.generator(model)
-        cfg = self.settings.generate.models[name]
+    def new_trace(self, kind: str, principal: Principal) -> Trace:
+        who = {"principal_id": principal.id, "principal_name": principal.name, "api_key_id": principal.api_key_id}
+        return Trace(kind, **who) if self._tracing else NullTrace(kind, **who)
+
+    @property
+    def _tracing(self) -> bool:
+        observe = getattr(self.settings, "observe", None)
+        return bool(getattr(observe, "tracing", True))
+
+    def _retrieve(self, principal: Principal, question: str, flt: SearchFilter | None,
+                  trace: Trace) -> tuple[Retrieval, list[Passage], float]:
+        """Hybrid retrieval inside the principal's permissions, reranked; spans for each stage."""
         rs = self.settings.retrieve
+        k = max(rs.rerank_top_n, self.settings.generate.max_passages * 2)
         with self.db.connection() as conn:
-            res = retrieve(conn, self.embedder, question, acl_tokens=principal.acl_tokens, settings=rs,
-                           flt=flt, k=max(rs.rerank_top_n, self.settings.generate.max_passages * 2))
+            with trace.span("retrieve", k=k, fusion=rs.fusion) as span:
+                res = retrieve(conn, self.embedder, question, acl_tokens=principal.acl_tokens, settings=rs,
+                               flt=flt, k=k)
+                at = span.start_ms
+                for stage, name in _RETRIEVE_STAGES:
+                    if stage in res.timings_ms:
+                        trace.add_span(name, res.timings_ms[stage], start_ms=at,
+                                       candidates=res.candidates.get(stage))
+                        at += res.timings_ms[stage]
+                span.set(candidates=res.candidates, rls=res.rls, hits=_hits(res.passages))
+                if trace.enabled and res.passages:
+                    vec = self.embedder.embed([question])[0]
+                    span.set(**{"admin.permission_filtered": permission_filtered(
+                        conn, vec, dimension=self.embedder.dimension, acl_tokens=principal.acl_tokens,
+                        flt=flt, k=rs.candidates, ef_search=rs.ef_search)})
+            tokens = self.embedder.count_tokens(question)
+            trace.record_call(Call("embed", self.settings.embed.model, tokens, 0,
+                                   cost_usd(tokens, 0, self.settings.embed.price_per_mtok, 0),
+                                   res.timings_ms.get("embed_query", 0.0)))
             passages = res.passages
             if self.reranker is not None and passages:
-                passages = self.reranker.rerank(question, passages, top_n=rs.rerank_top_n)
+                t0 = time.perf_counter()
+                with trace.span("rerank", kind=rs.reranker, top_n=rs.rerank_top_n) as span:
+                    passages = self.reranker.rerank(question, passages, top_n=rs.rerank_top_n)
+                    span.set(hits=_hits(passages))
+                tokens = sum(self.embedder.count_tokens(p.text) for p in passages)
+                trace.record_call(Call("rerank", rs.reranker, tokens, 0,
+                                       cost_usd(tokens, 0, rs.rerank_price_per_mtok, 0),
+                                       (time.perf_counter() - t0) * 1000))
             if self.settings.generate.neighbours:
-                with conn.transaction():
+                with trace.span("neighbours", window=self.settings.generate.neighbours), conn.transaction():
                     enter_reader(conn, principal.acl_tokens)
                     passages = neighbours(conn, passages, principal.acl_tokens, self.settings.generate.neighbours)
         confidence = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
-        budget = int(cfg.context_window * self.settings.generate.context_share)
-        packed = pack(passages, count_tokens=self.embedder.count_tokens, budget_tokens=budget,
-                      max_passages=self.settings.generate.max_passages)
-        if self.settings.scan_ingest:
-            packed.passages, dropped = screen_passages(packed.passages, self.settings.guard)
-            packed.dropped += dropped
-        return res, packed, confidence, name, gen
+        trace.set(**{"retrieval.top_score": round(confidence, 4)})
+        return res, passages, confidence
 
-    def _audit(self, principal: Principal, action: str, details: dict) -> None:
+    def _pack(self, passages: list[Passage], models: list[str], trace: Trace) -> Packed:
+        """Fit the sources into the smallest context window among ``models``; screen them."""
+        budget = min(int(self.settings.generate.models[m].context_window * self.settings.generate.context_share)
+                     for m in models)
+        with trace.span("pack", budget_tokens=budget) as span:
+            packed = pack(passages, count_tokens=self.embedder.count_tokens, budget_tokens=budget,
+                          max_passages=self.settings.generate.max_passages)
+            span.set(tokens=packed.tokens, kept=[p.chunk_id for p in packed.passages], dropped=packed.dropped)
+        if self.settings.scan_ingest:
+            with trace.span("context_guard") as span:
+                packed.passages, dropped = screen_passages(packed.passages, self.settings.guard)
+                packed.dropped += dropped
+                span.set(dropped=dropped)
+        return packed
+
+    def _route(self, question: str, model: str | None, confidence: float, passages: int,
+               json_schema: dict | None, trace: Trace) -> Route:
+        with trace.span("route") as span:
+            route = choose(self.settings.generate, Features(
+                question=question, retrieval_confidence=confidence, passages=passages,
+                json_schema=json_schema is not None, requested_model=model))
+            model_config(self.settings.generate, route.model)  # unknown names fail here, typed
+            span.set(model=route.model, reason=route.reason, escalate_to=route.escalate_to, **route.details)
+        return route
+
+    def _ground(self, question: str, packed: Packed, name: str, json_schema: dict | None, trace: Trace) -> Answer:
+        with trace.span("ground", model=name) as span:
+            ans = grounded_answer(question, packed.passages, self._model(name, trace), self.embedder,
+                                  self.settings.ground, json_schema=json_schema,
+                                  max_tokens=self.settings.generate.max_answer_tokens)
+            span.set(abstained=ans.abstained, escalate=ans.escalate, reasons=ans.reasons, attempts=ans.attempts,
+                     sentences=[_verdict(v) for v in ans.sentences])
+        return ans
+
+    def _finish(self, trace: Trace, status: str, question: str, model: str, details: dict,
+                action: str = "ask") -> None:
+        """Close the trace; store it with the audit record in one transaction; tell listeners."""
+        gs = self.settings.guard
+        redacted = redact_for_trace(question, gs)
+        trace.set(question=redacted, model=model)
+        trace.finish(status)
         with self.db.transaction() as conn:
-            audit.record(conn, action, actor_id=principal.id, details=details)
+            audit.record(conn, action, actor_id=trace.principal_id,
+                         details={"question": redacted, "model": model, "trace_id": trace.id or None, **details})
+            obs_store.save(conn, trace, question=redacted, model=model)
+        for listener in list(self.trace_listeners):
+            try:
+                listener(trace)
+            except Exception:  # noqa: BLE001 - an exporter must never fail a request
+                log.exception("trace listener %r failed", listener)
 
     def ask(self, principal: Principal, question: str, *, model: str | None = None,
-            json_schema: dict | None = None, flt: SearchFilter | None = None) -> AskResult:
-        """Guard the question, retrieve inside the principal's permissions, generate, ground,
-        guard the answer; or abstain / block with a reason."""
+            json_schema: dict | None = None, flt: SearchFilter | None = None,
+            trace: Trace | None = None) -> AskResult:
+        """Guard the question, retrieve inside the principal's permissions, route, generate,
+        ground, guard the answer; or abstain / block with a reason. Every step is a span."""
+        trace = trace or self.new_trace("ask", principal)
+        try:
+            result = self._ask(principal, question, model, json_schema, flt, trace)
+        except Exception as exc:
+            trace.set(error=getattr(exc, "code", type(exc).__name__))
+            self._finish(trace, "error", question, model or "", {"error": trace.attrs["error"]})
+            raise
+        result.trace_id = trace.id or None
+        result.cost_usd = trace.cost_usd
+        return result
+
+    def _ask(self, principal: Principal, question: str, model: str | None, json_schema: dict | None,
+             flt: SearchFilter | None, trace: Trace) -> AskResult:
         gs = self.settings.guard
-        verdict = check_question(question, gs)
+        with trace.span("input_guard") as span:
+            verdict = check_question(question, gs)
+            span.set(verdict=verdict.verdict.value, score=round(verdict.score, 4), reasons=verdict.reasons)
         if verdict.verdict is Verdict.BLOCK:
-            self._audit(principal, "guard.block", {"stage": "input", "reasons": verdict.reasons,
-                                                   "question": redact_for_trace(question, gs)})
             name, _ = model_config(self.settings.generate, model)
+            trace.set(blocked=True, abstained=True)
+            self._finish(trace, "blocked", question, name, {"stage": "input", "reasons": verdict.reasons},
+                         action="guard.block")
             return AskResult(blocked_answer(verdict, name), [], Retrieval([]), None, name, 0.0, blocked=True)
-        res, packed, confidence, name, gen = self._context(principal, question, model, flt)
+        res, passages, confidence = self._retrieve(principal, question, flt, trace)
+        route = self._route(question, model, confidence, len(passages), json_schema, trace)
+        models = [route.model] + ([route.escalate_to] if route.escalate_to else [])
+        packed = self._pack(passages, models, trace)
+        name = route.model
         if confidence < self.settings.retrieve.min_confidence or not packed.passages:
             ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
         else:
-            ans = grounded_answer(question, packed.passages, gen, self.embedder, self.settings.ground,
-                                  json_schema=json_schema, max_tokens=self.settings.generate.max_answer_tokens)
+            ans = self._ground(question, packed, name, json_schema, trace)
+            if route.escalate_to and _rejected(ans):
+                trace.event("route.escalate", **{"from": name, "to": route.escalate_to, "reasons": ans.reasons})
+                first, name = ans, route.escalate_to
+                ans = self._ground(question, packed, name, json_schema, trace)
+                ans = dataclasses.replace(ans, usage=first.usage + ans.usage, attempts=first.attempts + ans.attempts)
         cited = {c.document_id for c in ans.citations}
         label = most_restrictive([p.classification for p in packed.passages if p.document_id in cited])
-        ans, out_verdict = screen_answer(ans, label, gs)
-        self._audit(principal, "ask", {
-            "question": redact_for_trace(question, gs), "model": name, "abstained": ans.abstained,
-            "cited_documents": len(cited), "dropped": len(packed.dropped),
+        with trace.span("output_guard", classification=label) as span:
+            ans, out_verdict = screen_answer(ans, label, gs)
+            span.set(verdict=out_verdict.verdict.value, reasons=out_verdict.reasons)
+        grounded = not ans.abstained and all(v.supported for v in ans.sentences)
+        trace.set(abstained=ans.abstained, grounded=grounded, blocked=False, escalate=ans.escalate,
+                  route=route.reason, cited_documents=sorted(cited))
+        self._finish(trace, "abstained" if ans.abstained else "answered", question, name, {
+            "abstained": ans.abstained, "cited_documents": len(cited), "dropped": len(packed.dropped),
             "output_guard": out_verdict.verdict.value,
         })
         return AskResult(ans, packed.passages, res, packed, name, confidence)
 
     def ask_stream(self, principal: Principal, question: str, *, model: str | None = None,
                    flt: SearchFilter | None = None) -> Iterator[dict]:
-        """Events: sources, token, sentence, retract, done (see ``ground.stream``).
+        """Events: sources, token, sentence, retract, done (see ``ground.stream``); the last
+        event's answer carries ``trace_id``.
 
         Streaming shows tokens before the output guard has seen the whole answer, so it is
         refused for sources whose policy redacts or blocks; such questions get the checked
-        answer as one ``done`` event instead."""
+        answer as one ``done`` event instead. Streams do not cascade (shown tokens stay shown)."""
         gs = self.settings.guard
-        verdict = check_question(question, gs)
-        if verdict.verdict is Verdict.BLOCK:
-            self._audit(principal, "guard.block", {"stage": "input", "reasons": verdict.reasons})
-            yield {"type": "done", "answer": blocked_answer(verdict).to_dict()}
-            return
-        res, packed, confidence, name, gen = self._context(principal, question, model, flt)
-        if confidence < self.settings.retrieve.min_confidence or not packed.passages:
-            ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
-            yield {"type": "done", "answer": ans.to_dict()}
-            return
-        sources = _sources(packed.passages)
-        label = most_restrictive([p.classification for p in packed.passages])
-        policy = gs.policy_for(label)
-        if policy.block or policy.redact_in_answers:
-            result = self.ask(principal, question, model=model, flt=flt)
-            yield {"type": "sources", "sources": result.to_dict()["sources"]}
-            yield {"type": "done", "answer": result.answer.to_dict()}
-            return
-        yield {"type": "sources", "sources": sources}
-        for event in stream_answer(question, packed.passages, gen, self.embedder, self.settings.ground,
-                                   max_tokens=self.settings.generate.max_answer_tokens):
-            if event["type"] == "done":
-                a = dict(event["answer"])
-                if not a["abstained"]:
-                    r = PiiGuard(gs, label).check(a["text"])
-                    if r.verdict in (Verdict.SANITISE, Verdict.BLOCK):
-                        a["text"] = r.sanitised_text if r.verdict is Verdict.SANITISE else WITHHELD_TEXT
-                        a["reasons"] = [*a.get("reasons", []), f"output_guard:{r.verdict.value}"]
-                        yield {"type": "replace", "text": a["text"], "reason": "output_guard"}
-                        event = {**event, "answer": a}
-                self._audit(principal, "ask", {"question": redact_for_trace(question, gs), "model": name,
-                                               "stream": True, "abstained": a["abstained"]})
-            yield event
+        trace = self.new_trace("stream", principal)
+        status, name, details = "error", model or "", {"stream": True}
+        try:
+            with trace.span("input_guard") as span:
+                verdict = check_question(question, gs)
+                span.set(verdict=verdict.verdict.value, score=round(verdict.score, 4), reasons=verdict.reasons)
+            if verdict.verdict is Verdict.BLOCK:
+                status = "blocked"
+                trace.set(blocked=True, abstained=True)
+                yield {"type": "done", "answer": blocked_answer(verdict).to_dict(), "trace_id": trace.id or None}
+                return
+            res, passages, confidence = self._retrieve(principal, question, flt, trace)
+            route = self._route(question, model, confidence, len(passages), None, trace)
+            name = route.model
+            packed = self._pack(passages, [name], trace)
+            if confidence < self.settings.retrieve.min_confidence or not packed.passages:
+                status = "abstained"
+                trace.set(abstained=True, grounded=False)
+                ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
+                yield {"type": "done", "answer": ans.to_dict(), "trace_id": trace.id or None}
+                return
+            label = most_restrictive([p.classification for p in packed.passages])
+            policy = gs.policy_for(label)
+            if policy.block or policy.redact_in_answers:
+                status = "delegated"
+                result = self.ask(principal, question, model=model, flt=flt)
+                yield {"type": "sources", "sources": result.to_dict()["sources"]}
+                yield {"type": "done", "answer": result.answer.to_dict(), "trace_id": result.trace_id}
+                return
+            yield {"type": "sources", "sources": _sources(packed.passages)}
+            with trace.span("ground", model=name, stream=True) as gspan:
+                for event in stream_answer(question, packed.passages, self._model(name, trace), self.embedder,
+                                           self.settings.ground, max_tokens=self.settings.generate.max_answer_tokens):
+                    if event["type"] == "done":
+                        a = dict(event["answer"])
+                        if not a["abstained"]:
+                            r = PiiGuard(gs, label).check(a["text"])
+                            if r.verdict in (Verdict.SANITISE, Verdict.BLOCK):
+                                a["text"] = r.sanitised_text if r.verdict is Verdict.SANITISE else WITHHELD_TEXT
+                                a["reasons"] = [*a.get("reasons", []), f"output_guard:{r.verdict.value}"]
+                                yield {"type": "replace", "text": a["text"], "reason": "output_guard"}
+                        event = {**event, "answer": a, "trace_id": trace.id or None}
+                        status = "abstained" if a["abstained"] else "answered"
+                        gspan.set(abstained=a["abstained"], reasons=a.get("reasons", []))
+                        trace.set(abstained=a["abstained"], blocked=False, grounded=not a["abstained"] and all(
+                            s.get("verdict") == "supported" for s in a.get("sentences", [])))
+                        details["abstained"] = a["abstained"]
+                    yield event
+        finally:
+            if status != "delegated":
+                self._finish(trace, status, question, name, details)
 
     # retrieval --------------------------------------------------------------------------
     def search(
@@ -290,14 +438,47 @@ class AskResult:
     model: str
     confidence: float
     blocked: bool = False
+    trace_id: str | None = None
+    cost_usd: float = 0.0
 
     def to_dict(self) -> dict:
         return {
             "answer": self.answer.to_dict(), "model": self.model, "confidence": round(self.confidence, 4),
-            "blocked": self.blocked,
+            "blocked": self.blocked, "trace_id": self.trace_id, "cost_usd": round(self.cost_usd, 8),
             "sources": _sources(self.passages),
             "timings_ms": {k: round(v, 2) for k, v in self.retrieval.timings_ms.items()},
         }
+
+
+_RETRIEVE_STAGES = (("embed_query", "retrieve.embed_query"), ("bm25", "retrieve.keyword"),
+                    ("dense", "retrieve.dense"), ("fusion", "retrieve.fusion"), ("hydrate", "retrieve.hydrate"))
+
+
+def _hits(passages: list[Passage], n: int = 10) -> list[dict]:
+    """The ids and scores of the top passages, for the trace (no text: traces stay small)."""
+    return [{"chunk_id": p.chunk_id, "document_id": p.document_id, "score": round(p.score, 4),
+             **{k: round(v, 4) for k, v in p.scores.items()}} for p in passages[:n]]
+
+
+def _verdict(v: SentenceVerdict) -> dict:
+    return {"index": v.index, "verdict": v.verdict, "score": round(v.score, 4), "cited": list(v.cited_numbers),
+            "invalid": list(v.invalid_numbers), "reasons": list(v.reasons)}
+
+
+def _rejected(ans: Answer) -> bool:
+    """Grounding rejected the answer (cascade trigger): it abstained for lack of support, or
+    sentences were dropped."""
+    if ans.abstained:
+        return any(r in ("unsupported_answer", "empty_answer", "model_abstained") for r in ans.reasons)
+    return any(r.startswith("dropped:") for r in ans.reasons)
+
+
+def _make_breakers(settings: Settings):
+    try:
+        from tether.generate.resilience import Breakers
+    except ImportError:
+        return None
+    return Breakers.from_settings(settings)
 
 
 def _sources(passages: list) -> list[dict]:

@@ -38,6 +38,8 @@ class EmbedSettings(BaseModel):
     max_tokens: int = 256
     timeout_s: float = 30.0
     threads: int = 0  # 0 = onnxruntime default
+    #: USD per million input tokens (0 for the bundled local model; its latency is still recorded).
+    price_per_mtok: float = 0.0
 
 
 class ChunkSettings(BaseModel):
@@ -73,6 +75,8 @@ class RetrieveSettings(BaseModel):
     rerank_url: str = ""
     rerank_api_key_env: str = "TETHER_RERANK_API_KEY"
     mmr_lambda: float = 0.0  # 0 disables MMR diversity
+    #: USD per million tokens reranked (an HTTP reranker's price; 0 for local rerankers).
+    rerank_price_per_mtok: float = 0.0
     #: Abstain without generating when the best passage's dense cosine is below this.
     min_confidence: float = 0.25
 
@@ -94,20 +98,102 @@ class ModelConfig(BaseModel):
     connect_timeout_s: float = 5.0
     timeout_s: float = 60.0
     model_path: str = ""  # llama: a GGUF file (empty: the bundled SmolLM2)
+    #: Capabilities beyond streaming/json_schema: "tools", ...
+    capabilities: list[str] = Field(default_factory=list)
 
 
 def _default_models() -> dict[str, ModelConfig]:
     return {"extractive": ModelConfig(kind="extractive", context_window=2048, model="extractive")}
 
 
+class RouterSettings(BaseModel):
+    """Which model answers (see generate/router.py). Off: the requested or default model."""
+
+    enabled: bool = False
+    cheap: str = ""
+    strong: str = ""
+    #: Try the cheap model first; escalate to the strong one when grounding rejects its answer.
+    cascade: bool = True
+
+
+class ResilienceSettings(BaseModel):
+    """Retries, fallback, circuit breakers and timeouts of model calls (generate/resilience.py)."""
+
+    #: Attempts per model (1 = no retry) on retryable errors: timeouts, 429, 5xx, connection errors.
+    max_attempts: int = Field(default=3, ge=1)
+    #: Exponential backoff with full jitter: sleep U(0, min(backoff_max_s, backoff_base_s * 2**n)).
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=8.0, ge=0)
+    #: A provider's ``Retry-After`` is honoured up to this many seconds.
+    retry_after_cap_s: float = Field(default=20.0, ge=0)
+    #: Whole request (every attempt, backoff and fallback; a stream until its last token).
+    deadline_s: float = Field(default=120.0, gt=0)
+    #: A stream must yield its first token within this many seconds (0 = no limit).
+    first_token_timeout_s: float = Field(default=30.0, ge=0)
+    #: Consecutive failures that open a provider's breaker, and how long it stays open.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, ge=0)
+
+
 class GenerateSettings(BaseModel):
     default_model: str = "extractive"
     models: dict[str, ModelConfig] = Field(default_factory=_default_models)
+    #: Models tried, in order, after the chosen one fails (registry names, e.g. ["backup", "extractive"]).
+    fallbacks: list[str] = Field(default_factory=list)
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     #: Share of a model's context window given to the packed sources.
     context_share: float = 0.6
     max_passages: int = 6
     neighbours: int = 0
     max_answer_tokens: int = 512
+    router: RouterSettings = Field(default_factory=RouterSettings)
+
+
+class DriftRule(BaseModel):
+    """When a monitored figure counts as drifted: its change in the bad direction (current window
+    vs baseline) exceeds every threshold that is set (> 0): ``absolute`` in the figure's own unit,
+    ``relative`` as a share of the baseline (0.5 = 50% worse)."""
+
+    absolute: float = 0.0
+    relative: float = 0.0
+
+
+def _default_drift_rules() -> dict[str, DriftRule]:
+    return {
+        "top_score": DriftRule(absolute=0.1),
+        "abstention_rate": DriftRule(absolute=0.15),
+        "groundedness_rate": DriftRule(absolute=0.1),
+        "block_rate": DriftRule(absolute=0.1),
+        "latency_p50_ms": DriftRule(relative=0.5, absolute=50),
+        "latency_p95_ms": DriftRule(relative=0.5, absolute=100),
+        "cost_per_request_usd": DriftRule(relative=0.5, absolute=0.0001),
+    }
+
+
+class ObserveSettings(BaseModel):
+    """Traces, their export (OpenTelemetry) and retention, and the drift monitors."""
+
+    #: Record a trace per request (off: a NullTrace, nothing stored or exported).
+    tracing: bool = True
+    #: Redact PII from the question text kept in traces.
+    redact_traces: bool = True
+    #: OTLP/HTTP endpoint (a collector's base URL, or the full .../v1/traces URL); empty = no export.
+    otlp_endpoint: str = ""
+    otlp_headers: dict[str, str] = Field(default_factory=dict)
+    #: Name of an environment variable holding extra headers as ``k=v,k2=v2`` (e.g. an auth token).
+    otlp_headers_env: str = ""
+    otlp_timeout_s: float = 10.0
+    service_name: str = "tether"
+    trace_retention_days: float = 30
+    #: How often the server purges old traces and evaluates the drift monitors (0 = never).
+    purge_interval_s: float = 3600
+    drift_interval_s: float = 300
+    #: The current window (hours) compared with the baseline window before it (days).
+    drift_window_hours: float = 1
+    drift_baseline_days: float = 7
+    #: Fewer requests than this in either window: no verdict.
+    drift_min_samples: int = 20
+    drift_rules: dict[str, DriftRule] = Field(default_factory=_default_drift_rules)
 
 
 def _default_guard() -> GuardSettings:
@@ -139,6 +225,7 @@ class Settings(BaseSettings):
     scan_ingest: bool = True
     #: Also run the jailguard classifier on every chunk at ingest (flags for review; slower).
     ingest_classifier: bool = False
+    observe: ObserveSettings = Field(default_factory=ObserveSettings)
 
     @classmethod
     def settings_customise_sources(

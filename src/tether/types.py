@@ -85,6 +85,8 @@ class Principal:
     role: str = "member"  # admin | member | reviewer
     group_ids: tuple[int, ...] = ()
     group_names: tuple[str, ...] = ()
+    #: The API key this request authenticated with (usage and budgets roll up per key).
+    api_key_id: int | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -40,3 +40,19 @@ def search(
             params,
         ).fetchall()
     return [(int(r["id"]), float(r["score"])) for r in rows]
+
+
+def permission_filtered(
+    conn: psycopg.Connection, query_vec: np.ndarray, *, dimension: int, acl_tokens: list[str],
+    flt: SearchFilter | None = None, k: int = 100, ef_search: int = 100,
+) -> int:
+    """How many of the unfiltered dense top-``k`` the permission filter removed (for admins' traces
+    only: the count itself says something about documents the asker may not read)."""
+    ids = [cid for cid, _ in search(conn, query_vec, dimension=dimension, acl_tokens=None, flt=flt,
+                                    k=k, ef_search=ef_search)]
+    if not ids:
+        return 0
+    row = conn.execute(
+        "SELECT count(*) AS n FROM chunks WHERE id = ANY(%s) AND NOT (acl && %s::text[])", (ids, list(acl_tokens))
+    ).fetchone()
+    return int(row["n"])

@@ -7,6 +7,7 @@ expired key stops working on the next request.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from datetime import datetime
@@ -40,13 +41,13 @@ def authenticate(conn: psycopg.Connection, key: str) -> Principal:
     if not key or not key.startswith("tth_"):
         raise Unauthenticated("invalid or expired API key")
     row = conn.execute(
-        "SELECT p.name FROM api_keys k JOIN principals p ON p.id = k.principal_id"
+        "SELECT p.name, k.id FROM api_keys k JOIN principals p ON p.id = k.principal_id"
         " WHERE k.key_hash = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())",
         (_hash(key),),
     ).fetchone()
     if row is None:
         raise Unauthenticated("invalid or expired API key")
-    return get_principal(conn, row["name"])
+    return dataclasses.replace(get_principal(conn, row["name"]), api_key_id=int(row["id"]))
 
 
 def key_id(conn: psycopg.Connection, key: str) -> int | None:

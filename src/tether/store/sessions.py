@@ -6,6 +6,7 @@ A session is tied to the API key it was opened with: revoking the key ends the s
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from datetime import timedelta
@@ -37,7 +38,7 @@ def open_session(conn: psycopg.Connection, api_key: str, principal: Principal, *
 def session_principal(conn: psycopg.Connection, sid: str) -> Principal:
     """The principal of a live session whose API key is still valid, or :class:`Unauthenticated`."""
     row = conn.execute(
-        "SELECT p.name FROM sessions s JOIN principals p ON p.id = s.principal_id"
+        "SELECT p.name, s.api_key_id FROM sessions s JOIN principals p ON p.id = s.principal_id"
         " LEFT JOIN api_keys k ON k.id = s.api_key_id"
         " WHERE s.id_hash = %s AND s.expires_at > now()"
         " AND (s.api_key_id IS NULL OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())))",
@@ -45,7 +46,7 @@ def session_principal(conn: psycopg.Connection, sid: str) -> Principal:
     ).fetchone()
     if row is None:
         raise Unauthenticated("session expired or signed out; sign in again")
-    return get_principal(conn, row["name"])
+    return dataclasses.replace(get_principal(conn, row["name"]), api_key_id=row["api_key_id"])
 
 
 def close_session(conn: psycopg.Connection, sid: str) -> None:

@@ -1,0 +1,1 @@
+"""Observability: per-request traces (spans of every stage), their storage, export and metrics."""
