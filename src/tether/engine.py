@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tether.embed.base import Embedder, make_embedder
+from tether.errors import ProviderError
 from tether.generate.base import Generator
-from tether.generate.metered import Metered
-from tether.generate.router import Features, Route, choose
+from tether.generate.router import Route, choose, features as route_features
 from tether.observe import store as obs_store
 from tether.observe.trace import Call, NullTrace, Trace, cost_usd
 from tether.retrieve.dense import permission_filtered
@@ -168,9 +168,38 @@ class Tether:
         with self.db.transaction() as conn:
             return docs.delete_document(conn, doc_id)
 
-    def _audit(self, principal: Principal, action: str, details: dict) -> None:
+    def record_audit(self, principal: Principal | None, action: str, details: dict, target: str | None = None) -> None:
         with self.db.transaction() as conn:
-            audit.record(conn, action, actor_id=principal.id, details=details)
+            audit.record(conn, action, actor_id=principal.id if principal else None, target=target, details=details)
+
+    # human hand-off ---------------------------------------------------------------------
+    def hand_off(self, principal: Principal, question: str, *, source: str, trace_id: str | None = None,
+                 answer: Answer | dict | None = None, passages: list | None = None) -> int:
+        """Open a review item for ``question`` (source: abstention | low_confidence | budget_refusal |
+        feedback | user_request); returns its id. Evidence comes from ``passages`` and the answer's
+        citations, re-checked against ``principal``'s permissions. An open item of the same asker
+        with the same question is reused. Raises store errors (see ``auto_hand_off``)."""
+        from tether.store import reviews
+
+        ans = answer.to_dict() if isinstance(answer, Answer) else answer
+        reason = ", ".join(str(r) for r in (ans or {}).get("reasons", []) or []) or source
+        with self.db.transaction() as conn:
+            return reviews.create(conn, principal, question, source=source, reason=reason, trace_id=trace_id,
+                                  answer=ans, evidence=reviews.evidence_from_passages(passages or []))
+
+    def auto_hand_off(self, principal: Principal, question: str, *, source: str, trace_id: str | None = None,
+                      answer: Answer | dict | None = None, passages: list | None = None) -> int | None:
+        """``hand_off`` when ``review.auto_create`` is on and ``source`` is in ``review.sources``;
+        never raises (the answer path must not fail because the queue did): logs and returns None."""
+        cfg = self.settings.review
+        if not cfg.auto_create or source not in cfg.sources:
+            return None
+        try:
+            return self.hand_off(principal, question, source=source, trace_id=trace_id, answer=answer,
+                                 passages=passages)
+        except Exception:  # noqa: BLE001 - the asker still gets their answer
+            log.exception("could not open a review item (%s)", source)
+            return None
 
     # answering --------------------------------------------------------------------------
     def generator(self, name: str | None = None) -> tuple[str, Generator]:
@@ -183,11 +212,8 @@ class Tether:
     def _model(self, name: str, trace: Trace) -> Generator:
         """The routed model wrapped for this request: traced, metered and (when the resilience
         layer is present) retried, broken and fallen back across ``generate.fallbacks``."""
-        try:
-            from tether.generate.resilience import build_chain
-        except ImportError:
-            _, gen = self.generator(name)
-            return Metered(gen, name, self.settings.generate.models[name], trace, self.embedder.count_tokens)
+        from tether.generate.resilience import build_chain
+
         return build_chain(name, self.settings, lambda n: self.generator(n)[1], trace, self.breakers,
                            self.embedder.count_tokens)
 
@@ -224,9 +250,11 @@ class Tether:
                 span.set(candidates=res.candidates, rls=res.rls, hits=_hits(res.passages))
                 if trace.enabled and res.passages:
                     vec = self.embedder.embed([question])[0]
-                    span.set(**{"admin.permission_filtered": permission_filtered(
-                        conn, vec, dimension=self.embedder.dimension, acl_tokens=principal.acl_tokens,
-                        flt=flt, k=rs.candidates, ef_search=rs.ef_search)})
+                    removed = permission_filtered(conn, vec, dimension=self.embedder.dimension,
+                                                  acl_tokens=principal.acl_tokens, flt=flt, k=rs.candidates,
+                                                  ef_search=rs.ef_search)
+                    span.set(**{"admin.permission_filtered": removed})
+                    trace.set(**{"admin.permission_filtered": removed})
             tokens = self.embedder.count_tokens(question)
             trace.record_call(Call("embed", self.settings.embed.model, tokens, 0,
                                    cost_usd(tokens, 0, self.settings.embed.price_per_mtok, 0),
@@ -264,21 +292,31 @@ class Tether:
                 span.set(dropped=dropped)
         return packed
 
-    def _route(self, question: str, model: str | None, confidence: float, passages: int,
+    def _route(self, question: str, model: str | None, confidence: float, passages: list[Passage],
                json_schema: dict | None, trace: Trace) -> Route:
         with trace.span("route") as span:
-            route = choose(self.settings.generate, Features(
-                question=question, retrieval_confidence=confidence, passages=passages,
+            route = choose(self.settings.generate, route_features(
+                self.settings.generate, question, passages, confidence=confidence,
                 json_schema=json_schema is not None, requested_model=model))
-            model_config(self.settings.generate, route.model)  # unknown names fail here, typed
+            for name in (route.model, route.escalate_to):
+                if name:
+                    model_config(self.settings.generate, name)  # unknown names fail here, typed
             span.set(model=route.model, reason=route.reason, escalate_to=route.escalate_to, **route.details)
         return route
 
     def _ground(self, question: str, packed: Packed, name: str, json_schema: dict | None, trace: Trace) -> Answer:
         with trace.span("ground", model=name) as span:
-            ans = grounded_answer(question, packed.passages, self._model(name, trace), self.embedder,
-                                  self.settings.ground, json_schema=json_schema,
-                                  max_tokens=self.settings.generate.max_answer_tokens)
+            try:
+                ans = grounded_answer(question, packed.passages, self._model(name, trace), self.embedder,
+                                      self.settings.ground, json_schema=json_schema,
+                                      max_tokens=self.settings.generate.max_answer_tokens)
+            except ProviderError as exc:
+                # every model of the chain failed (retries, breakers and fallbacks spent): the
+                # asker gets a clear escalation, not an error page; the trace keeps the cause
+                log.warning("no model could answer: %s", exc.message)
+                span.set(provider_error=exc.code, tried=exc.details.get("tried"))
+                trace.set(provider_error=exc.code)
+                ans = abstention(self.settings.ground, exc.code, escalate=True, model=name)
             span.set(abstained=ans.abstained, escalate=ans.escalate, reasons=ans.reasons, attempts=ans.attempts,
                      sentences=[_verdict(v) for v in ans.sentences])
         return ans
@@ -291,8 +329,10 @@ class Tether:
         trace.set(question=redacted, model=model)
         trace.finish(status)
         with self.db.transaction() as conn:
+            filtered = trace.attrs.get("admin.permission_filtered")
             audit.record(conn, action, actor_id=trace.principal_id,
-                         details={"question": redacted, "model": model, "trace_id": trace.id or None, **details})
+                         details={"question": redacted, "model": model, "trace_id": trace.id or None,
+                                  **({"permission_filtered": filtered} if filtered is not None else {}), **details})
             obs_store.save(conn, trace, question=redacted, model=model)
         for listener in list(self.trace_listeners):
             try:
@@ -329,7 +369,7 @@ class Tether:
                          action="guard.block")
             return AskResult(blocked_answer(verdict, name), [], Retrieval([]), None, name, 0.0, blocked=True)
         res, passages, confidence = self._retrieve(principal, question, flt, trace)
-        route = self._route(question, model, confidence, len(passages), json_schema, trace)
+        route = self._route(question, model, confidence, passages, json_schema, trace)
         models = [route.model] + ([route.escalate_to] if route.escalate_to else [])
         packed = self._pack(passages, models, trace)
         name = route.model
@@ -350,7 +390,8 @@ class Tether:
         grounded = not ans.abstained and all(v.supported for v in ans.sentences)
         trace.set(abstained=ans.abstained, grounded=grounded, blocked=False, escalate=ans.escalate,
                   route=route.reason, cited_documents=sorted(cited))
-        self._finish(trace, "abstained" if ans.abstained else "answered", question, name, {
+        status = "escalated" if "provider_error" in trace.attrs else "abstained" if ans.abstained else "answered"
+        self._finish(trace, status, question, name, {
             "abstained": ans.abstained, "cited_documents": len(cited), "dropped": len(packed.dropped),
             "output_guard": out_verdict.verdict.value,
         })
@@ -377,7 +418,7 @@ class Tether:
                 yield {"type": "done", "answer": blocked_answer(verdict).to_dict(), "trace_id": trace.id or None}
                 return
             res, passages, confidence = self._retrieve(principal, question, flt, trace)
-            route = self._route(question, model, confidence, len(passages), None, trace)
+            route = self._route(question, model, confidence, passages, None, trace)
             name = route.model
             packed = self._pack(passages, [name], trace)
             if confidence < self.settings.retrieve.min_confidence or not packed.passages:
@@ -474,11 +515,9 @@ def _rejected(ans: Answer) -> bool:
 
 
 def _make_breakers(settings: Settings):
-    try:
-        from tether.generate.resilience import Breakers
-    except ImportError:
-        return None
-    return Breakers.from_settings(settings)
+    from tether.generate.breaker import Breakers
+
+    return Breakers.from_settings(settings.generate.resilience)
 
 
 def _sources(passages: list) -> list[dict]:

@@ -14,8 +14,11 @@
     │       ├── EmptyDocument        code=empty_document    422
     │       └── CorruptDocument      code=corrupt_document  422
     ├── ProviderError                code=provider_error    502
-    │   └── ProviderTimeout          code=provider_timeout  504
-    └── Conflict                     code=conflict          409
+    │   ├── ProviderTimeout          code=provider_timeout  504
+    │   ├── ContextOverflow          code=context_overflow  502  (the prompt exceeds the model's window)
+    │   └── ProviderUnavailable      code=provider_unavailable 503 (every model in the chain failed)
+    ├── Conflict                     code=conflict          409
+    └── BudgetExceeded               code=budget_exceeded   402  (a hard spending budget is spent)
 
 Each error has a stable ``code`` (part of the API contract) and an HTTP ``status``.
 Messages must never contain content from a document the caller may not read.
@@ -102,6 +105,37 @@ class ProviderTimeout(ProviderError):
     status = 504
 
 
+class ContextOverflow(ProviderError):
+    """The provider rejected the prompt as longer than the model's context window."""
+
+    code = "context_overflow"
+
+
+class ProviderUnavailable(ProviderError):
+    """Every model of a fallback chain failed; ``details["tried"]`` says which and why."""
+
+    code = "provider_unavailable"
+    status = 503
+
+
 class Conflict(TetherError):
     code = "conflict"
     status = 409
+
+
+class RateLimited(TetherError):
+    """Too many requests from one API key in the current window; ``details.retry_after`` seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+
+class BudgetExceeded(TetherError):
+    """A hard spending budget (user, group or API key; per day or month) would be exceeded by this
+    request. 402, not 429: waiting seconds and retrying (what clients, and our own resilience
+    layer, do on 429) cannot help until the period rolls over or an admin raises the limit, and
+    429 already means ``rate_limited``. The message names the scope and period, never figures
+    (a group's spend includes other users'); ``details``: scope, period, resets_at."""
+
+    code = "budget_exceeded"
+    status = 402

@@ -106,6 +106,43 @@ def _default_models() -> dict[str, ModelConfig]:
     return {"extractive": ModelConfig(kind="extractive", context_window=2048, model="extractive")}
 
 
+class RouteWhen(BaseModel):
+    """A routing rule's conditions (generate/router.py); every one that is set must hold."""
+
+    #: Any of "lookup", "analytical", "multi_part" (the router's question classifier).
+    question_type: list[Literal["lookup", "analytical", "multi_part"]] | None = None
+    #: Retrieval confidence (best dense cosine): >= min_confidence, < max_confidence.
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    #: Distinct documents close to the best passage (see RouterSettings.sources_margin), inclusive.
+    min_sources: int | None = None
+    max_sources: int | None = None
+    #: Question length in words, inclusive.
+    min_words: int | None = None
+    max_words: int | None = None
+    #: Whether a JSON schema was requested.
+    json_schema: bool | None = None
+
+
+class RouteRule(BaseModel):
+    """When ``when`` holds, ``model`` answers: "cheap", "strong" (the router's models) or a registry name."""
+
+    name: str = ""
+    when: RouteWhen = Field(default_factory=RouteWhen)
+    model: str = "strong"
+    #: Cascade from this rule's model to the strong one (None: the router's ``cascade``).
+    cascade: bool | None = None
+
+
+def _default_route_rules() -> list[RouteRule]:
+    return [
+        RouteRule(name="hard_question", when=RouteWhen(question_type=["analytical", "multi_part"]), model="strong"),
+        RouteRule(name="long_question", when=RouteWhen(min_words=30), model="strong"),
+        RouteRule(name="weak_retrieval", when=RouteWhen(max_confidence=0.4), model="strong"),
+        RouteRule(name="many_sources", when=RouteWhen(min_sources=3), model="strong"),
+    ]
+
+
 class RouterSettings(BaseModel):
     """Which model answers (see generate/router.py). Off: the requested or default model."""
 
@@ -114,6 +151,10 @@ class RouterSettings(BaseModel):
     strong: str = ""
     #: Try the cheap model first; escalate to the strong one when grounding rejects its answer.
     cascade: bool = True
+    #: Evaluated in order, first match wins; no match: the cheap model (cascading when ``cascade``).
+    rules: list[RouteRule] = Field(default_factory=_default_route_rules)
+    #: A document counts towards ``sources`` when its best passage's dense cosine is within this of the top one.
+    sources_margin: float = 0.05
 
 
 class ResilienceSettings(BaseModel):
@@ -196,6 +237,17 @@ class ObserveSettings(BaseModel):
     drift_rules: dict[str, DriftRule] = Field(default_factory=_default_drift_rules)
 
 
+class ReviewSettings(BaseModel):
+    """The human hand-off queue (store/reviews.py)."""
+
+    #: Open a review item when an answer falls into one of ``sources`` (engine.hand_off).
+    auto_create: bool = True
+    #: Which outcomes open an item automatically: abstention, low_confidence, budget_refusal.
+    sources: list[str] = Field(default_factory=lambda: ["abstention", "budget_refusal"])
+    #: Golden file that `tether review promote` appends to (empty: <data_dir>/golden/reviewed.yaml).
+    golden_path: str = ""
+
+
 def _default_guard() -> GuardSettings:
     g = GuardSettings(context_action="quarantine")
     # restricted sources: redact PII in answers rather than withholding every answer
@@ -225,6 +277,7 @@ class Settings(BaseSettings):
     scan_ingest: bool = True
     #: Also run the jailguard classifier on every chunk at ingest (flags for review; slower).
     ingest_classifier: bool = False
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     observe: ObserveSettings = Field(default_factory=ObserveSettings)
 
     @classmethod

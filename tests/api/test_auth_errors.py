@@ -128,3 +128,32 @@ def test_unhandled_errors_are_internal_without_details(live, monkeypatch):
     r = httpx.post(server.url + "/v1/search", json={"query": "x"}, headers=h(keys["eve"]))
     err = _is_error(r, 500, "internal")
     assert "secret" not in r.text and err["message"]
+
+
+def test_rate_limit_per_api_key(pg_server, template_db, tmp_path):
+    """Over the per-minute limit a key gets 429 with Retry-After and the JSON error; another key
+    is unaffected; refusals are counted in PostgreSQL (shared by every API process)."""
+    from tether.api.config import ApiSettings
+    from tether.engine import Tether
+
+    from .server import LiveServer, module_database, seed
+
+    with module_database(pg_server, template_db, tmp_path / "data") as settings:
+        engine = Tether(settings)
+        try:
+            keys = seed(engine, tmp_path / "docs")
+            with LiveServer(engine, ApiSettings(rate_limit_per_minute=5)) as server:
+                import time
+
+                if time.time() % 60 > 45:  # keep the burst inside one one-minute window
+                    time.sleep(61 - time.time() % 60)
+                codes = [httpx.get(server.url + "/v1/me", headers={"Authorization": f"Bearer {keys['eve']}"}).status_code
+                         for _ in range(7)]
+                r = httpx.get(server.url + "/v1/me", headers={"Authorization": f"Bearer {keys['eve']}"})
+                other = httpx.get(server.url + "/v1/me", headers={"Authorization": f"Bearer {keys['ana']}"})
+        finally:
+            engine.close()
+    assert codes == [200] * 5 + [429, 429]
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert other.status_code == 200

@@ -29,3 +29,39 @@ def test_sse_stream_with_usage_and_done():
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "Hello there [1]."
     assert chunks[-1]["usage"]["completion_tokens"] == 3
     assert r.headers["content-type"].startswith("text/event-stream")
+
+
+def test_fault_plan_is_seeded_recorded_and_reproducible():
+    from tether.testing import Faults
+
+    def run(seed: int) -> list:
+        with FakeOpenAI("quote", faults=Faults(rate=0.5, seed=seed, latency_s=0.01, kinds=("latency", "500", "overflow"))) as fake:
+            statuses = []
+            for _ in range(30):
+                r = httpx.post(fake.base_url + "/chat/completions",
+                               json={"model": "m", "messages": [{"role": "user", "content": "Question: hi"}]})
+                statuses.append(r.status_code)
+                if r.status_code == 400:
+                    assert r.json()["error"]["code"] == "context_length_exceeded"
+                    assert "maximum context length" in r.json()["error"]["message"]
+            return fake.faults_seen, statuses
+
+    faults, statuses = run(3)
+    assert run(3)[0] == faults != run(4)[0]
+    assert 5 < sum(f is not None for f in faults) < 25
+    for f, s in zip(faults, statuses):
+        assert s == {None: 200, "latency": 200, "500": 500, "overflow": 400}[f]
+
+
+def test_truncated_plain_reply_is_a_transport_error():
+    import pytest
+
+    from tether.errors import ProviderError
+    from tether.generate import GenerationRequest, OpenAICompatConfig, OpenAICompatGenerator
+    from tether.testing import Reply
+
+    with FakeOpenAI(Reply(text="a long enough answer [1].", truncate_after=0)) as fake:
+        gen = OpenAICompatGenerator(OpenAICompatConfig(base_url=fake.base_url, model="m"))
+        with pytest.raises(ProviderError) as info:
+            gen.generate(GenerationRequest("q"))
+    assert "status" not in info.value.details

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tether.engine import Tether
-from tether.errors import NotFound, ProviderError
+from tether.errors import NotFound
 from tether.observe import store as obs_store
 from tether.settings import ModelConfig
 from tether.testing.fake_openai import FakeOpenAI, Reply
@@ -67,16 +67,19 @@ def test_model_calls_are_priced_and_failures_traced(engine, settings):
         eve = engine.principal("eve")
         res = engine.ask(eve, QUESTION, model="paid")
         assert res.cost_usd > 0 and not res.answer.abstained
-        with pytest.raises(ProviderError):
-            engine.ask(eve, QUESTION, model="broken")
+        failed = engine.ask(eve, QUESTION, model="broken")  # a provider failure escalates, typed
+        assert failed.answer.abstained and failed.answer.escalate
+        assert failed.answer.reasons[0] in ("provider_unavailable", "provider_error")
     with engine.db.connection() as conn:
         t = obs_store.get(conn, res.trace_id, viewer_id=eve.id, admin=False)
         gen = [c for c in t["calls"] if c["kind"] == "generate"]
         expected = (gen[0]["input_tokens"] * 2.0 + gen[0]["output_tokens"] * 8.0) / 1e6
         assert gen[0]["input_tokens"] > 0 and gen[0]["cost_usd"] == pytest.approx(expected, rel=1e-6)
         assert t["cost_usd"] == pytest.approx(res.cost_usd, rel=1e-6)
-        errors = obs_store.list_traces(conn, viewer_id=eve.id, admin=False, status="error")
-        assert len(errors) == 1 and errors[0]["attrs"]["error"] == "provider_error"
+        errors = obs_store.list_traces(conn, viewer_id=eve.id, admin=False, status="escalated")
+        assert len(errors) == 1 and errors[0]["attrs"]["provider_error"] in ("provider_unavailable", "provider_error")
+        failed_calls = obs_store.get(conn, errors[0]["id"], viewer_id=eve.id, admin=False)["calls"]
+        assert [c["ok"] for c in failed_calls if c["kind"] == "generate"] == [False]  # 400: not retried
 
 
 def test_blocked_question_is_traced_without_retrieval(engine):

@@ -16,6 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from tether.api import errors, routes_admin, routes_ask, routes_documents, routes_openai, routes_session
+from tether.api import routes_reviews
+from tether.api import observability, routes_traces
 from tether.api.config import ApiSettings
 from tether.api.limits import BodyLimitMiddleware
 from tether.api.metrics import Metrics, MetricsMiddleware
@@ -56,9 +58,11 @@ def create_app(settings: Settings, *, engine: Tether | None = None, secrets: Map
         eng.embedder  # noqa: B018 - warm up the model before the first request
         app.state.engine = eng
         worker = _start_worker(eng) if api_cfg.run_worker else None
+        app.state.observability = observed = observability.start(eng, metrics)  # metrics, OTLP, purge, drift
         try:
             yield
         finally:
+            observability.stop(observed)
             if worker is not None:
                 worker[0].set()
                 worker[1].join(timeout=30)
@@ -73,6 +77,11 @@ def create_app(settings: Settings, *, engine: Tether | None = None, secrets: Map
     errors.install(app)
     for module in (routes_ask, routes_documents, routes_admin, routes_openai, routes_session):
         app.include_router(module.router)
+    app.include_router(routes_reviews.router)
+    from tether.api import routes_eval
+
+    app.include_router(routes_eval.router)
+    app.include_router(routes_traces.router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is up")
     def healthz() -> dict:

@@ -13,8 +13,8 @@ from fastapi import Depends, Request
 
 from tether.api.config import ApiSettings
 from tether.engine import Tether
-from tether.errors import PermissionDenied, Unauthenticated
-from tether.store import api_keys, sessions
+from tether.errors import PermissionDenied, RateLimited, Unauthenticated
+from tether.store import api_keys, rate_limits, sessions
 from tether.types import Principal
 
 _SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -71,7 +71,25 @@ def current_principal(request: Request) -> Principal:
     principal = authenticate(request)
     if principal is None:
         raise Unauthenticated("authentication required: send 'Authorization: Bearer <key>' or 'X-API-Key'")
+    _rate_limit(request, principal)
     return principal
+
+
+def _rate_limit(request: Request, principal: Principal) -> None:
+    """Count this request against the caller's per-minute limit (once per request)."""
+    limit = api_settings(request).rate_limit_per_minute
+    if limit <= 0 or getattr(request.state, "rate_counted", False):
+        return
+    request.state.rate_counted = True
+    key = f"k:{principal.api_key_id}" if principal.api_key_id is not None else f"p:{principal.id}"
+    refused: RateLimited | None = None
+    with get_engine(request).db.connection() as conn:
+        try:
+            rate_limits.hit(conn, key, limit)
+        except RateLimited as exc:
+            refused = exc  # raised after the count is committed
+    if refused is not None:
+        raise refused
 
 
 def admin_principal(principal: Principal = Depends(current_principal)) -> Principal:

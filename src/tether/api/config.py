@@ -24,3 +24,5 @@ class ApiSettings(BaseSettings):
     cookie_secure: bool = False
     #: Run an ingest worker thread inside each API process (off when dedicated workers run).
     run_worker: bool = True
+    #: Requests per minute per API key (or signed-in browser), shared by all API processes; 0: off.
+    rate_limit_per_minute: int = 600

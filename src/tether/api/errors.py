@@ -53,6 +53,8 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 async def _tether_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TetherError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if exc.status == 429 and "retry_after" in exc.details:
+        headers = {"Retry-After": str(exc.details["retry_after"])}
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
 

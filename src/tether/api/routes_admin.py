@@ -11,9 +11,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tether.api.auth import admin_principal, get_engine
-from tether.store import api_keys, principals
+from tether.store import api_keys, audit, principals
 
 router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[Depends(admin_principal)])
+
+
+def _audit(conn, request: Request, action: str, target: str, **details: object) -> None:
+    """Every admin change is in the append-only audit log, in the change's own transaction."""
+    actor = getattr(request.state, "principal", None)
+    audit.record(conn, action, actor_id=actor.id if actor else None, target=target, details=details)
 
 
 class NewUser(BaseModel):
@@ -51,6 +57,7 @@ def add_user(body: NewUser, request: Request):
         for g in body.groups:
             principals.ensure_group(conn, g)
             principals.add_member(conn, body.name, g)
+        _audit(conn, request, "admin.user.add", body.name, role=body.role, kind=body.kind, groups=body.groups)
     return {"id": pid, "name": body.name, "role": body.role, "kind": body.kind, "groups": body.groups}
 
 
@@ -66,6 +73,7 @@ def add_group(body: NewGroup, request: Request):
         principals.ensure_group(conn, body.name)
         for m in body.members:
             principals.add_member(conn, m, body.name)
+        _audit(conn, request, "admin.group.add", body.name, members=body.members)
     return {"name": body.name, "members": body.members}
 
 
@@ -73,6 +81,7 @@ def add_group(body: NewGroup, request: Request):
 def add_member(group: str, body: Member, request: Request):
     with get_engine(request).db.transaction() as conn:
         principals.add_member(conn, body.user, group)
+        _audit(conn, request, "admin.member.add", group, user=body.user)
     return {"group": group, "user": body.user}
 
 
@@ -80,6 +89,7 @@ def add_member(group: str, body: Member, request: Request):
 def remove_member(group: str, user: str, request: Request):
     with get_engine(request).db.transaction() as conn:
         removed = principals.remove_member(conn, user, group)
+        _audit(conn, request, "admin.member.remove", group, user=user, removed=removed)
     return {"group": group, "user": user, "removed": removed}
 
 
@@ -94,6 +104,8 @@ def create_key(body: NewKey, request: Request):
     expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)) if body.expires_in_days else None
     with get_engine(request).db.transaction() as conn:
         created = api_keys.create_key(conn, body.user, name=body.name, expires_at=expires)
+        _audit(conn, request, "admin.key.create", body.user, key_id=created.get("id"), prefix=created.get("prefix"),
+               expires_at=expires.isoformat() if expires else None)
     return JSONResponse(jsonable_encoder(created), status_code=201)
 
 
@@ -101,4 +113,5 @@ def create_key(body: NewKey, request: Request):
 def revoke_key(key: str, request: Request):
     with get_engine(request).db.transaction() as conn:
         api_keys.revoke(conn, key)
+        _audit(conn, request, "admin.key.revoke", key)
     return {"revoked": key}

@@ -148,6 +148,7 @@ def delete_document(doc_id: int, request: Request, principal: Principal = Depend
     engine = get_engine(request)
     managed(engine, principal, doc_id)
     engine.delete_document(doc_id)
+    engine.record_audit(principal, "document.delete", {"document_id": doc_id})
     return {"deleted": doc_id}
 
 
@@ -174,6 +175,9 @@ def reindex(doc_id: int, request: Request, body: ReindexRequest | None = None,
     if body.acl is not None:
         req.acl = split_acl(body.acl)
         _check_acl(engine, req.acl, req.owner)
+    if body.acl is not None or body.classification is not None:
+        engine.record_audit(principal, "acl.change", {"document_id": doc_id, "acl": req.acl,
+                                                "classification": body.classification})
     if body.classification is not None:
         req.classification = _label("classification", body.classification)
     if body.title is not None:

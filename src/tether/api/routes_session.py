@@ -1,4 +1,4 @@
-"""Who am I, browser sign-in/out, and "ask a human" review requests.
+"""Who am I, and browser sign-in/out ("ask a human" review requests: ``routes_reviews``).
 
 Sign-in exchanges an API key for an HttpOnly, SameSite=Lax session cookie; only a hash of the
 session id is stored server-side (``store/sessions``), and the session dies with its key.
@@ -7,13 +7,11 @@ session id is stored server-side (``store/sessions``), and the session dies with
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tether.api.auth import api_settings, current_principal, get_engine
-from tether.api.errors import QuestionTooLong
-from tether.store import api_keys, review_requests, sessions
+from tether.store import api_keys, sessions
 from tether.types import Principal
 
 router = APIRouter(prefix="/v1", tags=["session"])
@@ -21,12 +19,6 @@ router = APIRouter(prefix="/v1", tags=["session"])
 
 class SignIn(BaseModel):
     api_key: str = Field(min_length=1, max_length=200)
-
-
-class ReviewRequest(BaseModel):
-    question: str = Field(min_length=1)
-    reason: str = Field(default="", max_length=500)
-    answer: dict | None = None
 
 
 def principal_view(p: Principal) -> dict:
@@ -74,21 +66,3 @@ def sign_out(request: Request):
     response = JSONResponse({"signed_out": True})
     end_session(request, response)
     return response
-
-
-@router.post("/review-requests", status_code=201, summary="Ask a human: record a question for review")
-def add_review_request(body: ReviewRequest, request: Request, principal: Principal = Depends(current_principal)):
-    limit = api_settings(request).max_question_chars
-    if len(body.question) > limit:
-        raise QuestionTooLong(f"the question is {len(body.question):,} characters; the limit is {limit:,}")
-    with get_engine(request).db.transaction() as conn:
-        rid = review_requests.add_request(conn, principal, body.question, body.reason, body.answer)
-    return {"id": rid, "status": "open"}
-
-
-@router.get("/review-requests", summary="Your review requests (admins and reviewers: all)")
-def list_review_requests(request: Request, principal: Principal = Depends(current_principal)):
-    everyone = principal.role in ("admin", "reviewer")
-    with get_engine(request).db.connection() as conn:
-        rows = review_requests.list_requests(conn, None if everyone else principal.id)
-    return JSONResponse(jsonable_encoder({"review_requests": rows}))

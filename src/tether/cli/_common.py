@@ -51,7 +51,22 @@ def open_engine(keep_db_running: bool = True):
 
     import os
 
-    return Tether(settings(), keep_db_running=keep_db_running, secrets=os.environ)
+    engine = Tether(settings(), keep_db_running=keep_db_running, secrets=os.environ)
+    _export_traces(engine)
+    return engine
+
+
+def _export_traces(engine) -> None:
+    """With observe.otlp_endpoint set, traces of this command go to the collector (flushed at exit)."""
+    if not engine.settings.observe.otlp_endpoint:
+        return
+    import atexit
+
+    from tether.observe import otel
+
+    exporter = otel.install(engine)
+    if exporter is not None:
+        atexit.register(exporter.shutdown)
 
 
 def handle_errors(fn: F) -> F:

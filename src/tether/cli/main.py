@@ -15,6 +15,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(docs.app, name="docs")
 app.add_typer(users.users_app, name="users")
 app.add_typer(users.groups_app, name="groups")
+app.add_typer(users.keys_app, name="keys")
 app.command("ingest")(ingest.ingest)
 app.command("worker")(ingest.worker)
 app.command("search")(search.search)
@@ -36,8 +37,9 @@ def _optional(module: str, name: str, **kw: object) -> None:
         app.add_typer(mod.app, name=name, **kw)
 
 
-for _mod, _name in (("guard", "guard"), ("evaluate", "eval"), ("demo", "demo"), ("ask", "ask"), ("serve", "serve")):
+for _mod, _name in (("guard", "guard"), ("evaluate", "eval"), ("demo", "demo"), ("ask", "ask"), ("serve", "serve"), ("traces", "traces"), ("audit", "audit")):
     _optional(_mod, _name)
+_optional("review", "review")
 
 
 @app.callback()

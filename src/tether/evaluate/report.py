@@ -91,7 +91,7 @@ def _highlight(text: str, sentences: list[dict], leaks: list[str]) -> str:
     return html
 
 
-def _case_rows(run: dict, previous: dict | None) -> str:
+def _case_rows(run: dict, previous: dict | None, trace_url: str | None = None) -> str:
     prev = {c["id"]: c for c in (previous or {}).get("cases", [])}
     rows = []
     for c in run.get("cases", []):
@@ -107,7 +107,8 @@ def _case_rows(run: dict, previous: dict | None) -> str:
         expected = c.get("expected_answer") or ""
         facts = ", ".join(c.get("key_facts") or [])
         want = ("must block" if c.get("must_block") else "must abstain" if c.get("must_abstain") else "answer")
-        trace = (f'<a href="#trace-{escape(out["trace_id"])}">trace {escape(out["trace_id"])}</a>'
+        href = trace_url.format(id=out.get("trace_id")) if trace_url else f'#trace-{out.get("trace_id")}'
+        trace = (f'<a href="{escape(href)}">trace {escape(out["trace_id"])}</a>'
                  if out.get("trace_id") else '<span class="muted">no trace</span>')
         got = ("<em>blocked</em> " if out.get("blocked") else "") + ("<em>abstained</em> " if out.get("abstained") else "")
         got += _highlight(out.get("text", ""), out.get("sentences", []), sc.get("compliance_hits", []))
@@ -132,13 +133,16 @@ def _case_rows(run: dict, previous: dict | None) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def render(runs: list[dict]) -> str:
+def render(runs: list[dict], *, trace_url: str | None = None, back: str | None = None) -> str:
+    """``trace_url`` (e.g. ``/ui/traces/{id}``) links each case to its trace in the UI; ``back``
+    adds a link to the page that listed the runs."""
     if not runs:
         raise InvalidInput("no runs to report")
     labels = [r["run_id"] for r in runs]
     last, previous = runs[-1], (runs[-2] if len(runs) > 1 else None)
     h = ['<!DOCTYPE html><html><head><meta charset="utf-8"><title>Tether eval report</title>',
-         f"<style>{CSS}</style></head><body>", f"<h1>Tether eval report: {escape(last['name'])}</h1>"]
+         f"<style>{CSS}</style></head><body>",
+         *([f'<p><a href="{escape(back)}">&larr; all runs</a></p>'] if back else []), f"<h1>Tether eval report: {escape(last['name'])}</h1>"]
     h.append("<h2>Runs</h2><table><tr><th>run</th><th>set</th><th>started</th><th>model</th><th>cases</th>"
              "<th>duration s</th></tr>")
     for r in runs:
@@ -170,6 +174,6 @@ def render(runs: list[dict]) -> str:
                      f"<td>{escape(', '.join(u['facts_missing']))}</td><td>{u['stale']}</td></tr>")
         h.append("</table>")
     h.append(f"<h2>Cases (latest run{' vs previous' if previous else ''})</h2>")
-    h.append(_case_rows(last, previous))
+    h.append(_case_rows(last, previous, trace_url))
     h.append("</body></html>\n")
     return "\n".join(h)

@@ -101,8 +101,11 @@ def ask_case(engine, case: GoldenCase, *, model: str | None = None) -> Outcome:
     out.model = ans.model or res.model
     usage = ans.usage
     out.input_tokens, out.output_tokens = usage.input_tokens, usage.output_tokens
+    traced = getattr(res, "cost_usd", None)  # every call of the request, each at its own model's price
     cfg = engine.settings.generate.models.get(res.model)
-    if cfg is not None:
+    if isinstance(traced, (int, float)) and (traced or cfg is None):
+        out.cost = float(traced)  # a cascade's first (cheap) calls are not priced at the final model's rate
+    elif cfg is not None:
         out.cost = cost_of(usage.input_tokens, usage.output_tokens, cfg.price_in_per_mtok, cfg.price_out_per_mtok)
     out.trace_id = getattr(res, "trace_id", None) or getattr(ans, "trace_id", None)
     return out

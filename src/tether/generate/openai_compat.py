@@ -8,13 +8,15 @@ transport errors are translated here, once, into ``ProviderError`` / ``ProviderT
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from tether.errors import ConfigError, ProviderError, ProviderTimeout
+from tether.errors import ConfigError, ContextOverflow, ProviderError, ProviderTimeout
 from tether.generate.base import Capabilities, GenerationRequest
 from tether.generate.prompting import render_messages
 from tether.types import Generation
@@ -122,7 +124,27 @@ class _translated:
             retry_after = exc.response.headers.get("retry-after") if exc.response is not None else None
             if retry_after:
                 details["retry_after"] = retry_after
+            if exc.status_code in (400, 413, 422) and _is_context_overflow(exc):
+                raise ContextOverflow("the prompt is longer than the model's context window", **details) from exc
             raise ProviderError(f"the model provider answered HTTP {exc.status_code}", **details) from exc
         if isinstance(exc, (openai.OpenAIError, httpx.HTTPError, OSError, ValueError)):
             raise ProviderError(f"the model provider failed: {type(exc).__name__}", **details) from exc
         return False
+
+
+#: How servers word "the prompt does not fit": OpenAI/vLLM ("maximum context length",
+#: ``context_length_exceeded``), llama.cpp (``exceed_context_size_error``), TGI ("must be <=").
+_OVERFLOW = re.compile(
+    r"context[_ ]length|maximum context|context window|exceed_context_size|context size"
+    r"|prompt is too long|too many tokens|tokens \+ `?max_new_tokens`? must be",
+    re.IGNORECASE,
+)
+
+
+def _is_context_overflow(exc: Any) -> bool:
+    """True when an HTTP 400-ish error says the prompt exceeds the context window."""
+    if getattr(exc, "code", None) == "context_length_exceeded":
+        return True
+    body = getattr(exc, "body", None)
+    text = f"{getattr(exc, 'message', '')} {json.dumps(body, default=str) if body is not None else ''}"
+    return bool(_OVERFLOW.search(text))

@@ -15,21 +15,31 @@ vectors) and ``GET /v1/models``. ``script`` decides each chat reply:
 
 A :class:`Reply` also scripts faults: ``delay_s``, an HTTP ``status`` (429 with
 ``Retry-After``, 500 ...), ``reset`` (the connection is reset before any response) and
-``truncate_after`` (a stream stops after N chunks, without finish_reason or ``[DONE]``).
+``truncate_after`` (a stream stops after N chunks, without finish_reason or ``[DONE]``; a plain
+JSON reply is cut off mid-body), and ``error`` (the JSON error body sent with ``status``).
 Every request body and its headers (lower-cased names) are kept in ``.requests``.
+
+Random faults: ``FakeOpenAI("quote", faults=Faults(rate=0.3, seed=7))`` gives a seeded,
+reproducible share of chat calls one fault each (the plan depends only on the seed and the call's
+number): ``latency``, ``429`` (with ``Retry-After``), ``500``, ``reset``, ``truncate``, ``garbage``
+(invalid JSON for JSON requests, uncited gibberish otherwise) and ``overflow`` (HTTP 400 with
+OpenAI's ``context_length_exceeded`` body). ``context_window=N`` answers that same 400 whenever
+the prompt has more than N words. Each chat request records its fault (or None) under
+``"fault"``; ``.faults_seen`` lists them in order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import socket
 import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Union
 
@@ -45,6 +55,60 @@ class Reply:
     reset: bool = False
     truncate_after: int | None = None
     finish_reason: str = "stop"
+    error: dict[str, Any] | None = None
+
+
+FAULT_KINDS = ("latency", "429", "500", "reset", "truncate", "garbage", "overflow")
+GARBAGE_JSON = '{"claims": [{"text": "unterminated'
+GARBAGE_TEXT = "lorem ipsum ~~ zx#q vvv"
+
+
+def overflow_error(window: int = 4096, requested: int = 5000) -> dict[str, Any]:
+    """OpenAI's error body for a prompt longer than the context window."""
+    return {"error": {
+        "message": f"This model's maximum context length is {window} tokens. However, your messages "
+                   f"resulted in {requested} tokens. Please reduce the length of the messages.",
+        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+
+
+@dataclass
+class Faults:
+    """A seeded plan of faults for a share (``rate``) of chat calls, one kind each (uniformly)."""
+
+    rate: float = 0.3
+    seed: int = 0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    latency_s: float = 0.3
+    retry_after_s: int = 1
+    #: A truncated stream stops after 0..max_truncate_after chunks (0: before any token).
+    max_truncate_after: int = 2
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
+
+    def pick(self, call: int) -> tuple[str | None, random.Random]:
+        """The fault of chat call number ``call`` (0-based), or None; and its random source."""
+        rng = random.Random(f"{self.seed}:{call}")
+        if not self.kinds or rng.random() >= self.rate:
+            return None, rng
+        return rng.choice(self.kinds), rng
+
+    def apply(self, kind: str, reply: Reply, rng: random.Random, wants_json: bool) -> Reply:
+        if kind == "latency":
+            return replace(reply, delay_s=reply.delay_s + self.latency_s)
+        if kind == "429":
+            return Reply(status=429, headers={"Retry-After": str(self.retry_after_s)})
+        if kind == "500":
+            return Reply(status=500)
+        if kind == "reset":
+            return Reply(reset=True)
+        if kind == "truncate":
+            return replace(reply, truncate_after=rng.randint(0, self.max_truncate_after))
+        if kind == "garbage":
+            return replace(reply, text=GARBAGE_JSON if wants_json else GARBAGE_TEXT)
+        return Reply(status=400, error=overflow_error())
 
 
 Script = Union[str, Callable[[Messages], Union[str, Reply]], Reply]
@@ -105,9 +169,12 @@ def behaviour(name: str, messages: Messages, body: dict[str, Any]) -> str:
 
 
 class FakeOpenAI:
-    def __init__(self, script: Script | list[Script] = "quote", model: str = "fake-model") -> None:
+    def __init__(self, script: Script | list[Script] = "quote", model: str = "fake-model",
+                 faults: Faults | None = None, context_window: int | None = None) -> None:
         self.script = script if isinstance(script, list) else [script]
         self.model = model
+        self.faults = faults
+        self.context_window = context_window
         self.requests: list[dict[str, Any]] = []
         self._calls = 0
         self._lock = threading.Lock()
@@ -122,6 +189,11 @@ class FakeOpenAI:
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"].endswith("/chat/completions")]
 
+    @property
+    def faults_seen(self) -> list[str | None]:
+        """The fault each chat request got (None: answered normally), in arrival order."""
+        return [r.get("fault") for r in self.chat_requests]
+
     def __enter__(self) -> "FakeOpenAI":
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _Server(("127.0.0.1", 0), handler)
@@ -134,14 +206,28 @@ class FakeOpenAI:
             self._server.shutdown()
             self._server.server_close()
 
-    def next_reply(self, messages: Messages, body: dict[str, Any]) -> Reply:
+    def next_reply(self, messages: Messages, body: dict[str, Any], record: dict[str, Any] | None = None) -> Reply:
         with self._lock:
-            step = self.script[min(self._calls, len(self.script) - 1)]
+            call = self._calls
+            step = self.script[min(call, len(self.script) - 1)]
             self._calls += 1
         if isinstance(step, Reply):
-            return step
-        out = behaviour(step, messages, body) if isinstance(step, str) else step(messages)
-        return out if isinstance(out, Reply) else Reply(text=out)
+            reply = step
+        else:
+            out = behaviour(step, messages, body) if isinstance(step, str) else step(messages)
+            reply = out if isinstance(out, Reply) else Reply(text=out)
+        fault: str | None = None
+        if self.context_window is not None:
+            words = sum(len(str(m.get("content", "")).split()) for m in messages)
+            if words > self.context_window:
+                fault, reply = "overflow", Reply(status=400, error=overflow_error(self.context_window, words))
+        if fault is None and self.faults is not None:
+            fault, rng = self.faults.pick(call)
+            if fault is not None:
+                reply = self.faults.apply(fault, reply, rng, _wants_json(messages, body))
+        if record is not None:
+            record["fault"] = fault
+        return reply
 
 
 class _Server(ThreadingHTTPServer):
@@ -187,7 +273,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.fake.requests.append({"path": self.path, "body": body, "headers": headers})
+        record: dict[str, Any] = {"path": self.path, "body": body, "headers": headers}
+        self.fake.requests.append(record)
         if self.path.endswith("/embeddings"):
             inputs = body.get("input", [])
             inputs = [inputs] if isinstance(inputs, str) else inputs
@@ -197,13 +284,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"object": "list", "data": data, "model": body.get("model", self.fake.model),
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
         elif self.path.endswith("/chat/completions"):
-            self._chat(body)
+            self._chat(body, record)
         else:
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
-    def _chat(self, body: dict[str, Any]) -> None:
+    def _chat(self, body: dict[str, Any], record: dict[str, Any]) -> None:
         messages = body.get("messages", [])
-        reply = self.fake.next_reply(messages, body)
+        reply = self.fake.next_reply(messages, body, record)
         if reply.delay_s:
             time.sleep(reply.delay_s)
         if reply.reset:
@@ -212,8 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             return
         if reply.status != 200:
-            self._json(reply.status, {"error": {"message": f"fake error {reply.status}", "type": "server_error"}},
-                       reply.headers)
+            error = reply.error or {"error": {"message": f"fake error {reply.status}", "type": "server_error"}}
+            self._json(reply.status, error, reply.headers)
             return
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         completion_tokens = len(reply.text.split())
@@ -221,9 +308,20 @@ class _Handler(BaseHTTPRequestHandler):
                  "total_tokens": prompt_tokens + completion_tokens}
         base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body.get("model", self.fake.model)}
         if not body.get("stream"):
-            self._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+            obj = {**base, "object": "chat.completion", "usage": usage, "choices": [
                 {"index": 0, "finish_reason": reply.finish_reason,
-                 "message": {"role": "assistant", "content": reply.text}}]})
+                 "message": {"role": "assistant", "content": reply.text}}]}
+            if reply.truncate_after is None:
+                self._json(200, obj)
+                return
+            data = json.dumps(obj).encode()  # announce the whole body, send half, hang up
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")

@@ -119,7 +119,12 @@ def document(request: Request, doc_id: int, start: int | None = None, end: int |
 
 
 def mount_ui(app: FastAPI) -> None:
+    from tether.ui import routes_eval
+    from tether.ui import reviews as review_pages
+
     app.include_router(router)
+    app.include_router(routes_eval.router)
+    app.include_router(review_pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
 

@@ -47,7 +47,42 @@
     }
   }
 
-  function renderAbstention(target, question, answer) {
+  // 👍/👎 (and an optional comment) on an answer: POST /v1/feedback with the trace id; a thumbs-down
+  // sends the question and this answer to the review queue. The trace is stored as the stream
+  // closes, so a 404 right after the answer is retried briefly.
+  let feedbackSeq = 0;
+  function renderFeedback(target, traceId, question, answer) {
+    const n = ++feedbackSeq;
+    const box = el("div", { class: "feedback", role: "group", "aria-label": "Rate this answer", "data-testid": "feedback" });
+    const up = el("button", { type: "button", "aria-pressed": "false", "aria-label": "Helpful", title: "Helpful", "data-testid": "thumbs-up" }, "\u{1F44D}");
+    const down = el("button", { type: "button", "aria-pressed": "false", "aria-label": "Not helpful", title: "Not helpful", "data-testid": "thumbs-down" }, "\u{1F44E}");
+    const label = el("label", { for: "feedback-comment-" + n, class: "sr-only" }, "Comment on this answer (optional)");
+    const comment = el("input", { id: "feedback-comment-" + n, type: "text", maxlength: "2000", placeholder: "Comment (optional)", "data-testid": "feedback-comment" });
+    const note = el("span", { class: "hint", role: "status", "data-testid": "feedback-status" });
+    async function rate(rating) {
+      up.disabled = down.disabled = true;
+      const body = JSON.stringify({ trace_id: traceId, rating: rating, comment: comment.value.trim(), question: question, answer: answer });
+      let r, data;
+      for (let attempt = 0; attempt < 4; attempt++) {
+        r = await fetch("/v1/feedback", { method: "POST", headers: { "Content-Type": "application/json" }, body: body });
+        data = await r.json().catch(() => ({ error: { message: r.statusText } }));
+        if (r.status !== 404) break;
+        await new Promise((res) => setTimeout(res, 400));
+      }
+      up.disabled = down.disabled = false;
+      if (!r.ok) { note.textContent = " " + data.error.message; return; }
+      up.setAttribute("aria-pressed", String(rating === "up"));
+      down.setAttribute("aria-pressed", String(rating === "down"));
+      note.textContent = rating === "up" ? " Thanks for the feedback."
+        : " Thanks. Sent to a reviewer (request #" + data.review_id + "); see My questions.";
+    }
+    up.addEventListener("click", () => rate("up"));
+    down.addEventListener("click", () => rate("down"));
+    box.append(up, down, label, comment, note);
+    target.appendChild(box);
+  }
+
+  function renderAbstention(target, question, answer, traceId) {
     const box = el("div", { class: "abstain", role: "status", "data-testid": "abstained" });
     box.appendChild(el("strong", {}, "Not found in your documents."));
     box.appendChild(el("p", {}, answer.text));
@@ -57,7 +92,8 @@
       btn.disabled = true;
       const r = await fetch("/v1/review-requests", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question, reason: (answer.reasons || []).join(", ") }),
+        body: JSON.stringify({ question: question, reason: (answer.reasons || []).join(", "), answer: answer,
+                               trace_id: traceId || null }),
       });
       const data = await r.json();
       note.textContent = r.ok ? " Sent to a reviewer (request #" + data.id + ")." : " " + data.error.message;
@@ -108,10 +144,12 @@
         else if (ev.type === "error") draft.replaceWith(el("p", { class: "error", role: "alert" }, ev.error.message));
         else if (ev.type === "done") {
           draft.remove();
-          if (ev.answer.abstained) renderAbstention(reply, question, ev.answer);
+          const traceId = ev.trace_id || ev.answer.trace_id || null;
+          if (ev.answer.abstained) renderAbstention(reply, question, ev.answer, traceId);
           else renderAnswer(reply, ev.answer);
           if (retracted && !ev.answer.abstained)
             reply.appendChild(el("p", { class: "hint" }, retracted + " unsupported sentence(s) removed."));
+          if (traceId && !ev.answer.abstained) renderFeedback(reply, traceId, question, ev.answer);
         }
       }
     }

@@ -1,0 +1,32 @@
+"""Rate limits per API key, counted in PostgreSQL so every API process shares them.
+
+One atomic upsert per request increments the caller's count for the current minute; the
+caller is refused when the count passes the limit. Old windows are swept now and then.
+"""
+
+from __future__ import annotations
+
+import random
+
+import psycopg
+
+from tether.errors import RateLimited
+
+
+def hit(conn: psycopg.Connection, key: str, limit_per_minute: int) -> int:
+    """Count one request for ``key``; raise :class:`RateLimited` over the limit. Returns the count."""
+    row = conn.execute(
+        "INSERT INTO rate_windows (key, window_start, hits) VALUES (%s, date_trunc('minute', now()), 1)"
+        " ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_windows.hits + 1"
+        " RETURNING hits, ceil(extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now()))"
+        " AS retry_after",
+        (key,),
+    ).fetchone()
+    if random.random() < 0.01:
+        conn.execute("DELETE FROM rate_windows WHERE window_start < now() - interval '10 minutes'")
+    hits = int(row["hits"])
+    if hits > limit_per_minute:
+        retry = max(int(row["retry_after"]), 1)
+        raise RateLimited(f"rate limit of {limit_per_minute} requests per minute reached; retry in {retry} s",
+                          limit=limit_per_minute, retry_after=retry)
+    return hits
