@@ -38,6 +38,7 @@ def free_port() -> int:
 
 class LiveServer:
     def __init__(self, engine: Tether, api_settings: ApiSettings | None = None) -> None:
+        self.engine = engine
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(engine.settings, engine=engine, api_settings=api_settings)

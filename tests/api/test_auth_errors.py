@@ -59,6 +59,15 @@ def test_admin_can_manage_users_and_groups(live):
     users = httpx.get(server.url + "/v1/users", headers=h(keys["root"])).json()["users"]
     assert {"name": "zoe", "groups": ["ops"]}.items() <= next(u for u in users if u["name"] == "zoe").items()
     _is_error(httpx.post(server.url + "/v1/users", json={"name": "zoe"}, headers=h(keys["root"])), 409, "conflict")
+    created = httpx.post(server.url + "/v1/api-keys", json={"user": "zoe"}, headers=h(keys["root"])).json()
+    httpx.delete(server.url + f"/v1/api-keys/{created['id']}", headers=h(keys["root"]))
+    # every change is in the append-only audit log with the admin as actor (and never the key)
+    with server.engine.db.connection() as conn:
+        rows = conn.execute("SELECT a.action, a.target, a.details, p.name AS actor FROM audit_log a"
+                            " JOIN principals p ON p.id = a.actor_id WHERE a.action LIKE 'admin.%%' ORDER BY a.id").fetchall()
+    assert [(r["action"], r["actor"]) for r in rows] == [
+        ("admin.user.add", "root"), ("admin.key.create", "root"), ("admin.key.revoke", "root")]
+    assert rows[0]["details"]["groups"] == ["ops"] and created["key"] not in str(rows)
 
 
 def test_error_shape_404_405_422_413(live):

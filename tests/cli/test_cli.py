@@ -80,3 +80,20 @@ def test_unknown_acl_group_is_a_clear_error(run, tmp_path):
     assert code == 1
     assert err["files"][0]["error"]["code"] == "unknown_principal"
     assert "nope" in err["files"][0]["error"]["message"]
+
+
+def test_keys_and_audit_of_admin_changes(run):
+    run("users", "add", "ana", "--json")
+    code, key = run("keys", "create", "ana", "--name", "laptop", "--json")
+    assert key["key"].startswith("tth_") and key["user"] == "ana"
+    code, keys = run("keys", "list", "--json")
+    assert [k["prefix"] for k in keys["api_keys"]] == [key["prefix"]]
+    assert "key" not in keys["api_keys"][0] and "key_hash" not in keys["api_keys"][0]  # shown once only
+    run("keys", "revoke", str(key["id"]), "--json")
+    code, keys = run("keys", "list", "--json")
+    assert keys["api_keys"][0]["revoked_at"]
+    code, log = run("audit", "--action", "admin.", "--json")
+    actions = [r["action"] for r in log["audit"]]
+    assert actions == ["admin.key.revoke", "admin.key.create", "admin.user.add"]
+    assert all(r["actor"] == "(operator)" and r["details"]["via"] == "cli" for r in log["audit"])
+    assert key["key"] not in json.dumps(log)  # the secret never reaches the log
