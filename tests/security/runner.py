@@ -87,6 +87,40 @@ def check_events(chk: Checker, who: str, surface: str, events: list[dict], probe
     chk.text(who, surface, dumps(events), probe)
 
 
+def check_trace(chk: Checker, engine, principal, who: str, surface: str, trace_id: str | None,
+                probe: Probe | None) -> None:
+    """The trace of a request as its asker sees it (admin-only attributes stripped): no id or
+    text of a document the asker may not read, in any span."""
+    from tether.observe import store as obs_store
+
+    if not trace_id:
+        return
+    with engine.db.connection() as conn:
+        t = obs_store.get(conn, trace_id, viewer_id=principal.id, admin=principal.is_admin)
+    ids: list[int] = list(t["attrs"].get("cited_documents", []))
+
+    def walk(node: dict) -> None:
+        for h in node["attrs"].get("hits", []) or []:
+            ids.append(h["document_id"])
+        for c in node.get("children", []):
+            walk(c)
+
+    walk(t["root"])
+    # the asker's own question, stored (redacted) with the trace, is a known echo
+    t = {**t, "question": None, "attrs": {k: v for k, v in t["attrs"].items() if k != "question"}}
+    chk.ids(who, surface, ids, probe, context=dumps(t))
+    chk.text(who, surface, dumps(t), probe)
+
+
+def cache_state(engine, trace_id: str | None) -> str:
+    """The answer cache's verdict on a request (``hit_exact`` | ``hit_semantic`` | ``miss`` | "")."""
+    if not trace_id:
+        return ""
+    with engine.db.connection() as conn:
+        row = conn.execute("SELECT attrs->>'cache' AS c FROM traces WHERE id = %s", (trace_id,)).fetchone()
+    return (row["c"] if row else None) or ""
+
+
 def check_search(chk: Checker, who: str, surface: str, res, probe: Probe | None) -> None:
     chk.ids(who, surface, _passage_ids(res.passages), probe)
     chk.text(who, surface, dumps([dataclasses.asdict(p) for p in res.passages]), probe)
@@ -133,13 +167,23 @@ def run_engine(engine, world: World, probes: list[Probe], chk: Checker, budget: 
 
     # ask: a stratified sample
     t0 = time.perf_counter()
-    blocked = 0
+    blocked = repeats = repeat_hits = 0
     for p, who in _pairs(probes, budget.asks, rng):
         chk.probe("engine.ask")
         r = engine.ask(people[who], p.question)
         blocked += bool(getattr(r, "blocked", False))
         check_ask_result(chk, who, "engine.ask", r, p)
+        if not people[who].is_admin:
+            chk.probe("engine.trace")
+            check_trace(chk, engine, people[who], who, "engine.trace", r.trace_id, p)
+        if not r.answer.abstained and not r.answer.escalate:  # cacheable: asked again, from the cache
+            chk.probe("engine.ask.cached")
+            again = engine.ask(people[who], p.question)
+            repeats += 1
+            repeat_hits += cache_state(engine, again.trace_id).startswith("hit")
+            check_ask_result(chk, who, "engine.ask.cached", again, p)
     facts["engine_asks_blocked_by_input_guard"] = blocked
+    facts["engine_ask_repeats"], facts["engine_ask_repeats_cache_hits"] = repeats, repeat_hits
     timings.add("engine.ask", t0)
 
     t0 = time.perf_counter()
@@ -151,16 +195,23 @@ def run_engine(engine, world: World, probes: list[Probe], chk: Checker, budget: 
     # cache: the same question first by an authorised reader, then by each of some non-readers
     t0 = time.perf_counter()
     targeted = [p for p in probes if p.targets and p.kind in ("content", "demo_question", "heading")]
+    reader_hits = non_reader_hits = 0
     for p in random.Random(seed + 2).sample(targeted, min(budget.cache_pairs, len(targeted))):
         reader = world.readers(p.targets[0])
         reader = next(u for u in reader if world.roles[u] != "admin")
         engine.ask(people[reader], p.question)
+        # the reader's repeat is a hit whenever the answer was cached: the entry the others must not get
+        reader_hits += cache_state(engine, engine.ask(people[reader], p.question).trace_id).startswith("hit")
         for who in p.askers[:2]:
             chk.probe("engine.cache")
-            check_ask_result(chk, who, "engine.cache", engine.ask(people[who], p.question), p)
+            r = engine.ask(people[who], p.question)
+            non_reader_hits += cache_state(engine, r.trace_id).startswith("hit")
+            check_ask_result(chk, who, "engine.cache", r, p)
+            check_trace(chk, engine, people[who], who, "engine.cache", r.trace_id, p)
         chk.probe("engine.cache")
         check_events(chk, p.askers[-1], "engine.cache",
                      list(engine.ask_stream(people[p.askers[-1]], p.question)), p)
+    facts["cache_pairs_reader_hits"], facts["cache_pairs_non_reader_hits"] = reader_hits, non_reader_hits
     timings.add("engine.cache", t0)
 
     # list_documents, per collection too
@@ -406,8 +457,42 @@ def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Prob
     ans = r.json().get("answer") if r.status_code == 200 else None
     call("ana", "POST", "/v1/review-requests", "api.review.setup", None, setup=True,
          json={"question": "Is the L4 Lisbon midpoint right?", "reason": "check", "answer": ans})
+    # the review queue (store/reviews.py, store/feedback.py): evidence and drafts are filtered by
+    # each viewer's ACL; a thumbs-down on the answer ana saw puts it in the queue too. Askers' own
+    # question texts reach reviewers by design (probes that abstain may be queued automatically),
+    # so they are taken out before the scan; everything else in the response is scanned.
+    rid = call("ana", "POST", "/v1/reviews", "api.review.setup", None, setup=True,
+               json={"question": "Is the L4 Lisbon midpoint right?", "answer": ans}).json().get("id")
+    if r.status_code == 200 and r.json().get("trace_id"):
+        call("ana", "POST", "/v1/feedback", "api.review.setup", None, setup=True,
+             json={"trace_id": r.json()["trace_id"], "rating": "down", "comment": "check", "answer": ans})
+
+    def review_view(who: str, path: str, surface: str) -> None:
+        chk.probe(surface)
+        auth = {"Authorization": f"Bearer {keys[who]}"}
+        resp = client.get(path, headers=auth)
+        if resp.status_code >= 500:
+            chk._leak(who, surface, None, -1, f"HTTP {resp.status_code}", resp.text[:400])
+        queue = client.get("/v1/reviews?limit=500", headers=auth).json().get("reviews", [])
+        mine = client.get("/v1/reviews?mine=true&limit=500", headers=auth).json().get("reviews", [])
+        questions = sorted({i["question"] for i in [*queue, *mine]}, key=len, reverse=True)
+        body = html.unescape(resp.text) if resp.headers.get("content-type", "").startswith("text/html") else resp.text
+        if resp.headers.get("content-type", "").startswith("application/json"):
+            payload = resp.json()
+            for item in payload.get("reviews", payload.get("review_requests", [payload])):
+                item.pop("question", None)
+            body_ids(who, surface, payload, None)
+            body = dumps(payload)
+        for q in questions:
+            body = body.replace(q, "")
+        chk.text(who, surface + ".body", body)
+
     for who in ("rita", "admin", "eve"):
-        call(who, "GET", "/v1/review-requests", "api.review_requests")
+        review_view(who, "/v1/review-requests", "api.review_requests")
+        review_view(who, "/v1/reviews", "api.reviews")
+        review_view(who, "/ui/reviews", "ui.reviews")
+        if rid is not None:
+            review_view(who, f"/v1/reviews/{rid}", "api.reviews")
     timings.add("api.review", t0)
 
     # the browser UI (same authentication): document list, table fragment, document pages
