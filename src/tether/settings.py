@@ -93,6 +93,8 @@ class ModelConfig(BaseModel):
     price_out_per_mtok: float = 0.0
     context_window: int = 4096
     streaming: bool = True
+    #: Ask for token usage at the end of streams (off for servers that reject stream_options).
+    stream_usage: bool = True
     json_schema: bool = False
     structured_output: Literal["response_format", "guided_json", "prompt"] = "response_format"
     connect_timeout_s: float = 5.0
@@ -248,6 +250,21 @@ class ReviewSettings(BaseModel):
     golden_path: str = ""
 
 
+class CacheSettings(BaseModel):
+    """The answer cache (cache/answers.py): exact and semantic, per effective permission key and
+    index version; hits re-check every source document against the asker."""
+
+    enabled: bool = True
+    #: Also reuse the answer to a paraphrase (same scope, same numbers and negations).
+    semantic: bool = True
+    #: Cosine similarity of the questions' embeddings at or above which a paraphrase hits
+    #: (measured on demo paraphrases and near-misses: bench/cache.py).
+    threshold: float = Field(default=0.95, ge=0.0, le=1.0)
+    ttl_s: float = Field(default=86400.0, gt=0)
+    #: Beyond this many entries the oldest are evicted.
+    max_entries: int = Field(default=10000, ge=1)
+
+
 def _default_guard() -> GuardSettings:
     g = GuardSettings(context_action="quarantine")
     # restricted sources: redact PII in answers rather than withholding every answer
@@ -279,6 +296,7 @@ class Settings(BaseSettings):
     ingest_classifier: bool = False
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     observe: ObserveSettings = Field(default_factory=ObserveSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -101,3 +101,26 @@ def test_tracing_off_still_records_usage(engine, settings):
     with engine.db.connection() as conn:
         assert conn.execute("SELECT count(*) AS n FROM traces").fetchone()["n"] == 0
         assert conn.execute("SELECT count(*) AS n FROM usage_events WHERE kind = 'generate'").fetchone()["n"] == 1
+
+
+def test_streamed_answers_report_provider_usage(engine, settings):
+    with FakeOpenAI("quote") as fake:
+        settings.generate.models["paid"] = ModelConfig(kind="openai", base_url=fake.base_url, model="m",
+                                                       price_in_per_mtok=2.0, price_out_per_mtok=8.0)
+        eve = engine.principal("eve")
+        events = list(engine.ask_stream(eve, QUESTION, model="paid"))
+        asked_usage = fake.requests[-1]["body"].get("stream_options")
+    done = events[-1]
+    assert done["type"] == "done" and done["trace_id"] and not done["answer"]["abstained"]
+    assert asked_usage == {"include_usage": True}
+    with engine.db.connection() as conn:
+        t = obs_store.get(conn, done["trace_id"], viewer_id=eve.id, admin=False)
+    call = next(c for c in t["calls"] if c["kind"] == "generate")
+    assert call["input_tokens"] > 0 and call["output_tokens"] > 0 and call["cost_usd"] > 0
+    model_span = next(s for s in _spans(t["root"]) if s["name"] == "model.call")
+    assert "tether.usage_estimated" not in model_span["attrs"] and "tether.first_token_ms" in model_span["attrs"]
+    assert t["kind"] == "stream" and t["status"] == "answered"
+
+
+def _spans(node: dict) -> list[dict]:
+    return [node] + [s for c in node["children"] for s in _spans(c)]

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from tether.errors import ConfigError, ContextOverflow, ProviderError, ProviderTimeout
 from tether.generate.base import Capabilities, GenerationRequest
 from tether.generate.prompting import render_messages
-from tether.types import Generation
+from tether.types import Generation, Usage
 
 
 class OpenAICompatConfig(BaseModel):
@@ -30,6 +30,9 @@ class OpenAICompatConfig(BaseModel):
     connect_timeout_s: float = 5.0
     timeout_s: float = 60.0
     streaming: bool = True
+    #: Ask for token usage at the end of a stream (``stream_options.include_usage``); turn off
+    #: for servers that reject the option (tokens are then estimated).
+    stream_usage: bool = True
     #: How a JSON schema is enforced: OpenAI ``response_format``, vLLM ``guided_json`` in
     #: ``extra_body``, or only by the prompt (the answer is still validated afterwards).
     structured_output: Literal["response_format", "guided_json", "prompt"] = "response_format"
@@ -88,17 +91,30 @@ class OpenAICompatGenerator:
         )
 
     def stream(self, req: GenerationRequest) -> Iterator[str]:
+        for item in self.stream_with_usage(req):
+            if isinstance(item, str):
+                yield item
+
+    def stream_with_usage(self, req: GenerationRequest) -> Iterator[str | Usage]:
+        """Text deltas, then (when the server reports it: ``stream_options.include_usage``)
+        one :class:`Usage` with the call's token counts."""
+        extra = {"stream_options": {"include_usage": True}} if self.cfg.stream_usage else {}
         with _translated(self.cfg):
-            events = self._client.chat.completions.create(**self._kwargs(req), stream=True)
+            events = self._client.chat.completions.create(**self._kwargs(req), stream=True, **extra)
             finished = False
+            usage = None
             for chunk in events:
                 for choice in chunk.choices:
                     if choice.delta and choice.delta.content:
                         yield choice.delta.content
                     if choice.finish_reason:
                         finished = True
+                if getattr(chunk, "usage", None):
+                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0, 1)
             if not finished:
                 raise ProviderError("the provider's stream ended before the answer finished", model=self.cfg.model)
+            if usage is not None:
+                yield usage
 
 
 class _translated:

@@ -29,6 +29,7 @@ def make_generator(cfg: ModelConfig, embedder: Embedder, secrets: Mapping[str, s
         oc = OpenAICompatConfig(
             base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
             connect_timeout_s=cfg.connect_timeout_s, timeout_s=cfg.timeout_s, streaming=cfg.streaming,
+            stream_usage=cfg.stream_usage,
             structured_output=cfg.structured_output,
         )
         return OpenAICompatGenerator(oc, api_key=secrets.get(cfg.api_key_env) if cfg.api_key_env else None)
