@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tether.cache.answers import AnswerCache
 from tether.embed.base import Embedder, make_embedder
 from tether.errors import ProviderError
 from tether.generate.base import Generator
@@ -78,6 +79,8 @@ class Tether:
         self.trace_listeners: list[Callable[[Trace], None]] = []
         #: Circuit breakers per provider, shared by every request of this engine.
         self.breakers = _make_breakers(settings)
+        #: Exact and semantic answer cache (cache/answers.py); ``settings.cache``.
+        self.answer_cache = AnswerCache(self)
 
     @property
     def embedder(self) -> Embedder:
@@ -340,6 +343,87 @@ class Tether:
             except Exception:  # noqa: BLE001 - an exporter must never fail a request
                 log.exception("trace listener %r failed", listener)
 
+    # budgets ----------------------------------------------------------------------------
+    def _estimate_usd(self, question: str, packed: Packed, models: list[str], json_schema: dict | None,
+                      trace: Trace) -> float:
+        """Worst-case cost of this request, what its budgets reserve: the calls recorded so far
+        (embedding, reranking) plus every generation it may still make. Per routed model (the
+        chosen one and the cascade's escalation): a first call and, when grounding may regenerate,
+        a second; each priced at the dearest model of its fallback chain, with the rendered prompt
+        (packed sources, question, template) plus the quoted previous answer, counted with the
+        embedder's tokenizer and 25% headroom for providers' tokenizers, as input, and
+        ``max_answer_tokens`` as output. Failed attempts (retries) are recorded at 0 tokens, so
+        they add nothing. Zero-priced chains (the default extractive model) count nothing."""
+        gs = self.settings.generate
+        chains = [[n for n in (m, *gs.fallbacks) if n in gs.models] for m in models]
+        if not any(gs.models[n].price_in_per_mtok or gs.models[n].price_out_per_mtok for c in chains for n in c):
+            return trace.cost_usd
+        from tether.generate.base import GenerationRequest
+        from tether.generate.prompting import render_messages
+
+        out_tokens = gs.max_answer_tokens
+        msgs = render_messages(GenerationRequest(question=question, passages=packed.passages,
+                                                 json_schema=json_schema, max_tokens=out_tokens))
+        prompt = sum(self.embedder.count_tokens(m["content"]) + 8 for m in msgs)
+        in_tokens = int((prompt + out_tokens) * 1.25) + 32
+        calls = 2 if self.settings.ground.regenerate else 1
+        gen = sum(calls * max(cost_usd(in_tokens, out_tokens, gs.models[n].price_in_per_mtok,
+                                       gs.models[n].price_out_per_mtok) for n in c) for c in chains if c)
+        return trace.cost_usd + gen
+
+    def _reserve_budget(self, principal: Principal, question: str, packed: Packed, models: list[str],
+                        json_schema: dict | None, trace: Trace):
+        """Reserve the worst-case cost against every budget that applies (store/budgets.py).
+        Returns ``(reservation, None)``, or ``(empty reservation, refusal Answer)`` when a hard
+        budget would be exceeded. With no budget applying this is one indexed query."""
+        from tether.errors import BudgetExceeded
+        from tether.store import budgets
+
+        estimate = self._estimate_usd(question, packed, models, json_schema, trace)
+        with trace.span("budget", estimate_usd=round(estimate, 8)) as span:
+            try:
+                with self.db.connection() as conn:
+                    reservation = budgets.reserve(conn, principal, estimate, trace_id=trace.id or None)
+            except BudgetExceeded as exc:
+                span.set(decision="refused", scope=exc.details.get("scope"), period=exc.details.get("period"))
+                trace.set(refused="budget_exceeded")
+                refusal = Answer(text=f"Not answered: {exc.message}.", abstained=True, escalate=True,
+                                 model=models[0] if models else "", reasons=["budget_exceeded"], attempts=0)
+                return budgets.Reservation("", estimate), refusal
+            span.set(decision="reserved" if reservation.budgets else "no_budget", budgets=reservation.budgets,
+                     warnings=reservation.warnings)
+        if reservation.warnings:
+            trace.set(budget_warnings=list(reservation.warnings))
+        return reservation, None
+
+    def _settle_budget(self, reservation, trace: Trace) -> None:
+        """Charge the request's whole recorded cost (``trace.cost_usd``: every call, the same
+        figure as its usage events) to the budgets it reserved; never fails the request (an
+        unsettled hold expires after 10 minutes)."""
+        if reservation is None or reservation.empty or reservation.settled:
+            return
+        from tether.store import budgets
+
+        try:
+            with self.db.connection() as conn:
+                budgets.settle(conn, reservation, trace.cost_usd)
+            trace.event("budget.settle", actual_usd=round(trace.cost_usd, 8), estimate_usd=reservation.estimate_usd)
+        except Exception:  # noqa: BLE001 - the answer stands; the hold expires
+            log.exception("could not settle budget reservation %s", reservation.id)
+
+    def _budget_hand_off(self, principal: Principal, question: str, trace: Trace, refusal: Answer) -> None:
+        """Open a review item for a refused request (when the hand-off queue is present)."""
+        auto = getattr(self, "auto_hand_off", None)
+        if auto is not None:
+            auto(principal, question, source="budget_refusal", trace_id=trace.id or None, answer=refusal)
+            return
+        hand_off = getattr(self, "hand_off", None)
+        if hand_off is not None:
+            try:
+                hand_off(principal, question, source="budget_refusal", trace_id=trace.id or None)
+            except Exception:  # noqa: BLE001 - the refusal stands
+                log.exception("could not hand off a budget refusal")
+
     def ask(self, principal: Principal, question: str, *, model: str | None = None,
             json_schema: dict | None = None, flt: SearchFilter | None = None,
             trace: Trace | None = None) -> AskResult:
@@ -368,20 +452,36 @@ class Tether:
             self._finish(trace, "blocked", question, name, {"stage": "input", "reasons": verdict.reasons},
                          action="guard.block")
             return AskResult(blocked_answer(verdict, name), [], Retrieval([]), None, name, 0.0, blocked=True)
+        cached = self.answer_cache.lookup(principal, question, model, json_schema, flt, trace)
+        if cached.result is not None:  # sources re-checked against this principal; no model call
+            self._finish(trace, "answered", question, cached.result.model, cached.details)
+            return cached.result
         res, passages, confidence = self._retrieve(principal, question, flt, trace)
         route = self._route(question, model, confidence, passages, json_schema, trace)
         models = [route.model] + ([route.escalate_to] if route.escalate_to else [])
         packed = self._pack(passages, models, trace)
         name = route.model
-        if confidence < self.settings.retrieve.min_confidence or not packed.passages:
-            ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
-        else:
-            ans = self._ground(question, packed, name, json_schema, trace)
-            if route.escalate_to and _rejected(ans):
-                trace.event("route.escalate", **{"from": name, "to": route.escalate_to, "reasons": ans.reasons})
-                first, name = ans, route.escalate_to
+        weak = confidence < self.settings.retrieve.min_confidence or not packed.passages
+        reservation, refusal = self._reserve_budget(principal, question, packed, [] if weak else models,
+                                                    json_schema, trace)
+        if refusal is not None:  # a hard budget is spent: no model call, a refusal the asker can act on
+            trace.set(abstained=True, grounded=False, blocked=False, escalate=True, route=route.reason)
+            self._finish(trace, "refused", question, name, {"refused": "budget_exceeded"}, action="budget.refuse")
+            self._budget_hand_off(principal, question, trace, refusal)
+            return AskResult(refusal, [], res, packed, name, confidence)
+        try:
+            if weak:
+                ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
+            else:
                 ans = self._ground(question, packed, name, json_schema, trace)
-                ans = dataclasses.replace(ans, usage=first.usage + ans.usage, attempts=first.attempts + ans.attempts)
+                if route.escalate_to and _rejected(ans):
+                    trace.event("route.escalate", **{"from": name, "to": route.escalate_to, "reasons": ans.reasons})
+                    first, name = ans, route.escalate_to
+                    ans = self._ground(question, packed, name, json_schema, trace)
+                    ans = dataclasses.replace(ans, usage=first.usage + ans.usage,
+                                              attempts=first.attempts + ans.attempts)
+        finally:  # also when generation raised: the reservation becomes the actual cost
+            self._settle_budget(reservation, trace)
         cited = {c.document_id for c in ans.citations}
         label = most_restrictive([p.classification for p in packed.passages if p.document_id in cited])
         with trace.span("output_guard", classification=label) as span:
@@ -390,12 +490,13 @@ class Tether:
         grounded = not ans.abstained and all(v.supported for v in ans.sentences)
         trace.set(abstained=ans.abstained, grounded=grounded, blocked=False, escalate=ans.escalate,
                   route=route.reason, cited_documents=sorted(cited))
+        self.answer_cache.store(cached, principal, ans, packed, name, confidence, trace)  # answered, guarded only
         status = "escalated" if "provider_error" in trace.attrs else "abstained" if ans.abstained else "answered"
         self._finish(trace, status, question, name, {
             "abstained": ans.abstained, "cited_documents": len(cited), "dropped": len(packed.dropped),
             "output_guard": out_verdict.verdict.value,
         })
-        return AskResult(ans, packed.passages, res, packed, name, confidence)
+        return AskResult(ans, packed.passages, res, packed, name, confidence, warnings=list(reservation.warnings))
 
     def ask_stream(self, principal: Principal, question: str, *, model: str | None = None,
                    flt: SearchFilter | None = None) -> Iterator[dict]:
@@ -408,6 +509,7 @@ class Tether:
         gs = self.settings.guard
         trace = self.new_trace("stream", principal)
         status, name, details = "error", model or "", {"stream": True}
+        reservation = refusal = None
         try:
             with trace.span("input_guard") as span:
                 verdict = check_question(question, gs)
@@ -435,6 +537,14 @@ class Tether:
                 yield {"type": "sources", "sources": result.to_dict()["sources"]}
                 yield {"type": "done", "answer": result.answer.to_dict(), "trace_id": result.trace_id}
                 return
+            reservation, refusal = self._reserve_budget(principal, question, packed, [name], None, trace)
+            if refusal is not None:
+                status, details["refused"] = "refused", "budget_exceeded"
+                trace.set(abstained=True, grounded=False, blocked=False, escalate=True)
+                yield {"type": "done", "answer": refusal.to_dict(), "trace_id": trace.id or None}
+                return
+            if reservation.warnings:
+                yield {"type": "warnings", "warnings": list(reservation.warnings)}
             yield {"type": "sources", "sources": _sources(packed.passages)}
             with trace.span("ground", model=name, stream=True) as gspan:
                 for event in stream_answer(question, packed.passages, self._model(name, trace), self.embedder,
@@ -455,8 +565,12 @@ class Tether:
                         details["abstained"] = a["abstained"]
                     yield event
         finally:
+            self._settle_budget(reservation, trace)
             if status != "delegated":
-                self._finish(trace, status, question, name, details)
+                self._finish(trace, status, question, name, details,
+                             **({"action": "budget.refuse"} if refusal is not None else {}))
+            if refusal is not None:
+                self._budget_hand_off(principal, question, trace, refusal)
 
     # retrieval --------------------------------------------------------------------------
     def search(
@@ -481,11 +595,14 @@ class AskResult:
     blocked: bool = False
     trace_id: str | None = None
     cost_usd: float = 0.0
+    #: Soft-budget warnings ("the monthly soft budget of group 'hr' is exceeded").
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "answer": self.answer.to_dict(), "model": self.model, "confidence": round(self.confidence, 4),
             "blocked": self.blocked, "trace_id": self.trace_id, "cost_usd": round(self.cost_usd, 8),
+            "warnings": list(self.warnings),
             "sources": _sources(self.passages),
             "timings_ms": {k: round(v, 2) for k, v in self.retrieval.timings_ms.items()},
         }

@@ -87,6 +87,47 @@ def test_hard_budget_admits_exactly_what_fits_under_concurrency(db, db_url, peop
         assert conn.execute("SELECT count(*) AS n FROM budget_holds").fetchone()["n"] == 0
 
 
+def test_shared_group_budget_under_concurrency_with_overlapping_budgets(db, db_url, people):
+    """Two members of one group, each with budgets of their own (different lock sets that
+    overlap on the group's row): exactly what the group budget fits is admitted, no deadlock."""
+    with db.transaction() as conn:
+        g = budgets.set_budget(conn, scope="group", target="hr", period="day", limit_usd=10 * EST)
+        budgets.set_budget(conn, scope="user", target="ana", period="month", limit_usd=1.0)
+        budgets.set_budget(conn, scope="user", target="ben", period="day", limit_usd=1.0, kind="soft")
+        key = api_keys.create_key(conn, "ben", name="ci")
+        budgets.set_budget(conn, scope="api_key", target=str(key["id"]), period="month", limit_usd=1.0)
+    who = [people["ana"], dataclasses.replace(people["ben"], api_key_id=key["id"])] * 20
+    conns = [psycopg.connect(db_url, row_factory=dict_row) for _ in who]
+    barrier = threading.Barrier(len(who))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def one(conn: psycopg.Connection, principal) -> None:
+        try:
+            barrier.wait(timeout=60)
+            r = budgets.reserve(conn, principal, EST)
+            budgets.settle(conn, r, EST)
+            out = "ok"
+        except BudgetExceeded:
+            out = "refused"
+        except BaseException as exc:  # noqa: BLE001 - counted as a failure below
+            out = repr(exc)
+        with lock:
+            outcomes.append(out)
+
+    threads = [threading.Thread(target=one, args=(c, p)) for c, p in zip(conns, who)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        for c in conns:
+            c.close()
+    assert sorted(set(outcomes)) == ["ok", "refused"] and outcomes.count("ok") == 10, outcomes
+    assert _ledger(db, g["id"])["spent_usd"] == pytest.approx(10 * EST)
+
+
 def test_refusals_name_scope_and_period_never_figures(db, people):
     with db.transaction() as conn:
         budgets.set_budget(conn, scope="group", target="hr", period="month", limit_usd=0.0123)

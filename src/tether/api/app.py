@@ -82,6 +82,9 @@ def create_app(settings: Settings, *, engine: Tether | None = None, secrets: Map
 
     app.include_router(routes_eval.router)
     app.include_router(routes_traces.router)
+    from tether.api import routes_usage  # GET /v1/usage, /v1/budgets (admin), the /ui/usage page
+
+    app.include_router(routes_usage.router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is up")
     def healthz() -> dict:

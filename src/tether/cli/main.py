@@ -40,6 +40,8 @@ def _optional(module: str, name: str, **kw: object) -> None:
 for _mod, _name in (("guard", "guard"), ("evaluate", "eval"), ("demo", "demo"), ("ask", "ask"), ("serve", "serve"), ("traces", "traces"), ("audit", "audit")):
     _optional(_mod, _name)
 _optional("review", "review")
+_optional("cache", "cache")
+_optional("usage", "usage")  # `tether usage` and `tether budget`
 
 
 @app.callback()

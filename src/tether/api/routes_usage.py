@@ -1,0 +1,183 @@
+"""Usage and budgets over HTTP, and the usage page of the web UI.
+
+* ``GET /v1/usage?by=user|group|api_key|model|kind|day|month&since=&until=&kind=``: calls, tokens,
+  cost and mean latency rolled up from the usage ledger. Administrators see everyone's (and may
+  pass ``user=NAME``); anyone else sees only their own calls, whatever ``by`` says.
+* ``GET /v1/budgets``, ``POST /v1/budgets``, ``DELETE /v1/budgets/{id}``: spending budgets with
+  the current period's spend (administrators only; every change is audited).
+* ``GET /ui/usage``: bar charts (inline SVG) of cost per day and per model, the totals and, for
+  administrators, spend per user and the budgets; members see their own usage and the budgets
+  whose figures are theirs alone (their user and API-key budgets).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from html import escape
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from tether.api.auth import admin_principal, current_principal, get_engine
+from tether.errors import PermissionDenied
+from tether.store import audit, budgets, principals
+from tether.store import usage as usage_store
+from tether.types import Principal
+
+router = APIRouter()
+
+By = Literal["user", "group", "api_key", "model", "kind", "day", "month"]
+
+
+class NewBudget(BaseModel):
+    scope: Literal["user", "group", "api_key"]
+    #: The user's or group's name, or the API key's id or prefix.
+    target: str = Field(min_length=1, max_length=200)
+    period: Literal["day", "month"] = "month"
+    limit_usd: float = Field(ge=0, lt=1_000_000)
+    kind: Literal["soft", "hard"] = "hard"
+
+
+def _json(data: object, status: int = 200) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(data), status_code=status)
+
+
+@router.get("/v1/usage", tags=["usage"], summary="Cost and tokens rolled up (yours; administrators: everyone's)")
+def get_usage(request: Request, by: By = Query("day"), since: date | None = Query(None, description="UTC day, inclusive"),
+              until: date | None = Query(None, description="UTC day, inclusive"),
+              user: str | None = Query(None, description="Administrators: only this user's calls"),
+              kind: str | None = Query(None, description="generate | embed | rerank | guard"),
+              me: Principal = Depends(current_principal)):
+    engine = get_engine(request)
+    with engine.db.connection() as conn:
+        if me.is_admin:
+            pid = principals.get_principal(conn, user).id if user else None
+        else:
+            if user and user != me.name:
+                raise PermissionDenied("you may only see your own usage")
+            pid = me.id
+        out = usage_store.rollup(conn, by=by, since=since, until=until, principal_id=pid, kind=kind)
+    if pid is not None:
+        out["user"] = user or me.name
+    return _json(out)
+
+
+@router.get("/v1/budgets", tags=["usage"], summary="Budgets with the current period's spend (administrators)",
+            dependencies=[Depends(admin_principal)])
+def list_budgets(request: Request):
+    with get_engine(request).db.connection() as conn:
+        return _json({"budgets": budgets.list_budgets(conn)})
+
+
+@router.post("/v1/budgets", tags=["usage"], status_code=201,
+             summary="Create or change a budget (same scope, target, period and kind: changed)")
+def set_budget(body: NewBudget, request: Request, me: Principal = Depends(admin_principal)):
+    with get_engine(request).db.transaction() as conn:
+        b = budgets.set_budget(conn, scope=body.scope, target=body.target, period=body.period,
+                               limit_usd=body.limit_usd, kind=body.kind)
+        audit.record(conn, "admin.budget.set", actor_id=me.id, target=f"budget:{b['id']}",
+                     details={"via": "api", "scope": body.scope, "target": b["scope_name"], "period": body.period,
+                              "kind": body.kind, "limit_usd": b["limit_usd"], "created": b["created"]})
+    return _json(b, 201 if b["created"] else 200)
+
+
+@router.delete("/v1/budgets/{budget_id}", tags=["usage"], summary="Delete a budget and its ledger")
+def delete_budget(budget_id: int, request: Request, me: Principal = Depends(admin_principal)):
+    with get_engine(request).db.transaction() as conn:
+        b = budgets.delete_budget(conn, budget_id)
+        audit.record(conn, "admin.budget.delete", actor_id=me.id, target=f"budget:{budget_id}",
+                     details={"via": "api", "scope": b["scope"], "target": b["scope_name"], "period": b["period"],
+                              "kind": b["kind"], "limit_usd": b["limit_usd"]})
+    return {"deleted": budget_id}
+
+
+# the web UI ----------------------------------------------------------------------------------------
+def bar_chart(title: str, labels: list[str], values: list[float], *, testid: str = "", width: int = 640,
+              height: int = 200) -> str:
+    """A vertical bar chart as inline SVG (no script, no external asset): one bar per label,
+    each with a tooltip; the axis shows the maximum."""
+    pad_l, pad_b, pad_t = 64, 42, 24
+    top = max([*values, 0.0]) or 1.0
+    n = max(len(values), 1)
+    bw = (width - pad_l - 8) / n
+    base = height - pad_b
+    tid = f' data-testid="{escape(testid)}"' if testid else ""
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+             f'preserveAspectRatio="xMinYMin meet"{tid} aria-label="{escape(title)}"><title>{escape(title)}</title>',
+             f'<text x="4" y="14" font-size="12" font-weight="bold">{escape(title)}</text>',
+             f'<text x="{pad_l - 4}" y="{pad_t + 4}" font-size="10" text-anchor="end">${_usd(top)}</text>',
+             f'<text x="{pad_l - 4}" y="{base}" font-size="10" text-anchor="end">$0</text>',
+             f'<line x1="{pad_l}" y1="{base}" x2="{width - 4}" y2="{base}" stroke="#888"/>',
+             f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{base}" stroke="#888"/>']
+    every = -(-len(labels) // 10) or 1  # at most 10 axis labels
+    w = min(max(bw - 2, 1), 48)
+    for i, (lab, v) in enumerate(zip(labels, values)):
+        x = pad_l + i * bw + (bw - w) / 2
+        h = (base - pad_t) * (v / top)
+        parts.append(f'<rect class="bar" x="{x:.1f}" y="{base - h:.1f}" width="{w:.1f}" height="{h:.1f}"'
+                     f' fill="#4a7bd0" data-label="{escape(lab)}" data-value="{v:.8f}">'
+                     f'<title>{escape(lab)}: ${_usd(v)}</title></rect>')
+        if i % every == 0:
+            short = lab[5:] if _ISO_DAY.match(lab) else lab[:14]  # days as MM-DD
+            parts.append(f'<text x="{x + w / 2:.1f}" y="{base + 14}" font-size="10" text-anchor="middle">'
+                         f'{escape(short)}</text>')
+    if not values:
+        parts.append(f'<text x="{width / 2}" y="{base / 2 + pad_t / 2}" font-size="12" text-anchor="middle">'
+                     'no usage in this range</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _usd(v: float) -> str:
+    return f"{v:.4f}" if v >= 0.01 or v == 0 else f"{v:.6f}"
+
+
+def _days(since: date, until: date, rows: list[dict]) -> tuple[list[str], list[float]]:
+    """One bar per day of the range (days without calls at 0)."""
+    cost = {r["key"]: r["cost_usd"] for r in rows}
+    labels, values, d = [], [], since
+    while d <= until and len(labels) < 400:
+        labels.append(d.isoformat())
+        values.append(cost.get(d.isoformat(), 0.0))
+        d += timedelta(days=1)
+    return labels, values
+
+
+@router.get("/ui/usage", include_in_schema=False)
+def usage_page(request: Request, since: str | None = None, until: str | None = None) -> Response:
+    from tether.ui.routes import _page, _principal
+
+    me = _principal(request)
+    if me is None:
+        return RedirectResponse("/ui/sign-in", status_code=303)
+    today = datetime.now(timezone.utc).date()
+    try:
+        end = usage_store.parse_day(until) or today
+        start = usage_store.parse_day(since) or end - timedelta(days=29)
+    except Exception:  # noqa: BLE001 - a bad date in the URL: the default range
+        start, end = today - timedelta(days=29), today
+    if start > end:
+        start, end = end, start
+    pid = None if me.is_admin else me.id
+    with get_engine(request).db.connection() as conn:
+        per_day = usage_store.rollup(conn, by="day", since=start, until=end, principal_id=pid)
+        per_model = usage_store.rollup(conn, by="model", since=start, until=end, principal_id=pid)
+        per_user = usage_store.rollup(conn, by="user", since=start, until=end) if me.is_admin else None
+        budget_rows = budgets.list_budgets(conn) if me.is_admin else budgets.list_budgets(
+            conn, principal=me, own_only=True)
+    day_labels, day_values = _days(start, end, per_day["rows"])
+    charts = {
+        "day": bar_chart("Cost per day (USD)", day_labels, day_values, testid="chart-day"),
+        "model": bar_chart("Cost per model (USD)", [r["label"] for r in per_model["rows"]],
+                           [r["cost_usd"] for r in per_model["rows"]], testid="chart-model"),
+    }
+    return _page(request, "usage.html", me, charts=charts, total=per_day["total"], per_model=per_model["rows"],
+                 per_user=per_user["rows"] if per_user else None, budgets=budget_rows, since=start.isoformat(),
+                 until=end.isoformat(), everyone=me.is_admin)
