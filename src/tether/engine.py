@@ -204,6 +204,20 @@ class Tether:
             log.exception("could not open a review item (%s)", source)
             return None
 
+    def _auto_review(self, principal: Principal, question: str, ans: Answer | dict, passages: list | None,
+                     trace: Trace) -> None:
+        """Abstentions and escalated (low-confidence) answers go to the review queue, per
+        ``review.sources``; after the trace is stored, so the item links to it."""
+        a = ans.to_dict() if isinstance(ans, Answer) else ans
+        if a.get("abstained"):
+            source = "abstention"
+        elif a.get("escalate"):
+            source = "low_confidence"
+        else:
+            return
+        self.auto_hand_off(principal, question, source=source, trace_id=trace.id or None, answer=a,
+                           passages=passages)
+
     # answering --------------------------------------------------------------------------
     def generator(self, name: str | None = None) -> tuple[str, Generator]:
         name, cfg = model_config(self.settings.generate, name)
@@ -496,81 +510,107 @@ class Tether:
             "abstained": ans.abstained, "cited_documents": len(cited), "dropped": len(packed.dropped),
             "output_guard": out_verdict.verdict.value,
         })
+        self._auto_review(principal, question, ans, packed.passages, trace)
         return AskResult(ans, packed.passages, res, packed, name, confidence, warnings=list(reservation.warnings))
 
     def ask_stream(self, principal: Principal, question: str, *, model: str | None = None,
                    flt: SearchFilter | None = None) -> Iterator[dict]:
         """Events: sources, token, sentence, retract, done (see ``ground.stream``); the last
-        event's answer carries ``trace_id``.
+        event carries ``trace_id``, and the trace is stored before it is sent.
 
         Streaming shows tokens before the output guard has seen the whole answer, so it is
         refused for sources whose policy redacts or blocks; such questions get the checked
-        answer as one ``done`` event instead. Streams do not cascade (shown tokens stay shown)."""
+        answer as one ``done`` event instead. Streams do not cascade (shown tokens stay shown)
+        and skip the answer cache."""
         gs = self.settings.guard
         trace = self.new_trace("stream", principal)
-        status, name, details = "error", model or "", {"stream": True}
-        reservation = refusal = None
+        state: dict = {"status": "error", "name": model or "", "refusal": None, "reservation": None,
+                       "answer": None, "passages": None, "closed": False}
+        details: dict = {"stream": True}
+
+        def close() -> None:
+            """Settle, store the trace, hand off: once, before the last event (or on failure)."""
+            if state["closed"]:
+                return
+            state["closed"] = True
+            self._settle_budget(state["reservation"], trace)
+            if state["status"] == "delegated":
+                return
+            refusal = state["refusal"]
+            self._finish(trace, state["status"], question, state["name"], details,
+                         **({"action": "budget.refuse"} if refusal is not None else {}))
+            if refusal is not None:
+                self._budget_hand_off(principal, question, trace, refusal)
+            elif state["answer"] is not None:
+                self._auto_review(principal, question, state["answer"], state["passages"], trace)
+
+        def done(answer: dict, status: str) -> dict:
+            state["status"] = status
+            close()
+            return {"type": "done", "answer": answer, "trace_id": trace.id or None}
+
         try:
             with trace.span("input_guard") as span:
                 verdict = check_question(question, gs)
                 span.set(verdict=verdict.verdict.value, score=round(verdict.score, 4), reasons=verdict.reasons)
             if verdict.verdict is Verdict.BLOCK:
-                status = "blocked"
                 trace.set(blocked=True, abstained=True)
-                yield {"type": "done", "answer": blocked_answer(verdict).to_dict(), "trace_id": trace.id or None}
+                yield done(blocked_answer(verdict).to_dict(), "blocked")
                 return
             res, passages, confidence = self._retrieve(principal, question, flt, trace)
             route = self._route(question, model, confidence, passages, None, trace)
-            name = route.model
+            name = state["name"] = route.model
             packed = self._pack(passages, [name], trace)
             if confidence < self.settings.retrieve.min_confidence or not packed.passages:
-                status = "abstained"
                 trace.set(abstained=True, grounded=False)
                 ans = abstention(self.settings.ground, "weak_retrieval", escalate=True, model=name)
-                yield {"type": "done", "answer": ans.to_dict(), "trace_id": trace.id or None}
+                state["answer"], state["passages"] = ans.to_dict(), packed.passages
+                yield done(ans.to_dict(), "abstained")
                 return
             label = most_restrictive([p.classification for p in packed.passages])
             policy = gs.policy_for(label)
             if policy.block or policy.redact_in_answers:
-                status = "delegated"
+                state["status"] = "delegated"
+                close()
                 result = self.ask(principal, question, model=model, flt=flt)
                 yield {"type": "sources", "sources": result.to_dict()["sources"]}
                 yield {"type": "done", "answer": result.answer.to_dict(), "trace_id": result.trace_id}
                 return
-            reservation, refusal = self._reserve_budget(principal, question, packed, [name], None, trace)
+            state["reservation"], refusal = self._reserve_budget(principal, question, packed, [name], None, trace)
             if refusal is not None:
-                status, details["refused"] = "refused", "budget_exceeded"
+                state["refusal"], details["refused"] = refusal, "budget_exceeded"
                 trace.set(abstained=True, grounded=False, blocked=False, escalate=True)
-                yield {"type": "done", "answer": refusal.to_dict(), "trace_id": trace.id or None}
+                yield done(refusal.to_dict(), "refused")
                 return
-            if reservation.warnings:
-                yield {"type": "warnings", "warnings": list(reservation.warnings)}
+            if state["reservation"].warnings:
+                yield {"type": "warnings", "warnings": list(state["reservation"].warnings)}
             yield {"type": "sources", "sources": _sources(packed.passages)}
+            final: dict | None = None
             with trace.span("ground", model=name, stream=True) as gspan:
                 for event in stream_answer(question, packed.passages, self._model(name, trace), self.embedder,
                                            self.settings.ground, max_tokens=self.settings.generate.max_answer_tokens):
-                    if event["type"] == "done":
-                        a = dict(event["answer"])
-                        if not a["abstained"]:
-                            r = PiiGuard(gs, label).check(a["text"])
-                            if r.verdict in (Verdict.SANITISE, Verdict.BLOCK):
-                                a["text"] = r.sanitised_text if r.verdict is Verdict.SANITISE else WITHHELD_TEXT
-                                a["reasons"] = [*a.get("reasons", []), f"output_guard:{r.verdict.value}"]
-                                yield {"type": "replace", "text": a["text"], "reason": "output_guard"}
-                        event = {**event, "answer": a, "trace_id": trace.id or None}
-                        status = "abstained" if a["abstained"] else "answered"
-                        gspan.set(abstained=a["abstained"], reasons=a.get("reasons", []))
-                        trace.set(abstained=a["abstained"], blocked=False, grounded=not a["abstained"] and all(
-                            s.get("verdict") == "supported" for s in a.get("sentences", [])))
-                        details["abstained"] = a["abstained"]
-                    yield event
+                    if event["type"] != "done":
+                        yield event
+                        continue
+                    a = dict(event["answer"])
+                    if not a["abstained"]:
+                        r = PiiGuard(gs, label).check(a["text"])
+                        if r.verdict in (Verdict.SANITISE, Verdict.BLOCK):
+                            a["text"] = r.sanitised_text if r.verdict is Verdict.SANITISE else WITHHELD_TEXT
+                            a["reasons"] = [*a.get("reasons", []), f"output_guard:{r.verdict.value}"]
+                            yield {"type": "replace", "text": a["text"], "reason": "output_guard"}
+                    gspan.set(abstained=a["abstained"], reasons=a.get("reasons", []))
+                    trace.set(abstained=a["abstained"], blocked=False, grounded=not a["abstained"] and all(
+                        s.get("verdict") == "supported" for s in a.get("sentences", [])))
+                    details["abstained"] = a["abstained"]
+                    state["answer"], state["passages"] = a, packed.passages
+                    final = {**event, "answer": a}
+            if final is None:
+                raise ProviderError("the answer stream ended without a result", model=name)
+            final.update(done(final["answer"], "abstained" if final["answer"]["abstained"] else "answered"))
+            yield final
         finally:
-            self._settle_budget(reservation, trace)
-            if status != "delegated":
-                self._finish(trace, status, question, name, details,
-                             **({"action": "budget.refuse"} if refusal is not None else {}))
-            if refusal is not None:
-                self._budget_hand_off(principal, question, trace, refusal)
+            close()
 
     # retrieval --------------------------------------------------------------------------
     def search(

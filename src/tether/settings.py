@@ -124,6 +124,8 @@ class RouteWhen(BaseModel):
     max_words: int | None = None
     #: Whether a JSON schema was requested.
     json_schema: bool | None = None
+    #: Whether the router's ``cascade`` is on (a rule only for one mode).
+    cascade: bool | None = None
 
 
 class RouteRule(BaseModel):
@@ -137,11 +139,14 @@ class RouteRule(BaseModel):
 
 
 def _default_route_rules() -> list[RouteRule]:
+    # Straight to the strong model: failures grounding cannot catch (a part left unanswered, thin
+    # reasoning, a source left out). Weak retrieval invites unsupported claims, which grounding
+    # does catch: with the cascade on, the cheap attempt is the cheaper way to find out.
     return [
         RouteRule(name="hard_question", when=RouteWhen(question_type=["analytical", "multi_part"]), model="strong"),
         RouteRule(name="long_question", when=RouteWhen(min_words=30), model="strong"),
-        RouteRule(name="weak_retrieval", when=RouteWhen(max_confidence=0.4), model="strong"),
         RouteRule(name="many_sources", when=RouteWhen(min_sources=3), model="strong"),
+        RouteRule(name="weak_retrieval", when=RouteWhen(max_confidence=0.4, cascade=False), model="strong"),
     ]
 
 

@@ -124,3 +124,26 @@ def test_streamed_answers_report_provider_usage(engine, settings):
 
 def _spans(node: dict) -> list[dict]:
     return [node] + [s for c in node["children"] for s in _spans(c)]
+
+
+def test_abstentions_open_a_review_item_linked_to_the_trace(engine):
+    from tether.store import reviews
+
+    eve = engine.principal("eve")
+    res = engine.ask(eve, "What is the salary band for a senior engineer in Project Nightingale?")
+    events = list(engine.ask_stream(eve, "What is the salary band for a senior engineer in Project Nightingale?"))
+    assert res.answer.abstained and events[-1]["answer"]["abstained"]
+    with engine.db.connection() as conn:
+        items = conn.execute("SELECT source, trace_id, principal_id, evidence FROM review_items ORDER BY id").fetchall()
+        # the stream's trace is stored before its last event is sent (feedback can follow at once)
+        assert obs_store.get(conn, events[-1]["trace_id"], viewer_id=eve.id, admin=False)["kind"] == "stream"
+    # one item (the same open question is reused), from the first abstention, with its trace
+    assert len(items) == 1 and items[0]["source"] == "abstention" and items[0]["trace_id"] == res.trace_id
+    assert items[0]["principal_id"] == eve.id
+    # evidence is only what eve could read: never the HR document she was filtered from
+    hr_doc = engine.list_documents(None, "hr")[0]["id"]
+    assert all(e.get("document_id") != hr_doc for e in items[0]["evidence"])
+    with engine.db.connection() as conn:
+        mine = reviews.list_items(conn, eve)
+    assert [m["question"] for m in mine] == [res_q for res_q in [
+        "What is the salary band for a senior engineer in Project Nightingale?"]]

@@ -112,13 +112,17 @@ def check_trace(chk: Checker, engine, principal, who: str, surface: str, trace_i
     chk.text(who, surface, dumps(t), probe)
 
 
-def cache_state(engine, trace_id: str | None) -> str:
-    """The answer cache's verdict on a request (``hit_exact`` | ``hit_semantic`` | ``miss`` | "")."""
+def cache_state(engine, trace_id: str | None) -> tuple[str, int | None]:
+    """The answer cache's verdict on a request (``hit_exact`` | ``hit_semantic`` | ``miss`` | "")
+    and the entry it served."""
     if not trace_id:
-        return ""
+        return "", None
     with engine.db.connection() as conn:
-        row = conn.execute("SELECT attrs->>'cache' AS c FROM traces WHERE id = %s", (trace_id,)).fetchone()
-    return (row["c"] if row else None) or ""
+        row = conn.execute(
+            "SELECT attrs->>'cache' AS c, (SELECT (ch->'attrs'->>'entry')::bigint FROM jsonb_array_elements("
+            " root->'children') ch WHERE ch->>'name' = 'cache' LIMIT 1) AS entry FROM traces WHERE id = %s",
+            (trace_id,)).fetchone()
+    return ((row["c"] or ""), row["entry"]) if row else ("", None)
 
 
 def check_search(chk: Checker, who: str, surface: str, res, probe: Probe | None) -> None:
@@ -180,7 +184,7 @@ def run_engine(engine, world: World, probes: list[Probe], chk: Checker, budget: 
             chk.probe("engine.ask.cached")
             again = engine.ask(people[who], p.question)
             repeats += 1
-            repeat_hits += cache_state(engine, again.trace_id).startswith("hit")
+            repeat_hits += cache_state(engine, again.trace_id)[0].startswith("hit")
             check_ask_result(chk, who, "engine.ask.cached", again, p)
     facts["engine_asks_blocked_by_input_guard"] = blocked
     facts["engine_ask_repeats"], facts["engine_ask_repeats_cache_hits"] = repeats, repeat_hits
@@ -201,11 +205,13 @@ def run_engine(engine, world: World, probes: list[Probe], chk: Checker, budget: 
         reader = next(u for u in reader if world.roles[u] != "admin")
         engine.ask(people[reader], p.question)
         # the reader's repeat is a hit whenever the answer was cached: the entry the others must not get
-        reader_hits += cache_state(engine, engine.ask(people[reader], p.question).trace_id).startswith("hit")
+        state, entry = cache_state(engine, engine.ask(people[reader], p.question).trace_id)
+        reader_hits += state.startswith("hit")
         for who in p.askers[:2]:
             chk.probe("engine.cache")
             r = engine.ask(people[who], p.question)
-            non_reader_hits += cache_state(engine, r.trace_id).startswith("hit")
+            # (a hit on an entry of their own, from an earlier ask of theirs, is fine)
+            non_reader_hits += entry is not None and cache_state(engine, r.trace_id)[1] == entry
             check_ask_result(chk, who, "engine.cache", r, p)
             check_trace(chk, engine, people[who], who, "engine.cache", r.trace_id, p)
         chk.probe("engine.cache")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from .conftest import shot
@@ -96,5 +95,71 @@ def test_owner_edits_readers_from_the_document_page(new_page, live):
     expect(eve.get_by_test_id("documents")).to_contain_text(SECRET_TITLE)
 
 
-def test_answer_a_review_item():
-    pytest.skip("no review queue UI yet: 'ask a human' records review_requests; answering belongs to the review issue")
+def _user(live, name: str = "rita", role: str = "reviewer") -> None:
+    """A user in no group with an API key, added through the admin API; ``new_page`` can use it."""
+    import httpx
+
+    server, keys = live
+    if name in keys:
+        return
+    admin = {"X-API-Key": keys["root"]}
+    assert httpx.post(server.url + "/v1/users", json={"name": name, "role": role}, headers=admin).status_code == 201
+    keys[name] = httpx.post(server.url + "/v1/api-keys", json={"user": name}, headers=admin).json()["key"]
+
+
+def test_answer_a_review_item(new_page, live):
+    _user(live)
+    _user(live, "finn", "member")  # may not read the Nightingale bands (eve may, once a test above shares them)
+    question = "What is the salary band for a senior engineer in Project Nightingale?"
+    finn = new_page("finn")
+    expect(finn.get_by_role("navigation", name="Main").get_by_role("link", name="Reviews")).to_have_count(0)
+    box = finn.get_by_label("Question")
+    box.fill(question)
+    box.press("Enter")
+    expect(finn.get_by_test_id("abstained")).to_contain_text("Not found in your documents", timeout=60_000)
+    finn.get_by_test_id("ask-human").click()
+    expect(finn.get_by_test_id("abstained")).to_contain_text("Sent to a reviewer")
+
+    rita = new_page("rita")
+    rita.get_by_role("navigation", name="Main").get_by_role("link", name="Reviews").click()
+    expect(rita).to_have_url(re.compile(r"/ui/reviews$"))
+    item = rita.get_by_test_id("review-item").filter(has_text=question).filter(has_text="asked by finn")
+    expect(item).to_have_count(1)
+    item.get_by_role("button", name="Claim").click()
+    expect(item.get_by_test_id("review-status")).to_have_text("claimed")
+    expect(item).to_contain_text("claimed by rita")
+    item.get_by_label("Your answer").fill("Salary bands are confidential; ask HR (hr@corvane.example) directly.")
+    item.get_by_role("button", name="Send answer").click()
+    expect(item.get_by_test_id("review-status")).to_have_text("answered")
+    expect(item.get_by_test_id("reviewed-answer")).to_contain_text("Salary bands are confidential")
+    assert "91,000" not in rita.content() and SECRET_TITLE not in rita.content()
+    shot(rita, "review-queue-answered")
+
+    finn.get_by_role("navigation", name="Main").get_by_role("link", name="My questions").click()
+    mine = finn.get_by_test_id("my-question").filter(has_text=question)
+    expect(mine.get_by_test_id("my-question-status")).to_have_text("Answered")
+    expect(mine.get_by_test_id("reviewed-answer")).to_contain_text("Salary bands are confidential; ask HR")
+    shot(finn, "my-questions-answered")
+
+
+def test_thumbs_down_sends_the_answer_to_the_review_queue(new_page, live):
+    _user(live)
+    eve = new_page("eve")
+    box = eve.get_by_label("Question")
+    box.fill("How many days of annual leave do employees accrue?")
+    box.press("Enter")
+    expect(eve.get_by_test_id("answer")).to_contain_text("27", timeout=60_000)
+    rate = eve.get_by_role("group", name="Rate this answer")
+    rate.get_by_label("Comment on this answer (optional)").fill("I was told it is 30 days now")
+    rate.get_by_role("button", name="Not helpful").click()
+    expect(rate.get_by_test_id("feedback-status")).to_contain_text("Sent to a reviewer", timeout=10_000)
+    expect(rate.get_by_role("button", name="Not helpful")).to_have_attribute("aria-pressed", "true")
+    shot(eve, "chat-thumbs-down")
+
+    rita = new_page("rita")
+    rita.goto("/ui/reviews?status=open&source=feedback")
+    item = rita.get_by_test_id("review-item").filter(has_text="How many days of annual leave do employees accrue?")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("thumbs down")
+    expect(item).to_contain_text("I was told it is 30 days now")
+    expect(item.get_by_test_id("evidence").first).to_contain_text("Annual leave policy")

@@ -8,6 +8,8 @@ manifest-described corpus) and its changed documents; both are idempotent.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import statistics
 import time
 import uuid
@@ -234,6 +236,26 @@ def run_golden(engine, golden: GoldenSet, *, source: str = "", model: str | None
     """Ask every case; with ``after_update`` (a callable that applies the updates and returns the
     updated uris) ask them all again afterwards and score updated cases on their new facts.
     ``forbidden`` maps a principal to strings that must never reach them (``forbidden_canaries``)."""
+    with _measuring(engine):
+        return _run_golden(engine, golden, source=source, model=model, repeat=repeat, after_update=after_update,
+                           progress=progress, config=config, judge=judge, forbidden=forbidden)
+
+
+@contextmanager
+def _measuring(engine):
+    """An evaluation measures the answer path itself: no answer cache (repeats would agree by
+    construction) and no review items for the cases it abstains on."""
+    s = engine.settings
+    saved = (s.cache.enabled, s.review.auto_create)
+    s.cache.enabled, s.review.auto_create = False, False
+    try:
+        yield
+    finally:
+        s.cache.enabled, s.review.auto_create = saved
+
+
+def _run_golden(engine, golden: GoldenSet, *, source, model, repeat, after_update, progress, config, judge,
+                forbidden) -> RunResult:
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     phase = run_phase(engine, golden, model=model, repeat=repeat, progress=progress, judge=judge, forbidden=forbidden)

@@ -218,11 +218,12 @@ def reviewer_view(row: Mapping[str, Any], readable: set[int]) -> dict:
             evidence.append({"withheld": True, "note": WITHHELD_SOURCE})
     draft = row["draft_answer"]
     if draft is not None:
-        cites = _citations(draft)
-        if withheld or any(_int(c.get("document_id")) not in readable for c in cites):
+        if not isinstance(draft, Mapping):  # not an answer (rows from before 0007 held what clients sent)
+            draft = {"withheld": True, "text": WITHHELD_ANSWER, "abstained": False}
+        elif withheld or any(_int(c.get("document_id")) not in readable for c in _citations(draft)):
             draft = {"withheld": True, "text": WITHHELD_ANSWER, "abstained": bool(draft.get("abstained"))}
         else:
-            draft = {**draft, "withheld": False}
+            draft = {**(_draft(draft) or {}), "withheld": False}
     return {
         **_common(row), "view": "reviewer", "trace_id": row["trace_id"], "draft_answer": draft,
         "evidence": evidence, "withheld_sources": withheld,

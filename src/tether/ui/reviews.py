@@ -38,7 +38,7 @@ def reviews_page(request: Request, status: str = "active", source: str = "") -> 
         queue = reviews.list_items(conn, me, status=FILTERS[status], source=source or None) \
             if reviews.is_reviewer(me) else None
         counts = reviews.counts(conn) if queue is not None else None
-    return _page(request, "reviews.html", me, mine=mine, queue=queue, counts=counts, status=status, source=source,
+    return _page(request, "reviews.html", me, mine=mine, queue=queue, counts=counts, status_filter=status, source=source,
                  filters=list(FILTERS), sources=SOURCE_LABELS, asker_status=ASKER_STATUS)
 
 

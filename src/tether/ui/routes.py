@@ -123,6 +123,9 @@ def mount_ui(app: FastAPI) -> None:
     from tether.ui import reviews as review_pages
 
     app.include_router(router)
+    from tether.ui import routes_traces
+
+    app.include_router(routes_traces.router)
     app.include_router(routes_eval.router)
     app.include_router(review_pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -54,8 +54,13 @@
   function renderFeedback(target, traceId, question, answer) {
     const n = ++feedbackSeq;
     const box = el("div", { class: "feedback", role: "group", "aria-label": "Rate this answer", "data-testid": "feedback" });
-    const up = el("button", { type: "button", "aria-pressed": "false", "aria-label": "Helpful", title: "Helpful", "data-testid": "thumbs-up" }, "\u{1F44D}");
-    const down = el("button", { type: "button", "aria-pressed": "false", "aria-label": "Not helpful", title: "Not helpful", "data-testid": "thumbs-down" }, "\u{1F44E}");
+    function thumb(icon, text, testid) {
+      const b = el("button", { type: "button", "aria-pressed": "false", "data-testid": testid });
+      b.append(el("span", { "aria-hidden": "true" }, icon + " "), text);
+      return b;
+    }
+    const up = thumb("\u{1F44D}", "Helpful", "thumbs-up");
+    const down = thumb("\u{1F44E}", "Not helpful", "thumbs-down");
     const label = el("label", { for: "feedback-comment-" + n, class: "sr-only" }, "Comment on this answer (optional)");
     const comment = el("input", { id: "feedback-comment-" + n, type: "text", maxlength: "2000", placeholder: "Comment (optional)", "data-testid": "feedback-comment" });
     const note = el("span", { class: "hint", role: "status", "data-testid": "feedback-status" });
