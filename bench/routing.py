@@ -7,7 +7,8 @@ server; usage is reported as word counts of the prompt and the reply, so cost is
 to text length):
 
 - ``strong`` (USD 5 / 15 per Mtok in / out): always answers correctly, in the manner of the
-  fake's ``quote`` behaviour: the source sentence sharing the most words with the question,
+  fake's ``quote`` behaviour: the source sentence (a line's sentence, markdown markers stripped,
+  3 words or more) sharing the most words with the question,
   plus the second best one when it shares at least 60% as many (and at least 2) words, each with
   its citation.
 - ``cheap`` (USD 0.25 / 1 per Mtok): the same correct answer on questions it can handle; on the
@@ -25,7 +26,9 @@ to text length):
 
 Configurations, on one engine over one ingested demo corpus (embedded PostgreSQL in a temp dir,
 or TETHER_DATABASE_URL): always-strong and always-cheap (router off, the model as default),
-router (``generate.router`` default rules, ``cascade=false``) and router + cascade. Quality is
+router (``generate.router`` default rules, ``cascade=false``), router + cascade (default rules,
+``cascade=true``; the one the bar is about) and, for reference, cascade-only (``rules=[]``:
+everything cheap first). Quality is
 the golden set's own metrics (``evaluate/answers.py``): pass rate, key-fact recall, groundedness,
 hallucination rate; cost is the sum of every model call of every case, each at its model's price
 (the trace's cost); latency p50 is per case, end to end. The bar: router + cascade >= 40%
@@ -69,9 +72,11 @@ def ranked_sentences(messages) -> list[tuple[int, int, str]]:
     q = _words(question(messages))
     out = []
     for n, body in sorted(sources(messages).items()):
-        for s in re.split(r"(?<=[.!?])\s+", body.strip()):
-            if s.strip():
-                out.append((len(q & _words(s)), n, s.strip()))
+        for line in body.splitlines():  # a heading or table row is not part of the next sentence
+            line = re.sub(r"^\s*(?:#+|[-*•|]|\d+[.)])\s*", "", line)
+            for s in re.split(r"(?<=[.!?])\s+", line.strip()):
+                if len(_words(s)) >= 3:
+                    out.append((len(q & _words(s)), n, s.strip()))
     return sorted(out, key=lambda x: (-x[0], x[1]))
 
 
@@ -100,7 +105,13 @@ def corrupt(sentence: str) -> str:
 
 
 def _render(claims: list[tuple[str, int]]) -> str:
-    return " ".join(f"{t} [{n}]" for t, n in claims) if claims else GIVE_UP
+    """``Sentence one [1]. Sentence two [2].`` (the citation before the sentence's full stop)."""
+    out = []
+    for t, n in claims:
+        core = t.rstrip()
+        end = core[-1] if core[-1:] in ".!?" else "."
+        out.append(f"{core.rstrip('.!?').rstrip()} [{n}]{end}")
+    return " ".join(out) if out else GIVE_UP
 
 
 def _reply(kind: str, messages, text: str) -> Reply:
@@ -180,6 +191,9 @@ def main() -> None:
                         router=RouterSettings(enabled=True, cheap="cheap", strong="strong", cascade=False))),
         ("router+cascade", dict(default_model="strong",
                                 router=RouterSettings(enabled=True, cheap="cheap", strong="strong", cascade=True))),
+        ("cascade-only", dict(default_model="strong",  # reference: no rules, everything cheap first
+                              router=RouterSettings(enabled=True, cheap="cheap", strong="strong", cascade=True,
+                                                    rules=[]))),
     ]
     results: dict[str, dict] = {}
     runs: dict[str, dict] = {}
@@ -232,7 +246,7 @@ def main() -> None:
     print_table(f"Routing on {golden.name} ({len(golden.cases)} cases; strong 5/15, cheap 0.25/1 USD per Mtok)",
                 ["config", "pass", "kf_recall", "grounded", "halluc", "cost_usd", "saving", "p50_ms",
                  "strong_calls", "cheap_calls", "escalated"], rows)
-    for name in ("router", "router+cascade"):
+    for name in ("router", "router+cascade", "cascade-only"):
         print(f"{name} routes: {results[name]['routes']}  question types: {results[name]['question_types']}")
     rc = results["router+cascade"]
     bar = (rc["saving_vs_strong"] >= 0.40 and rc["pass_rate_delta_pts"] >= -2.0

@@ -102,13 +102,24 @@ def test_simple_confident_question_goes_cheap_with_cascade():
     (_f("Why is the office closed on Friday?"), "rule:hard_question", {"question_type": ["analytical", "multi_part"]}),
     (_f("What is the limit, and when does it reset?"), "rule:hard_question", {"question_type": ["analytical", "multi_part"]}),
     (_f(" ".join(["word"] * 30) + "?"), "rule:long_question", {"min_words": 30}),
-    (_f(confidence=0.31), "rule:weak_retrieval", {"max_confidence": 0.4}),
     (_f(sources=3), "rule:many_sources", {"min_sources": 3}),
 ])
-def test_default_rules_send_hard_requests_to_the_strong_model(f, reason, matched):
+def test_default_rules_send_hard_requests_to_the_strong_model_without_the_cascade(f, reason, matched):
+    r = choose(_settings(cascade=False), f)
+    assert (r.model, r.reason, r.escalate_to) == ("big", reason, None)
+    assert r.details["matched"] == {**matched, "cascade": False} and r.details["cascade"] is False
+    # with the cascade on, grounding is the arbiter: the cheap model tries first
     r = choose(_settings(), f)
-    assert (r.model, r.reason, r.escalate_to) == ("big", reason, None)  # already strong: nothing to cascade to
-    assert r.details["matched"] == matched and r.details["cascade"] is False
+    assert (r.model, r.reason, r.escalate_to) == ("small", "fallback", "big")
+
+
+def test_weak_retrieval_goes_strong_only_without_the_cascade():
+    r = choose(_settings(cascade=False), _f(confidence=0.31))
+    assert (r.model, r.reason, r.escalate_to) == ("big", "rule:weak_retrieval", None)
+    assert r.details["matched"] == {"max_confidence": 0.4, "cascade": False}
+    r = choose(_settings(), _f(confidence=0.31))  # with the cascade: grounding catches what it risks
+    assert (r.model, r.reason, r.escalate_to) == ("small", "fallback", "big")
+    assert choose(_settings(cascade=False), _f(confidence=0.4)).reason == "fallback"
 
 
 def test_rules_are_ordered_first_match_wins_and_names_default_to_the_index():
@@ -170,4 +181,4 @@ def test_rules_load_from_toml_and_env(tmp_path, monkeypatch):
 def test_default_settings_keep_the_router_off():
     s = RouterSettings()
     assert not s.enabled and s.cascade and [r.name for r in s.rules] == [
-        "hard_question", "long_question", "weak_retrieval", "many_sources"]
+        "hard_question", "long_question", "many_sources", "weak_retrieval"]

@@ -4,16 +4,41 @@ every call is costed at its own model's price."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tether.engine import Tether
 from tether.observe import store as obs_store
 from tether.settings import ModelConfig, RouterSettings
-from tether.testing.fake_openai import FakeOpenAI
+from tether.testing.fake_openai import FakeOpenAI, question, sources
 from api.server import seed
 
 SIMPLE = "How many days of annual leave do employees accrue?"
 PRICES = {"cheap": (0.25, 1.0), "strong": (5.0, 15.0)}
+
+
+def _best(messages) -> tuple[str, int]:
+    """The source sentence (headings apart) sharing the most words with the question."""
+    q = set(re.findall(r"\w+", question(messages).lower()))
+    cands = [(len(q & set(re.findall(r"\w+", s.lower()))), -n, s.strip().rstrip("."), n)
+             for n, body in sources(messages).items() for line in body.splitlines() if not line.startswith("#")
+             for s in re.split(r"(?<=[.!?])\s+", line) if s.strip()]
+    _, _, sentence, n = max(cands)
+    return sentence, n
+
+
+def quote(messages) -> str:
+    sentence, n = _best(messages)
+    return f"{sentence} [{n}]."
+
+
+def wrong_number(messages) -> str:
+    """The right sentence, then the same sentence with its number changed (grounding drops it)."""
+    sentence, n = _best(messages)
+    m = re.search(r"\d+", sentence)
+    assert m, sentence
+    return f"{sentence} [{n}]. {sentence[:m.start()]}{int(m.group(0)) + 7}{sentence[m.end():]} [{n}]."
 
 
 @pytest.fixture
@@ -26,8 +51,8 @@ def engine(settings, tmp_path):
 
 @pytest.fixture
 def models(settings):
-    """Register two fake servers as ``cheap`` and ``strong``; yields a function setting the cheap script."""
-    with FakeOpenAI("quote", model="cheap-m") as cheap, FakeOpenAI("quote", model="strong-m") as strong:
+    """Two fake servers registered as ``cheap`` and ``strong`` (both quote correctly until a test says otherwise)."""
+    with FakeOpenAI(quote, model="cheap-m") as cheap, FakeOpenAI(quote, model="strong-m") as strong:
         for name, fake in (("cheap", cheap), ("strong", strong)):
             pin, pout = PRICES[name]
             settings.generate.models[name] = ModelConfig(kind="openai", base_url=fake.base_url, model=f"{name}-m",
@@ -56,7 +81,7 @@ def _check_costs(t: dict, res) -> None:
 
 
 def test_rejected_cheap_answer_escalates_to_the_strong_model(engine, models):
-    models["cheap"].script = ["hallucinate_number"]  # a wrong number next to the right sentence
+    models["cheap"].script = [wrong_number]
     res = engine.ask(engine.principal("eve"), SIMPLE)
     assert res.model == "strong" and not res.answer.abstained and "27 days" in res.answer.text
     assert all(v.supported for v in res.answer.sentences), [(v.text, v.verdict, v.reasons) for v in res.answer.sentences]
@@ -66,7 +91,7 @@ def test_rejected_cheap_answer_escalates_to_the_strong_model(engine, models):
     route = _spans(t["root"], "route")[0]["attrs"]
     assert (route["model"], route["reason"], route["escalate_to"]) == ("cheap", "fallback", "strong")
     assert route["question_type"] == "lookup" and route["cascade"] is True
-    assert route["confidence"] >= 0.4 and route["sources"] >= 1 and route["words"] == 8
+    assert route["confidence"] >= 0.4 and route["sources"] >= 1 and route["words"] == len(SIMPLE.split())
     [esc] = _spans(t["root"], "route.escalate")
     assert esc["attrs"]["from"] == "cheap" and esc["attrs"]["to"] == "strong"
     assert any(r.startswith("dropped:") for r in esc["attrs"]["reasons"])
@@ -89,18 +114,20 @@ def test_simple_question_stays_on_the_cheap_model(engine, models):
     _check_costs(t, res)
 
 
-def test_hard_question_goes_straight_to_the_strong_model(engine, models):
+def test_hard_question_goes_straight_to_the_strong_model_without_the_cascade(engine, models, settings):
+    settings.generate.router.cascade = False
     res = engine.ask(engine.principal("eve"), "How many days of annual leave do employees accrue, and how many "
                                                "can be carried over?")
     assert res.model == "strong" and not models["cheap"].chat_requests
     route = _spans(_trace(engine, res.trace_id)["root"], "route")[0]["attrs"]
     assert (route["reason"], route["escalate_to"], route["question_type"]) == ("rule:hard_question", None, "multi_part")
-    assert route["matched"] == {"question_type": ["analytical", "multi_part"]} and route["cues"] == ["and how"]
+    assert route["matched"] == {"question_type": ["analytical", "multi_part"], "cascade": False}
+    assert route["cues"] == ["and how"]
 
 
 def test_no_cascade_keeps_the_cheap_answer_with_its_rejected_sentence_dropped(engine, models, settings):
     settings.generate.router.cascade = False
-    models["cheap"].script = ["hallucinate_number"]
+    models["cheap"].script = [wrong_number]
     res = engine.ask(engine.principal("eve"), SIMPLE)
     assert res.model == "cheap" and not models["strong"].chat_requests
     assert "34 days" not in res.answer.text and any(r.startswith("dropped:") for r in res.answer.reasons)

@@ -33,6 +33,19 @@ Features (all computed from the question text and the retrieval result):
   (``ModelConfig.json_schema`` or ``"json_schema"`` in ``capabilities``); otherwise the router
   takes the strong model, then the cheap one, then any rule's model that does, and says so.
 
+The default rules (``settings._default_route_rules``), in order: ``hard_question`` (analytical
+or multi-part -> strong), ``long_question`` (>= 30 words -> strong), ``many_sources`` (>= 3 ->
+strong), ``weak_retrieval`` (confidence < 0.4 -> strong, only with the cascade off); otherwise
+the cheap model, cascading to the strong one. Why the cascade changes the rules: a cheap attempt
+costs a few percent of a strong call (0.25/1 vs 5/15 USD per Mtok: ~5%), so with a cascade,
+sending a request straight to the strong model saves money only when the cheap answer is almost
+certain (~90%+) to be rejected; it mainly saves the latency of the failed attempt. The rules
+that stay on with the cascade target failures grounding cannot see (a part of the question left
+unanswered, a comparison reasoned thinly, a source left out: every kept sentence is still
+supported); weak retrieval mostly produces unsupported claims, which grounding rejects, so
+there the cheap attempt is the cheaper way to find out. ``rules = []`` with the cascade on is
+the cheapest policy (everything cheap first); see bench/routing.py for the measured trade-off.
+
 Every decision names the rule (``Route.reason``, e.g. ``rule:hard_question`` or ``fallback``) and
 carries the features and the conditions that matched in ``Route.details``; the engine records
 both on the trace's ``route`` span.
@@ -149,6 +162,7 @@ def _matches(when: RouteWhen, v: dict[str, Any]) -> dict[str, Any] | None:
         ("min_words", when.min_words, lambda x: v["words"] >= x),
         ("max_words", when.max_words, lambda x: v["words"] <= x),
         ("json_schema", when.json_schema, lambda x: v["json_schema"] == x),
+        ("cascade", when.cascade, lambda x: v["cascade_enabled"] == x),
     ]
     for name, cond, ok in checks:
         if cond is None:
@@ -173,6 +187,7 @@ def choose(settings: GenerateSettings, f: Features) -> Route:
     values = {"question_type": qtype, "confidence": round(f.retrieval_confidence, 4), "sources": f.sources,
               "words": len(f.question.split()), "json_schema": f.json_schema}
     details: dict[str, Any] = {**values, "cues": cues, "passages": f.passages}
+    values["cascade_enabled"] = r.cascade
     model, reason, cascade = r.cheap, "fallback", r.cascade
     for i, rule in enumerate(r.rules):
         hit = _matches(rule.when, values)
