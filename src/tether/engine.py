@@ -599,7 +599,10 @@ class Tether:
                             a["text"] = r.sanitised_text if r.verdict is Verdict.SANITISE else WITHHELD_TEXT
                             a["reasons"] = [*a.get("reasons", []), f"output_guard:{r.verdict.value}"]
                             yield {"type": "replace", "text": a["text"], "reason": "output_guard"}
-                    gspan.set(abstained=a["abstained"], reasons=a.get("reasons", []))
+                    gspan.set(abstained=a["abstained"], reasons=a.get("reasons", []), sentences=[
+                        {"index": v.get("index"), "verdict": v.get("verdict"), "score": round(float(v.get("score", 0)), 4),
+                         "cited": list(v.get("cited_numbers", [])), "reasons": list(v.get("reasons", []))}
+                        for v in a.get("sentences", [])])
                     trace.set(abstained=a["abstained"], blocked=False, grounded=not a["abstained"] and all(
                         s.get("verdict") == "supported" for s in a.get("sentences", [])))
                     details["abstained"] = a["abstained"]

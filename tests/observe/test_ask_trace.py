@@ -120,6 +120,10 @@ def test_streamed_answers_report_provider_usage(engine, settings):
     model_span = next(s for s in _spans(t["root"]) if s["name"] == "model.call")
     assert "tether.usage_estimated" not in model_span["attrs"] and "tether.first_token_ms" in model_span["attrs"]
     assert t["kind"] == "stream" and t["status"] == "answered"
+    ground = next(s for s in _spans(t["root"]) if s["name"] == "ground")
+    verdicts = ground["attrs"]["sentences"]
+    assert any(v["verdict"] == "supported" and v["cited"] == [1] for v in verdicts)
+    assert len(verdicts) == len(done["answer"]["sentences"])
 
 
 def _spans(node: dict) -> list[dict]:

@@ -124,3 +124,21 @@ def test_helpers():
     assert traces_url("http://c:4318") == "http://c:4318/v1/traces"
     assert traces_url("http://c:4318/v1/traces") == "http://c:4318/v1/traces"
     assert parse_headers("a=1, b = x=y ,junk") == {"a": "1", "b": "x=y"}
+
+
+def test_a_stuck_exporter_drops_rather_than_blocks():
+    import threading
+
+    release = threading.Event()
+    exp = OtelExporter(ObserveSettings(otlp_endpoint="http://127.0.0.1:9", otlp_timeout_s=1), max_queue=1)
+    real_export = exp.export
+    exp.export = lambda trace: (release.wait(10), real_export(trace))  # conversion thread stuck
+    try:
+        t0 = time.perf_counter()
+        for _ in range(6):
+            exp(ask_trace())
+        assert time.perf_counter() - t0 < 0.5
+        assert 4 <= exp.dropped <= 5  # one in the converter's hands (maybe), one queued, the rest dropped
+    finally:
+        release.set()
+        exp.shutdown()

@@ -140,3 +140,29 @@ def test_monitor_and_alerts_are_for_admins(live, asked):
         assert all(a["metric"] != "latency_p95_ms" for a in root.get("/v1/alerts", params={"open": True}).json()["alerts"])
         text = root.get("/metrics").text
     assert _metric(text, "tether_drift_alerts_total", monitor="latency_p95_ms") == 1
+
+
+def test_trace_and_monitor_pages(live, asked):
+    engine = _app(live).state.engine
+    with engine.db.transaction() as conn:
+        t = ask_trace(principal_id=engine.principal("ana").id, principal_name="ana", fallback=True)
+        obs_store.save(conn, t, question=t.attrs["question"], model="cheap")
+    with _client(live, "ana") as ana, _client(live, "root") as root:
+        page = ana.get("/ui/traces")
+        assert page.status_code == 200 and asked["ana"] in page.text and asked["eve"] not in page.text
+        assert ana.get(f"/ui/traces/{asked['eve']}").status_code == 404
+        detail = ana.get(f"/ui/traces/{t.id}")
+        assert detail.status_code == 200
+        for needle in ('data-span="retrieve.keyword"', 'data-span="model.call"', 'class="wf-bar', "wf-event",
+                       "Grounding, sentence by sentence", "unsupported", "Model calls", "$0.000900"):
+            assert needle in detail.text, needle
+        assert "admin.acl_filtered" not in detail.text
+        assert "admin.acl_filtered" in root.get(f"/ui/traces/{t.id}").text
+        assert ana.get("/ui/monitor").status_code == 404
+        mon = root.get("/ui/monitor")
+        assert mon.status_code == 200 and mon.text.count("<svg") == 4 and "<circle" in mon.text
+        assert 'href="/ui/monitor"' in mon.text and 'href="/ui/monitor"' not in ana.get("/ui/traces").text
+        if "Acknowledge" in mon.text:  # open alerts from the drift test
+            alert_id = int(re.search(r"/ui/monitor/alerts/(\d+)/ack", mon.text).group(1))
+            r = root.post(f"/ui/monitor/alerts/{alert_id}/ack", follow_redirects=False)
+            assert r.status_code == 303

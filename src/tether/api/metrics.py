@@ -96,12 +96,14 @@ class Metrics:
             if call.cost_usd > 0:
                 self.cost.labels(call.model).inc(call.cost_usd)
             self.model_calls.labels(call.model, call.kind, "ok" if call.ok else "error").inc()
-        if status == "abstained" or (status == "answered" and trace.attrs.get("abstained") is True):
+        if status in ("abstained", "escalated") or (status == "answered" and trace.attrs.get("abstained") is True):
             self.trace_abstentions.labels(kind).inc()
         blocked: set[str] = set()
         if status == "blocked" or trace.attrs.get("blocked") is True:
             stage = trace.attrs.get("blocked.stage")
             blocked.add(stage if stage in GUARD_STAGES else "input_guard")
+        if status == "refused":
+            blocked.add("budget")
         for span in trace.root.walk():
             name = span.name
             if span is not trace.root and (span.duration_ms > 0 or name in STAGES):

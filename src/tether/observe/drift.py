@@ -9,7 +9,7 @@ metric                      definition                                          
 ==========================  ====================================================  ==============
 ``top_score``               mean best dense cosine of retrieval (attr             down
                             ``retrieval.top_score``)
-``abstention_rate``         abstained / (answered + abstained)                    up
+``abstention_rate``         (abstained + escalated) / (those + answered)          up
 ``groundedness_rate``       answers with every shown sentence supported (attr     down
                             ``grounded``) / answered
 ``block_rate``              blocked / all requests                                up
@@ -55,13 +55,13 @@ _LOCK_KEY = 0x7E7E_0D81
 
 _FIGURES_SQL = """
 SELECT count(*) AS n_all,
-       count(*) FILTER (WHERE status IN ('answered', 'abstained')) AS n_decided,
+       count(*) FILTER (WHERE status IN ('answered', 'abstained', 'escalated')) AS n_decided,
        count(*) FILTER (WHERE status = 'answered') AS n_answered,
        count(*) FILTER (WHERE jsonb_typeof(attrs->'retrieval.top_score') = 'number') AS n_with_score,
        avg((attrs->>'retrieval.top_score')::float8)
            FILTER (WHERE jsonb_typeof(attrs->'retrieval.top_score') = 'number') AS top_score,
-       avg(CASE WHEN status = 'abstained' THEN 1.0 ELSE 0.0 END)
-           FILTER (WHERE status IN ('answered', 'abstained')) AS abstention_rate,
+       avg(CASE WHEN status IN ('abstained', 'escalated') THEN 1.0 ELSE 0.0 END)
+           FILTER (WHERE status IN ('answered', 'abstained', 'escalated')) AS abstention_rate,
        avg(CASE WHEN attrs->>'grounded' = 'true' THEN 1.0 ELSE 0.0 END)
            FILTER (WHERE status = 'answered') AS groundedness_rate,
        avg(CASE WHEN status = 'blocked' THEN 1.0 ELSE 0.0 END) AS block_rate,
@@ -244,8 +244,8 @@ def hourly(conn: psycopg.Connection, *, hours: int = 24, now: datetime | None = 
         " percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS latency_p50_ms,"
         " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS latency_p95_ms,"
         " avg(cost_usd)::float8 AS cost_per_request_usd,"
-        " avg(CASE WHEN status = 'abstained' THEN 1.0 ELSE 0.0 END)"
-        "   FILTER (WHERE status IN ('answered', 'abstained'))::float8 AS abstention_rate"
+        " avg(CASE WHEN status IN ('abstained', 'escalated') THEN 1.0 ELSE 0.0 END)"
+        "   FILTER (WHERE status IN ('answered', 'abstained', 'escalated'))::float8 AS abstention_rate"
         " FROM traces WHERE started_at >= %s AND started_at < %s GROUP BY 1 ORDER BY 1",
         (start, end)).fetchall()
     by_hour = {r["hour"].astimezone(timezone.utc): r for r in rows}

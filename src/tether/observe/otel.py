@@ -4,9 +4,10 @@
 A :class:`Trace` is recorded by Tether itself (cheap, always stored in PostgreSQL); this listener
 replays a finished one as OpenTelemetry spans with their real timestamps (``trace.started_at`` +
 each span's offset) and the same trace id (``Trace.id``, 32 hex digits), so a trace found in the
-collector is the one ``tether traces show ID`` prints. Spans are queued to a
-``BatchSpanProcessor``: exporting happens on its background thread, a slow or dead collector
-never slows or fails a request (the SDK drops spans when its queue is full and logs export errors).
+collector is the one ``tether traces show ID`` prints. The request thread only queues the finished
+trace (microseconds); a background thread converts it to spans for a ``BatchSpanProcessor``,
+which exports on its own thread. A slow or dead collector never slows or fails a request: full
+queues drop (counted in ``dropped``, logged) and export errors are logged by the SDK.
 
 Mapping:
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -110,10 +112,10 @@ def _is_event(span: Span) -> bool:
 
 
 class OtelExporter:
-    """A trace listener: ``exporter(trace)`` queues the trace's spans for export."""
+    """A trace listener: ``exporter(trace)`` queues the finished trace; a thread converts and exports it."""
 
     def __init__(self, settings: ObserveSettings, secrets: Mapping[str, str] | None = None, *,
-                 span_exporter: Any = None, schedule_delay_ms: float = 1000) -> None:
+                 span_exporter: Any = None, schedule_delay_ms: float = 1000, max_queue: int = 2048) -> None:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -149,15 +151,37 @@ class OtelExporter:
         self.tracer = self.provider.get_tracer("tether", version)
         self._lock = threading.Lock()
         self._closed = False
+        self.dropped = 0
+        self._queue: queue.Queue[Trace | None] = queue.Queue(maxsize=max_queue)
+        self._thread = threading.Thread(target=self._run, name="tether-otel-convert", daemon=True)
+        self._thread.start()
 
     def __call__(self, trace: Trace) -> None:
+        """The trace listener: queue the finished trace (never blocks, never raises)."""
+        if self._closed or not trace.enabled or not trace.id:
+            return
         try:
-            self.export(trace)
-        except Exception:  # noqa: BLE001 - export never fails a request
-            log.warning("could not export trace %s to OpenTelemetry", getattr(trace, "id", "?"), exc_info=True)
+            self._queue.put_nowait(trace)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.warning("OpenTelemetry export queue full: %d traces dropped", self.dropped)
+
+    def _run(self) -> None:
+        while True:
+            trace = self._queue.get()
+            try:
+                if trace is None:
+                    return
+                self.export(trace)
+            except Exception:  # noqa: BLE001 - one bad trace must not stop the exporter
+                log.warning("could not export trace %s to OpenTelemetry", getattr(trace, "id", "?"), exc_info=True)
+            finally:
+                self._queue.task_done()
 
     def export(self, trace: Trace) -> None:
-        if not trace.enabled or not trace.id or self._closed:
+        """Convert one trace to spans now (in the caller's thread) and hand them to the processor."""
+        if not trace.enabled or not trace.id:
             return
         from opentelemetry.context import Context
 
@@ -221,12 +245,25 @@ class OtelExporter:
         otel_span.end(end_time=max(end, start))
 
     def flush(self, timeout_s: float = 10.0) -> bool:
-        return bool(self.processor.force_flush(int(timeout_s * 1000)))
+        """Wait until every queued trace is converted and the processor has exported its spans."""
+        import time
 
-    def shutdown(self) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        left = max(deadline - time.monotonic(), 0.1)
+        return not self._queue.unfinished_tasks and bool(self.processor.force_flush(int(left * 1000)))
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Convert and export what is queued (up to ``timeout_s`` plus the export timeout), then stop."""
         if self._closed:
             return
         self._closed = True
+        try:
+            self._queue.put(None, timeout=timeout_s)
+        except queue.Full:
+            pass
+        self._thread.join(timeout=timeout_s)
         try:
             self.provider.shutdown()
         except Exception:  # noqa: BLE001

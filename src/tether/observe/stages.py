@@ -4,13 +4,13 @@ from __future__ import annotations
 
 STAGES: tuple[str, ...] = (
     "input_guard", "retrieve", "retrieve.embed_query", "retrieve.keyword", "retrieve.dense", "retrieve.fusion",
-    "retrieve.hydrate", "rerank", "neighbours", "pack", "context_guard", "route", "cache", "model.call", "ground",
-    "output_guard",
+    "retrieve.hydrate", "rerank", "neighbours", "pack", "context_guard", "route", "budget", "cache", "cache.store",
+    "model.call", "ground", "output_guard",
 )
 GUARD_STAGES: tuple[str, ...] = ("input_guard", "context_guard", "output_guard")
 MODEL_CALL = "model.call"
 #: Request outcomes (``Trace.status``); anything else is counted as "other".
-STATUSES: tuple[str, ...] = ("answered", "abstained", "blocked", "refused", "error", "cached", "open")
+STATUSES: tuple[str, ...] = ("answered", "abstained", "escalated", "blocked", "refused", "error", "open")
 
 
 def stage_label(name: str) -> str:

@@ -39,7 +39,7 @@ def traces(request: Request, status: str = "", principal: str = "", limit: int =
         rows = obs_store.list_traces(conn, viewer_id=me.id, admin=me.is_admin, status=status or None,
                                      principal=(principal or None) if me.is_admin else None,
                                      limit=max(1, min(limit, 500)))
-    return _page(request, "traces.html", me, traces=rows, status=status, principal=principal)
+    return _page(request, "traces.html", me, traces=rows, outcome=status, user_filter=principal)
 
 
 @router.get("/ui/traces/{trace_id}")
@@ -53,7 +53,8 @@ def trace(request: Request, trace_id: str) -> Response:
     except NotFound:
         return _page(request, "trace.html", me, status=404, trace=None)
     return _page(request, "trace.html", me, trace=row, rows=view.rows(row["root"]),
-                 sentences=view.sentences(row["root"]), decisions=view.summary(row["attrs"], limit=20))
+                 sentences=view.sentences(row["root"]),
+                 decisions=view.summary({k: v for k, v in row["attrs"].items() if k != "question"}, limit=20))
 
 
 @router.get("/ui/monitor")
