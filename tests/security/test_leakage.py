@@ -161,6 +161,9 @@ def test_no_leaks_through_the_engine(demo_engine, world, probes):
     summary = _record(chk, facts, timings)
     assert not chk.leaks, f"{len(chk.leaks)} leak(s) of {chk.checks} checks:\n{chk.report()}"
     assert summary["checks"] > 10 * summary["probes"]
+    # the answer cache was exercised (repeats served from it); a reader's entry never reached a non-reader
+    assert facts["engine_ask_repeats_cache_hits"] == facts["engine_ask_repeats"] > 0, facts
+    assert facts["cache_pairs_reader_hits"] > 0 and facts["cache_pairs_non_reader_hits"] == 0, facts
 
 
 @pytest.mark.timeout(1200)
