@@ -60,11 +60,18 @@ def screen_answer(answer: Answer, classification: str | None, settings: GuardSet
         return replace(answer, text=WITHHELD_TEXT, citations=[], sentences=[], abstained=True,
                        escalate=True, reasons=[*answer.reasons, "blocked:pii"]), result
     if result.verdict is Verdict.SANITISE and result.sanitised_text is not None:
-        citations = []
-        for c in answer.citations:
-            r = guard.check(c.quote)
-            citations.append(replace(c, quote=r.sanitised_text) if r.sanitised_text else c)
-        return replace(answer, text=result.sanitised_text, citations=citations,
+        def clean(text: str) -> str:
+            r = guard.check(text)
+            if r.verdict is Verdict.BLOCK:
+                return WITHHELD_TEXT
+            return r.sanitised_text if r.sanitised_text is not None else text
+
+        citations = [replace(c, quote=clean(c.quote)) for c in answer.citations]
+        # every copy of the text leaves redacted: each sentence and the quotes it cites
+        sentences = [replace(v, text=clean(v.text), citations=tuple(replace(c, quote=clean(c.quote))
+                                                                       for c in v.citations))
+                     for v in answer.sentences]
+        return replace(answer, text=result.sanitised_text, citations=citations, sentences=sentences,
                        reasons=[*answer.reasons, "redacted:pii"]), result
     return answer, result
 
