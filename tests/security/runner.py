@@ -370,15 +370,49 @@ def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Prob
     timings.add("api.search", t0)
 
     t0 = time.perf_counter()
+    traced: list[tuple[str, str, Probe]] = []
     for p, who in _pairs(probes, budget.api_asks, random.Random(seed + 11)):
         r = call(who, "POST", "/v1/ask", "api.ask", p, json={"question": p.question})
         if r.status_code == 200:
             body_ids(who, "api.ask", r.json(), p)
+            if r.json().get("trace_id") and world.roles[who] != "admin":
+                traced.append((who, r.json()["trace_id"], p))
     for p, who in _pairs(probes, budget.api_streams, random.Random(seed + 12)):
         r = call(who, "POST", "/v1/ask", "api.ask_sse", p, json={"question": p.question},
                  headers={"Accept": "text/event-stream"})
         body_ids(who, "api.ask_sse", _sse_events(r.text), p)
     timings.add("api.ask", t0)
+
+    # traces: the asker reads their own (the stored question is their own echo, set aside);
+    # anyone else who is not an admin gets the same 404 as for an id that does not exist
+    t0 = time.perf_counter()
+    others = [u for u in world.tokens if world.roles[u] != "admin"]
+    for n, (who, tid, p) in enumerate(traced):
+        headers = {"Authorization": f"Bearer {keys[who]}"}
+        r = client.get(f"/v1/traces/{tid}", headers=headers)
+        chk.probe("api.trace")
+        assert r.status_code == 200, (who, r.status_code, r.text[:200])
+        t = r.json()
+        t["question"] = None
+        t["attrs"] = {k: v for k, v in t.get("attrs", {}).items() if k != "question"}
+        assert not any(k.startswith("admin.") for k in t["attrs"]), "admin-only attributes shown to an asker"
+        chk.text(who, "api.trace.body", dumps(t), p)
+        body_ids(who, "api.trace", t, p)
+        stranger = others[(others.index(who) + 1 + n) % len(others)]
+        if stranger != who:
+            r = call(stranger, "GET", f"/v1/traces/{tid}", "api.trace.foreign", p)
+            assert r.status_code == 404, (stranger, "read another user's trace", r.status_code)
+    for who in others:
+        r = client.get("/v1/traces?limit=200", headers={"Authorization": f"Bearer {keys[who]}"})
+        chk.probe("api.trace.list")
+        rows = r.json().get("traces", [])
+        assert all(row.get("principal") in (who, None) for row in rows), (who, "trace list shows others")
+        for row in rows:  # their own questions are echoes; everything else is scanned
+            row["question"] = None
+            row["attrs"] = {k: v for k, v in (row.get("attrs") or {}).items() if k != "question"}
+        chk.text(who, "api.trace.list", dumps(rows), None)
+        body_ids(who, "api.trace.list", rows, None)
+    timings.add("api.trace", t0)
 
     t0 = time.perf_counter()
     for i, (p, who) in enumerate(_pairs(probes, budget.api_chats, random.Random(seed + 13))):
