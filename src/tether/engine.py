@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,7 +304,7 @@ class Tether:
                           max_passages=self.settings.generate.max_passages)
             span.set(tokens=packed.tokens, kept=[p.chunk_id for p in packed.passages], dropped=packed.dropped)
         if self.settings.scan_ingest:
-            with trace.span("context_guard") as span:
+            with _guard_span(trace, "context_guard", "rules") as span:
                 packed.passages, dropped = screen_passages(packed.passages, self.settings.guard)
                 packed.dropped += dropped
                 span.set(dropped=dropped)
@@ -457,7 +458,7 @@ class Tether:
     def _ask(self, principal: Principal, question: str, model: str | None, json_schema: dict | None,
              flt: SearchFilter | None, trace: Trace) -> AskResult:
         gs = self.settings.guard
-        with trace.span("input_guard") as span:
+        with _guard_span(trace, "input_guard", _INPUT_GUARD) as span:
             verdict = check_question(question, gs)
             span.set(verdict=verdict.verdict.value, score=round(verdict.score, 4), reasons=verdict.reasons)
         if verdict.verdict is Verdict.BLOCK:
@@ -498,7 +499,7 @@ class Tether:
             self._settle_budget(reservation, trace)
         cited = {c.document_id for c in ans.citations}
         label = most_restrictive([p.classification for p in packed.passages if p.document_id in cited])
-        with trace.span("output_guard", classification=label) as span:
+        with _guard_span(trace, "output_guard", "presidio+regex", classification=label) as span:
             ans, out_verdict = screen_answer(ans, label, gs)
             span.set(verdict=out_verdict.verdict.value, reasons=out_verdict.reasons)
         grounded = not ans.abstained and all(v.supported for v in ans.sentences)
@@ -550,7 +551,7 @@ class Tether:
             return {"type": "done", "answer": answer, "trace_id": trace.id or None}
 
         try:
-            with trace.span("input_guard") as span:
+            with _guard_span(trace, "input_guard", _INPUT_GUARD) as span:
                 verdict = check_question(question, gs)
                 span.set(verdict=verdict.verdict.value, score=round(verdict.score, 4), reasons=verdict.reasons)
             if verdict.verdict is Verdict.BLOCK:
@@ -594,7 +595,9 @@ class Tether:
                         continue
                     a = dict(event["answer"])
                     if not a["abstained"]:
-                        r = PiiGuard(gs, label).check(a["text"])
+                        with _guard_span(trace, "output_guard", "presidio+regex", classification=label) as ospan:
+                            r = PiiGuard(gs, label).check(a["text"])
+                            ospan.set(verdict=r.verdict.value, reasons=r.reasons)
                         if r.verdict in (Verdict.SANITISE, Verdict.BLOCK):
                             a["text"] = r.sanitised_text if r.verdict is Verdict.SANITISE else WITHHELD_TEXT
                             a["reasons"] = [*a.get("reasons", []), f"output_guard:{r.verdict.value}"]
@@ -653,6 +656,22 @@ class AskResult:
 
 _RETRIEVE_STAGES = (("embed_query", "retrieve.embed_query"), ("bm25", "retrieve.keyword"),
                     ("dense", "retrieve.dense"), ("fusion", "retrieve.fusion"), ("hydrate", "retrieve.hydrate"))
+
+
+_INPUT_GUARD = "jailguard+rules"
+
+
+@contextmanager
+def _guard_span(trace: Trace, stage: str, model: str, **attrs: object) -> Iterator:
+    """A guard stage's span, and its call in the usage ledger (local: no cost, but timed)."""
+    t0 = time.perf_counter()
+    ok = False
+    try:
+        with trace.span(stage, **attrs) as span:
+            yield span
+        ok = True
+    finally:
+        trace.record_call(Call("guard", model, 0, 0, 0.0, (time.perf_counter() - t0) * 1000, ok))
 
 
 def _hits(passages: list[Passage], n: int = 10) -> list[dict]:

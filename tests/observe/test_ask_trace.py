@@ -56,6 +56,9 @@ def test_ask_is_traced_stage_by_stage(engine):
     assert ground["attrs"]["sentences"] and all(s["verdict"] == "supported" for s in ground["attrs"]["sentences"])
     kinds = [c["kind"] for c in full["calls"]]
     assert kinds.count("generate") == 1 and "embed" in kinds and all(c["latency_ms"] >= 0 for c in full["calls"])
+    guards = {c["model"]: c for c in full["calls"] if c["kind"] == "guard"}  # local: free, but timed
+    assert set(guards) == {"jailguard+rules", "rules", "presidio+regex"}
+    assert all(g["cost_usd"] == 0 and g["latency_ms"] > 0 for g in guards.values())
     assert full["attrs"]["retrieval.top_score"] > 0.25 and full["attrs"]["grounded"] is True
 
 
