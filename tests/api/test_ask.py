@@ -108,3 +108,24 @@ def test_review_request_is_recorded(live):
     mine = httpx.get(server.url + "/v1/review-requests", headers=h(keys["eve"])).json()["review_requests"]
     assert [x["question"] for x in mine] == [SECRET_Q]
     assert httpx.get(server.url + "/v1/review-requests", headers=h(keys["ana"])).json()["review_requests"] == []
+
+
+def test_search_metadata_filters_source_and_dates(live):
+    server, keys = live
+    base = {"query": "annual leave days", "k": 10}
+    url = server.url + "/v1/search"
+    everything = httpx.post(url, json=base, headers=h(keys["ana"])).json()["hits"]
+    leave_uri = next(x for x in everything if "leave" in x["title"].lower())
+    source = httpx.post(url, json={**base, "source": "file:///nowhere/"}, headers=h(keys["ana"])).json()["hits"]
+    assert source == []
+    docs = httpx.get(server.url + "/v1/documents", headers=h(keys["ana"])).json()["documents"]
+    uri = next(d["source_uri"] for d in docs if d["id"] == leave_uri["document_id"])
+    only = httpx.post(url, json={**base, "source": uri}, headers=h(keys["ana"])).json()["hits"]
+    assert only and {x["document_id"] for x in only} == {leave_uri["document_id"]}
+    past = httpx.post(url, json={**base, "date_to": "2000-01-01T00:00:00Z"}, headers=h(keys["ana"])).json()["hits"]
+    assert past == []
+    recent = httpx.post(url, json={**base, "date_from": "2000-01-01T00:00:00Z"}, headers=h(keys["ana"])).json()["hits"]
+    assert {x["chunk_id"] for x in recent} == {x["chunk_id"] for x in everything}
+    bad = httpx.post(url, json={**base, "date_from": "2030-01-01T00:00:00Z", "date_to": "2020-01-01T00:00:00Z"},
+                     headers=h(keys["ana"]))
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from collections.abc import Iterator
 from typing import Literal
 
@@ -24,11 +25,17 @@ router = APIRouter(prefix="/v1", tags=["answers"])
 class Filters(BaseModel):
     collections: list[str] = Field(default_factory=list, max_length=50)
     classifications: list[str] = Field(default_factory=list, max_length=20)
+    date_from: datetime | None = Field(default=None, description="documents dated on or after (ISO 8601)")
+    date_to: datetime | None = Field(default=None, description="documents dated on or before (ISO 8601)")
+    source: str | None = Field(default=None, max_length=2000, description="source URI prefix, e.g. file:///srv/hr/")
 
     def to_filter(self) -> SearchFilter | None:
-        if not self.collections and not self.classifications:
+        if not (self.collections or self.classifications or self.date_from or self.date_to or self.source):
             return None
-        return SearchFilter(collections=tuple(self.collections), classifications=tuple(self.classifications))
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise InvalidInput("date_from is after date_to")
+        return SearchFilter(collections=tuple(self.collections), classifications=tuple(self.classifications),
+                            date_from=self.date_from, date_to=self.date_to, source_prefix=self.source or None)
 
 
 class AskRequest(Filters):

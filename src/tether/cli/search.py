@@ -16,19 +16,38 @@ def search(
     mode: str = typer.Option("hybrid", "--mode", help="hybrid | bm25 | dense"),
     collection: list[str] = typer.Option([], "--collection", "-c"),
     classification: list[str] = typer.Option([], "--classification"),
+    since: str = typer.Option("", "--since", help="Documents dated on or after (ISO 8601)."),
+    until: str = typer.Option("", "--until", help="Documents dated on or before (ISO 8601)."),
+    source: str = typer.Option("", "--source", help="Source URI prefix, e.g. file:///srv/hr/"),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Search the documents USER may read."""
-    _search(query, as_user, k, mode, collection, classification, as_json=as_json)
+    _search(query, as_user, k, mode, collection, classification, since, until, source, as_json=as_json)
+
+
+def _date(value: str, name: str):
+    from datetime import datetime, timezone
+
+    from tether.errors import InvalidInput
+
+    if not value:
+        return None
+    try:
+        d = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {value!r} is not an ISO 8601 date") from exc
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
 @handle_errors
-def _search(query, as_user, k, mode, collection, classification, *, as_json) -> None:
+def _search(query, as_user, k, mode, collection, classification, since, until, source, *, as_json) -> None:
     from tether.errors import InvalidInput
 
     if mode not in ("hybrid", "bm25", "dense"):
         raise InvalidInput(f"unknown mode {mode!r}; valid modes: hybrid, bm25, dense")
-    flt = SearchFilter(collections=tuple(collection), classifications=tuple(classification))
+    flt = SearchFilter(collections=tuple(collection), classifications=tuple(classification),
+                       date_from=_date(since, "--since"), date_to=_date(until, "--until"),
+                       source_prefix=source or None)
     with open_engine() as t:
         principal = t.principal(as_user)
         res = t.search(principal, query, k=k, mode=mode, flt=flt)
