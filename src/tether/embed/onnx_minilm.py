@@ -7,6 +7,7 @@ as sentence-transformers does.
 
 from __future__ import annotations
 
+
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -34,6 +35,7 @@ class OnnxEmbedder:
         self._tok = load_tokenizer()
         self._tok.enable_truncation(max_length=self.max_tokens)
         self._count_tok = load_tokenizer()
+        self._counts: OrderedDict[str, int] = OrderedDict()
 
     def _model_path(self) -> Path:
         if self.settings.model_path:
@@ -63,7 +65,15 @@ class OnnxEmbedder:
                 )
 
     def count_tokens(self, text: str) -> int:
-        return len(self._count_tok.encode(text, add_special_tokens=False).ids)
+        """Token count (memoised: packing and budgets count the same passages again and again)."""
+        n = self._counts.get(text)
+        if n is None:
+            n = len(self._count_tok.encode(text, add_special_tokens=False).ids)
+            with self._lock:
+                self._counts[text] = n
+                if len(self._counts) > self.cache_size:
+                    self._counts.popitem(last=False)
+        return n
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for ``texts``; recently seen texts come from a bounded LRU cache (the answer
@@ -117,3 +127,4 @@ class OnnxEmbedder:
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[batch] = pooled / np.clip(norms, 1e-12, None)
         return out
+

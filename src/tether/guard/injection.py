@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -112,11 +113,33 @@ def classifier_scores(texts: Sequence[str], model_dir: str = "") -> list[float]:
         parts = _windows(_classifier_view(text)) if text.strip() else []
         spans.append((len(flat), len(flat) + len(parts)))
         flat.extend(parts)
-    try:
-        results = jailguard.detect_batch(flat) if flat else []
-    except RuntimeError as exc:  # the only error jailguard documents
-        raise ConfigError(f"jailguard failed: {exc}") from exc
-    return [max((r.score for r in results[a:b]), default=0.0) for a, b in spans]
+    scores: list[float | None] = []
+    with _score_lock:
+        for part in flat:
+            hit = _score_cache.get((model_dir, part))
+            if hit is not None:
+                _score_cache.move_to_end((model_dir, part))
+            scores.append(hit)
+    todo = sorted({part for part, sc in zip(flat, scores) if sc is None})
+    if todo:
+        try:
+            fresh = dict(zip(todo, (r.score for r in jailguard.detect_batch(todo))))
+        except RuntimeError as exc:  # the only error jailguard documents
+            raise ConfigError(f"jailguard failed: {exc}") from exc
+        with _score_lock:
+            for part, sc in fresh.items():
+                _score_cache[(model_dir, part)] = sc
+            while len(_score_cache) > _SCORE_CACHE_SIZE:
+                _score_cache.popitem(last=False)
+        scores = [fresh[part] if sc is None else sc for part, sc in zip(flat, scores)]
+    return [max(scores[a:b], default=0.0) for a, b in spans]
+
+
+#: Classifier scores of recently seen windows (the score is a pure function of the text):
+#: a question asked again, by anyone, costs no second model run.
+_SCORE_CACHE_SIZE = 20_000
+_score_cache: "OrderedDict[tuple[str, str], float]" = OrderedDict()
+_score_lock = threading.Lock()
 
 
 _TAG = re.compile(r"<(/?)(\s*[A-Za-z|][^<>]{0,40})>")
