@@ -162,6 +162,22 @@ def started_server(workers: int, graceful: int = 10, log_path: Path | None = Non
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def server_side_asks(url: str, admin_key: str | None) -> dict | None:
+    """p50/p95 of the asks' own durations from their traces (admins read every trace): how much
+    of the client's latency the engine spent, the rest being queueing in front of it."""
+    if not admin_key:
+        return None
+    import httpx
+
+    try:
+        r = httpx.get(url + "/v1/traces?limit=500", headers={"Authorization": f"Bearer {admin_key}"}, timeout=30)
+        rows = [t for t in r.json().get("traces", []) if t.get("kind") in ("ask", "stream")]
+    except (httpx.HTTPError, ValueError):
+        return None
+    dur = [float(t["duration_ms"]) / 1000 for t in rows]
+    return {"traces": len(dur), "p50_ms": ms(pct(dur, 50)), "p95_ms": ms(pct(dur, 95))} if dur else None
+
+
 def process_tree_cpu(pid: int | None) -> float | None:
     """User+system CPU seconds of a process and its children (None without psutil)."""
     if pid is None:
@@ -385,6 +401,7 @@ def main() -> None:
         cpu1 = process_tree_cpu(pid)
         uploads = drain_uploads(url, rec, args.drain, cleanup=not args.keep_uploads) if rec.batches else \
             {"jobs": {}, "deleted": 0}
+        server_side = server_side_asks(url, keys.get("admin"))
 
     rows = []
     kinds: dict[str, dict] = {}
@@ -415,6 +432,9 @@ def main() -> None:
         server_cpu = round((cpu1 - cpu0) / elapsed, 2)
         print(f"server CPU: {server_cpu:.2f} cores busy on average during the load")
     print(f"upload jobs: {uploads['jobs']}, uploaded documents deleted afterwards: {uploads['deleted']}")
+    if server_side:
+        print(f"server-side ask time (traces, {server_side['traces']} asks): p50 {server_side['p50_ms']} ms, "
+              f"p95 {server_side['p95_ms']} ms; the rest of the client's latency is queueing before the engine")
     p95_ask = kinds["ask"]["p95_ms"]
     bar = {"zero_errors": n_err == 0,
            "p95_ask_ms_max": args.p95_ask_bar * 1000,
@@ -426,7 +446,7 @@ def main() -> None:
         "server_workers": args.server_workers if args.start else None, "users": args.users,
         "duration_s": round(elapsed, 2), "think_s": args.think, "cpus": cpus,
         "loadavg_start": [round(x, 2) for x in load_start], "loadavg_end": [round(x, 2) for x in load_end],
-        "server_cpu_cores": server_cpu, "kinds": kinds, "overall": overall,
+        "server_cpu_cores": server_cpu, "server_side_ask": server_side, "kinds": kinds, "overall": overall,
         "errors": dict(sorted(rec.errors.items())), "error_count": n_err, "upload_jobs": uploads["jobs"],
         "bar": bar,
     })
