@@ -88,8 +88,9 @@ def main() -> None:
         n = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
     with psycopg.connect(uri) as conn:
         if n < args.chunks:
+            conn.autocommit = True  # build() commits per batch and ends with VACUUM ANALYZE
             bm25_bench.build(conn, args.chunks - n, args.seed)
-            conn.commit()
+            conn.autocommit = False
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS tmp_vec (id bigint, v text)")
         add_vectors(conn, args.seed)
         queries = bm25_bench.make_queries(conn, args.queries, args.seed)

@@ -51,16 +51,50 @@ def _cur(conn: psycopg.Connection) -> psycopg.Cursor:
     return conn.cursor(row_factory=tuple_row)
 
 
+# Planner settings for the search statements, restored afterwards so they never leak into the
+# caller's other statements. JIT compilation costs 50-200 ms on statements whose cost estimate is
+# high (full aggregations) and saves nothing on these sub-100 ms statements.
+_SEARCH_SETTINGS = {"jit": "off", "work_mem": "64MB"}  # work_mem: aggregation stays in memory
+# For the pruned statement only (its lateral subqueries are fenced with OFFSET 0 / LIMIT, so they
+# stay per-row probes): row estimates for its CTEs are blind (average list lengths and a generic
+# estimate of ``acl && tokens``, worst of all in the generic plan of a prepared statement), and
+# when they say "1 row" PostgreSQL joins CTEs of thousands of rows by nested loop -- measured
+# 2-6 s instead of 0.1 s for an all-visible principal with ten ACL tokens.
+_PRUNED_SETTINGS = {"enable_nestloop": "off"}
+
+
+@contextmanager
+def _planner(conn: psycopg.Connection, settings: dict[str, str]) -> Iterator[None]:
+    """Apply ``settings`` for the enclosed statements (inside a transaction), then restore them."""
+    names = list(settings)
+    cur = _cur(conn)
+    row = cur.execute(
+        "SELECT " + ", ".join(f"current_setting('{n}')" for n in names) + ", "
+        + ", ".join(f"set_config('{n}', %s, true)" for n in names),
+        [settings[n] for n in names],
+    ).fetchone()
+    assert row is not None
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status == TransactionStatus.INTRANS:
+            cur.execute(
+                "SELECT " + ", ".join(f"set_config('{n}', %s, true)" for n in names),
+                list(row[: len(names)]),
+            )
+
+
 @contextmanager
 def _snapshot(conn: psycopg.Connection) -> Iterator[None]:
     """One consistent snapshot for the statements of a search (when the caller has none open)."""
     if conn.info.transaction_status != TransactionStatus.IDLE:
-        yield
+        with _planner(conn, _SEARCH_SETTINGS):
+            yield
         return
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        conn.execute("SET LOCAL work_mem = '64MB'")  # candidate aggregation stays in memory
-        yield
+        with _planner(conn, _SEARCH_SETTINGS):
+            yield
 
 
 def tfc(tf: float, length: float, avgdl: float, k1: float, b: float) -> float:
@@ -257,7 +291,8 @@ def _search(
     # exact tfc <= stored weight * drift / (k1 + 1) for every stored posting
     scale = drift / (k1 + 1.0)
     n_chunks = stats(conn)[0]
-    out = maxscore_topk(_cur(conn), terms, where, params, avgdl, scale, n_chunks, k=k, k1=k1, b=b)
+    with _planner(conn, _PRUNED_SETTINGS):
+        out = maxscore_topk(_cur(conn), terms, where, params, avgdl, scale, n_chunks, k=k, k1=k1, b=b)
     if out is None:
         return _aggregate(conn, terms, avgdl, acl_tokens, flt, k, k1, b)
     return out
