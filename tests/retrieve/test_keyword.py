@@ -196,7 +196,7 @@ def test_matches_bm25s_on_scifact_including_deletes(db, monkeypatch) -> None:
         assert total >= 95 and ok >= total - 2, ("pruned", ok, total)
         for q in queries[:30]:  # top-100 agrees with full aggregation, scores included
             got, ref = keyword.search(conn, q, acl_tokens=None), keyword.exact_search(conn, q, acl_tokens=None)
-            assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in ref]
+            assert [s for _, s in got] == pytest.approx([s for _, s in ref], rel=0, abs=1e-9)
 
 
 @pytest.mark.parametrize("force_pruning", [False, True])
@@ -215,7 +215,7 @@ def test_acl_filter_inside_the_query(db, monkeypatch, force_pruning) -> None:
             got = keyword.search(conn, q, acl_tokens=["g:few"], k=10)
             ref = keyword.exact_search(conn, q, acl_tokens=["g:few"], k=10)
             assert got and {c for c, _ in got} <= visible and not ({c for c, _ in got} & secret)
-            assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in ref]
+            assert [s for _, s in got] == pytest.approx([s for _, s in ref], rel=0, abs=1e-9)
         matching = {c for c, _ in keyword.exact_search(conn, "cell", acl_tokens=None, k=1000)}
         assert len(keyword.search(conn, "cell", acl_tokens=["g:few"], k=10)) == min(10, len(matching & visible))
         assert keyword.search(conn, "cell", acl_tokens=["g:nobody"]) == []
@@ -245,7 +245,7 @@ def test_metadata_filters(db) -> None:
             got = keyword.search(conn, "cell protein", acl_tokens=["public"], flt=flt, k=20)
             ref = keyword.exact_search(conn, "cell protein", acl_tokens=["public"], flt=flt, k=20)
             assert got and {c for c, _ in got} <= allowed
-            assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in ref]
+            assert [s for _, s in got] == pytest.approx([s for _, s in ref], rel=0, abs=1e-9)
 
 
 def test_exact_under_length_drift_and_reweight(db, monkeypatch) -> None:
@@ -260,7 +260,7 @@ def test_exact_under_length_drift_and_reweight(db, monkeypatch) -> None:
         queries = _queries(40)
         for q in queries:
             got, ref = keyword.search(conn, q, acl_tokens=None, k=20), keyword.exact_search(conn, q, acl_tokens=None, k=20)
-            assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in ref], q
+            assert [s for _, s in got] == pytest.approx([s for _, s in ref], rel=0, abs=1e-9), q
         n, total = keyword.stats(conn)
         assert keyword.reweight(conn, k1=K1, b=B) > 0
         w = conn.execute(
@@ -270,7 +270,7 @@ def test_exact_under_length_drift_and_reweight(db, monkeypatch) -> None:
             assert math.isclose(r["weight"], (K1 + 1) * keyword.tfc(r["tf"], r["bm25_len"], total / n, K1, B), rel_tol=1e-6)
         for q in queries:
             got, ref = keyword.search(conn, q, acl_tokens=None, k=20), keyword.exact_search(conn, q, acl_tokens=None, k=20)
-            assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in ref], q
+            assert [s for _, s in got] == pytest.approx([s for _, s in ref], rel=0, abs=1e-9), q
 
 
 def test_maxscore_path_at_real_limits_is_exact(db, monkeypatch) -> None:
@@ -300,7 +300,7 @@ def test_maxscore_path_at_real_limits_is_exact(db, monkeypatch) -> None:
                 for k in (10, 100):
                     got = keyword.search(conn, q, acl_tokens=acl, k=k)
                     ref = keyword.exact_search(conn, q, acl_tokens=acl, k=k)
-                    assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in ref], (q, acl, k)
+                    assert [s for _, s in got] == pytest.approx([s for _, s in ref], rel=0, abs=1e-9), (q, acl, k)
                     cut = ref[-1][1] if ref else 0.0
                     assert {c for c, s in ref if s > cut + 1e-9} <= {c for c, _ in got}, (q, acl, k)
         assert fallbacks and sum(fallbacks) <= len(fallbacks) // 10, (sum(fallbacks), len(fallbacks))
