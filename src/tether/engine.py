@@ -247,8 +247,7 @@ class Tether:
 
     @property
     def _tracing(self) -> bool:
-        observe = getattr(self.settings, "observe", None)
-        return bool(getattr(observe, "tracing", True))
+        return self.settings.observe.tracing
 
     def _retrieve(self, principal: Principal, question: str, flt: SearchFilter | None,
                   trace: Trace) -> tuple[Retrieval, list[Passage], float]:
@@ -426,19 +425,6 @@ class Tether:
         except Exception:  # noqa: BLE001 - the answer stands; the hold expires
             log.exception("could not settle budget reservation %s", reservation.id)
 
-    def _budget_hand_off(self, principal: Principal, question: str, trace: Trace, refusal: Answer) -> None:
-        """Open a review item for a refused request (when the hand-off queue is present)."""
-        auto = getattr(self, "auto_hand_off", None)
-        if auto is not None:
-            auto(principal, question, source="budget_refusal", trace_id=trace.id or None, answer=refusal)
-            return
-        hand_off = getattr(self, "hand_off", None)
-        if hand_off is not None:
-            try:
-                hand_off(principal, question, source="budget_refusal", trace_id=trace.id or None)
-            except Exception:  # noqa: BLE001 - the refusal stands
-                log.exception("could not hand off a budget refusal")
-
     def ask(self, principal: Principal, question: str, *, model: str | None = None,
             json_schema: dict | None = None, flt: SearchFilter | None = None,
             trace: Trace | None = None) -> AskResult:
@@ -482,7 +468,8 @@ class Tether:
         if refusal is not None:  # a hard budget is spent: no model call, a refusal the asker can act on
             trace.set(abstained=True, grounded=False, blocked=False, escalate=True, route=route.reason)
             self._finish(trace, "refused", question, name, {"refused": "budget_exceeded"}, action="budget.refuse")
-            self._budget_hand_off(principal, question, trace, refusal)
+            self.auto_hand_off(principal, question, source="budget_refusal", trace_id=trace.id or None,
+                               answer=refusal)
             return AskResult(refusal, [], res, packed, name, confidence)
         try:
             if weak:
@@ -541,7 +528,8 @@ class Tether:
             self._finish(trace, state["status"], question, state["name"], details,
                          **({"action": "budget.refuse"} if refusal is not None else {}))
             if refusal is not None:
-                self._budget_hand_off(principal, question, trace, refusal)
+                self.auto_hand_off(principal, question, source="budget_refusal", trace_id=trace.id or None,
+                               answer=refusal)
             elif state["answer"] is not None:
                 self._auto_review(principal, question, state["answer"], state["passages"], trace)
 

@@ -39,6 +39,18 @@ def _ledger(db, budget_id: int, now: datetime | None = None) -> dict:
         return budgets.get_budget(conn, budget_id, now=now)
 
 
+
+def _run_concurrently(threads: list[threading.Thread], conns: list[psycopg.Connection]) -> None:
+    """Start every thread, wait for all, close their connections."""
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        for c in conns:
+            c.close()
+
 def test_hard_budget_admits_exactly_what_fits_under_concurrency(db, db_url, people):
     """THE key property: 50 concurrent requests, each on its own connection, at a hard budget
     that fits exactly 10 estimates: 10 are admitted, 40 refused, spent never exceeds the limit."""
@@ -68,15 +80,7 @@ def test_hard_budget_admits_exactly_what_fits_under_concurrency(db, db_url, peop
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=one, args=(c,)) for c in conns]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-    finally:
-        for c in conns:
-            c.close()
+    _run_concurrently([threading.Thread(target=one, args=(c,)) for c in conns], conns)
     assert not errors, errors
     assert len(admitted) == 10 and len(refused) == 40
     assert all(e.code == "budget_exceeded" and e.status == 402 for e in refused)
@@ -115,15 +119,7 @@ def test_shared_group_budget_under_concurrency_with_overlapping_budgets(db, db_u
         with lock:
             outcomes.append(out)
 
-    threads = [threading.Thread(target=one, args=(c, p)) for c, p in zip(conns, who)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-    finally:
-        for c in conns:
-            c.close()
+    _run_concurrently([threading.Thread(target=one, args=(c, p)) for c, p in zip(conns, who)], conns)
     assert sorted(set(outcomes)) == ["ok", "refused"] and outcomes.count("ok") == 10, outcomes
     assert _ledger(db, g["id"])["spent_usd"] == pytest.approx(10 * EST)
 

@@ -256,12 +256,7 @@ class AnswerCache:
 
     @property
     def settings(self) -> "CacheSettings":
-        cs = getattr(self.engine.settings, "cache", None)
-        if cs is None:
-            from tether.settings import CacheSettings
-
-            cs = CacheSettings()
-        return cs
+        return self.engine.settings.cache
 
     # lookup ----------------------------------------------------------------------------------
     def scope(self, conn: psycopg.Connection, principal: "Principal", question: str, model: str | None,

@@ -44,6 +44,15 @@ def _show(item: dict) -> None:
         out_console.print(f"dismissed: {item['dismiss_reason']}", markup=False)
 
 
+def _act(as_user: str, as_json: bool, change, *args) -> None:
+    """Run one queue change (``reviews.claim``, ``answer``, ...) as ``as_user`` in a transaction
+    and print the item it returns."""
+    with open_engine() as t:
+        me = t.principal(as_user)
+        with t.db.transaction() as conn:
+            _emit(change(conn, args[0], me, *args[1:]), as_json)
+
+
 def _emit(item: dict, as_json: bool) -> None:
     print_json(item) if as_json else _show(item)
 
@@ -100,20 +109,14 @@ def ask(question: str, as_user: str = AS_OPT, reason: str = typer.Option("", hel
 @handle_errors
 def claim(item_id: int, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Take an open item (fails if another reviewer has)."""
-    with open_engine() as t:
-        me = t.principal(as_user)
-        with t.db.transaction() as conn:
-            _emit(reviews.claim(conn, item_id, me), as_json)
+    _act(as_user, as_json, reviews.claim, item_id)
 
 
 @app.command("release")
 @handle_errors
 def release(item_id: int, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Put an item you claimed back in the queue."""
-    with open_engine() as t:
-        me = t.principal(as_user)
-        with t.db.transaction() as conn:
-            _emit(reviews.release(conn, item_id, me), as_json)
+    _act(as_user, as_json, reviews.release, item_id)
 
 
 @app.command("answer")
@@ -121,10 +124,7 @@ def release(item_id: int, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> No
 def answer(item_id: int, text: str = typer.Option(..., "--text", help="The reviewed answer the asker will see."),
            as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Answer an open item or one you claimed."""
-    with open_engine() as t:
-        me = t.principal(as_user)
-        with t.db.transaction() as conn:
-            _emit(reviews.answer(conn, item_id, me, text), as_json)
+    _act(as_user, as_json, reviews.answer, item_id, text)
 
 
 @app.command("dismiss")
@@ -132,10 +132,7 @@ def answer(item_id: int, text: str = typer.Option(..., "--text", help="The revie
 def dismiss(item_id: int, reason: str = typer.Option(..., "--reason", help="Why no answer is given."),
             as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Close an item without an answer."""
-    with open_engine() as t:
-        me = t.principal(as_user)
-        with t.db.transaction() as conn:
-            _emit(reviews.dismiss(conn, item_id, me, reason), as_json)
+    _act(as_user, as_json, reviews.dismiss, item_id, reason)
 
 
 @app.command("promote")

@@ -43,7 +43,7 @@ MAX_FACTS = 6
 
 def default_path(settings: Settings) -> Path:
     """``review.golden_path`` when set, else ``<data_dir>/golden/reviewed.yaml``."""
-    configured = getattr(getattr(settings, "review", None), "golden_path", "")
+    configured = settings.review.golden_path
     return Path(configured) if configured else Path(settings.data_dir) / "golden" / "reviewed.yaml"
 
 
