@@ -1,6 +1,6 @@
 """Concurrent load against a running Tether server: N simulated users asking, searching, uploading.
 
-    python bench/load.py --start [--users 20] [--duration 60] [--server-workers 1]
+    python bench/load.py --start [--users 20] [--duration 60] [--server-workers 1] [--no-warmup]
     python bench/load.py --url http://127.0.0.1:8080 --key ana=tth_... --key eve=tth_... [--users 20]
 
 Each simulated user is a closed loop (one request at a time, ``--think`` seconds between requests,
@@ -10,6 +10,14 @@ user:<self>`` (~10%; 202 is the expected status). Questions come from ``demo/que
 ``--start`` runs ``tether serve --demo`` itself on 127.0.0.1 with a private data directory and
 embedded database, reads the printed demo keys, and stops everything at the end. Only loopback
 servers are accepted (this is a benchmark, not a load-testing tool for other people's hosts).
+Each user has its own HTTP client and connection (a shared client pool made users wait for each
+other's connections inside the benchmark: up to 30 s "server" latency the server never saw).
+
+Before the timed load one user asks every question once (``--no-warmup`` skips it): the first
+ask of a question computes sentence embeddings, classifier scores and PII analyses that the
+server keeps; a server that has been up a while has them. The warm-up's own latencies are
+printed (and in the JSON) so the cold cost stays visible. Uploads during the load still bring
+new text (their sentences are retrieved and quoted), so the timed phase is not all cache hits.
 
 Reported: throughput (completed requests/s) per kind, p50/p95/p99 latency per kind and overall
 (successful requests), errors by kind and status (any non-2xx, a request not complete within
@@ -162,16 +170,20 @@ def started_server(workers: int, graceful: int = 10, log_path: Path | None = Non
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def server_side_asks(url: str, admin_key: str | None) -> dict | None:
-    """p50/p95 of the asks' own durations from their traces (admins read every trace): how much
-    of the client's latency the engine spent, the rest being queueing in front of it."""
+def server_side_asks(url: str, admin_key: str | None, since: float = 0.0) -> dict | None:
+    """p50/p95 of the asks' own durations from their traces (admins read every trace) started
+    at or after ``since`` (epoch seconds): how much of the client's latency the engine spent,
+    the rest being queueing in front of it."""
     if not admin_key:
         return None
     import httpx
 
     try:
         r = httpx.get(url + "/v1/traces?limit=500", headers={"Authorization": f"Bearer {admin_key}"}, timeout=30)
-        rows = [t for t in r.json().get("traces", []) if t.get("kind") in ("ask", "stream")]
+        from datetime import datetime
+
+        rows = [t for t in r.json().get("traces", []) if t.get("kind") in ("ask", "stream")
+                and datetime.fromisoformat(t["started_at"]).timestamp() >= since]
     except (httpx.HTTPError, ValueError):
         return None
     dur = [float(t["duration_ms"]) / 1000 for t in rows]
@@ -272,25 +284,62 @@ async def user_loop(i: int, client, name: str, key: str, args, questions: list[s
             await asyncio.sleep(rng.uniform(0, 2 * args.think))
 
 
-async def run_load(url: str, users: list[tuple[str, str]], args, questions: list[str]) -> tuple[Recorder, float]:
+async def warm_up(client, key: str, questions: list[str], timeout: float) -> dict:
+    """Ask every question once, one at a time, before the timed load: the first ask of a
+    question pays for model runs whose results the server then keeps (sentence embeddings,
+    classifier scores, PII analyses of the quoted sentences), as a server that has been up for
+    a while would have. Reported separately, so the cold cost stays visible."""
+    import httpx
+
+    lat: list[float] = []
+    errors = 0
+    t0 = time.perf_counter()
+    for q in questions:
+        t = time.perf_counter()
+        try:
+            r = await client.post("/v1/ask", json={"question": q}, headers={"Authorization": f"Bearer {key}"},
+                                  timeout=timeout)
+            if r.status_code == 200:
+                lat.append(time.perf_counter() - t)
+            else:
+                errors += 1
+        except httpx.HTTPError:
+            errors += 1
+    return {"asks": len(questions), "errors": errors, "seconds": round(time.perf_counter() - t0, 1),
+            "p50_ms": ms(pct(lat, 50)), "p95_ms": ms(pct(lat, 95)), "max_ms": ms(max(lat) if lat else None)}
+
+
+async def run_load(url: str, users: list[tuple[str, str]], args, questions: list[str], pid: int | None = None
+                   ) -> tuple[Recorder, float, dict | None, float, float | None]:
+    """Each simulated user has its own HTTP client (its own keep-alive connection), as separate
+    people or programs would: one shared connection pool would make users queue for each other's
+    connections inside the benchmark and count that as server latency.
+    Returns (recorder, elapsed seconds, warm-up figures or None, wall-clock start of the load,
+    the server's CPU seconds at that start)."""
     import httpx
 
     rec = Recorder()
-    limits = httpx.Limits(max_connections=len(users) + 4, max_keepalive_connections=len(users) + 4)
-    async with httpx.AsyncClient(base_url=url, timeout=args.timeout + 5, limits=limits) as client:
-        # warm-up, not counted: one ask and one search
-        h = {"Authorization": f"Bearer {users[0][1]}"}
-        for path, body in (("/v1/ask", {"question": questions[0]}), ("/v1/search", {"query": questions[0]})):
-            try:
-                await client.post(path, json=body, headers=h)
-            except httpx.HTTPError:
-                pass
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=1)
+    clients = [httpx.AsyncClient(base_url=url, timeout=args.timeout + 5, limits=limits) for _ in range(args.users)]
+    try:
+        warm = await warm_up(clients[0], users[0][1], questions, args.timeout) if args.warmup else None
+        if not args.warmup:  # still one ask and one search, so the first timed requests find the models loaded
+            h = {"Authorization": f"Bearer {users[0][1]}"}
+            for path, body in (("/v1/ask", {"question": questions[0]}), ("/v1/search", {"query": questions[0]})):
+                try:
+                    await clients[0].post(path, json=body, headers=h)
+                except httpx.HTTPError:
+                    pass
+        started, cpu0 = time.time(), process_tree_cpu(pid)
         t0 = time.perf_counter()
         deadline = t0 + args.duration
-        await asyncio.gather(*(user_loop(i, client, users[i % len(users)][0], users[i % len(users)][1],
+        await asyncio.gather(*(user_loop(i, clients[i], users[i % len(users)][0], users[i % len(users)][1],
                                          args, questions, rec, deadline) for i in range(args.users)))
         elapsed = time.perf_counter() - t0
-    return rec, elapsed
+    finally:
+        for c in clients:
+            await c.aclose()
+    return rec, elapsed, warm, started, cpu0
 
 
 def drain_uploads(url: str, rec: Recorder, wait_s: float, cleanup: bool) -> dict:
@@ -346,6 +395,8 @@ def main() -> None:
     ap.add_argument("--server-workers", type=int, default=1, help="With --start: `tether serve --workers`")
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--duration", type=float, default=60.0, help="Seconds of load (new requests stop after it)")
+    ap.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True,
+                    help="Ask every question once before the timed load (reported separately)")
     ap.add_argument("--think", type=float, default=0.0, help="Mean think time between a user's requests (s)")
     ap.add_argument("--timeout", type=float, default=30.0, help="Deadline for one whole request (s)")
     ap.add_argument("--ask-share", type=float, default=0.6)
@@ -394,14 +445,13 @@ def main() -> None:
     with server() as (url, keys, pid):
         # demo members first (admin last): uploads carry acl user:<self>
         users = sorted(keys.items(), key=lambda kv: (kv[0] == "admin", kv[0]))
-        cpu0 = process_tree_cpu(pid)
         load_start = os.getloadavg()
-        rec, elapsed = asyncio.run(run_load(url, users, args, questions))
+        rec, elapsed, warm, started, cpu0 = asyncio.run(run_load(url, users, args, questions, pid))
         load_end = os.getloadavg()
         cpu1 = process_tree_cpu(pid)
         uploads = drain_uploads(url, rec, args.drain, cleanup=not args.keep_uploads) if rec.batches else \
             {"jobs": {}, "deleted": 0}
-        server_side = server_side_asks(url, keys.get("admin"))
+        server_side = server_side_asks(url, keys.get("admin"), since=started)
 
     rows = []
     kinds: dict[str, dict] = {}
@@ -427,6 +477,9 @@ def main() -> None:
     if rec.errors:
         print_table("Errors by kind:status", ["error", "count", "sample"],
                     [[e, c, rec.error_samples.get(e, "")[:100]] for e, c in sorted(rec.errors.items())])
+    if warm:
+        print(f"warm-up before the load (one user, each of {warm['asks']} questions once): {warm['seconds']} s, "
+              f"ask p50 {warm['p50_ms']} ms, p95 {warm['p95_ms']} ms, max {warm['max_ms']} ms, {warm['errors']} errors")
     server_cpu = None
     if cpu0 is not None and cpu1 is not None:
         server_cpu = round((cpu1 - cpu0) / elapsed, 2)
@@ -444,7 +497,7 @@ def main() -> None:
     final_json({
         "bench": "load", "url": url, "server": "started" if args.start else "external",
         "server_workers": args.server_workers if args.start else None, "users": args.users,
-        "duration_s": round(elapsed, 2), "think_s": args.think, "cpus": cpus,
+        "duration_s": round(elapsed, 2), "think_s": args.think, "warmup": warm, "cpus": cpus,
         "loadavg_start": [round(x, 2) for x in load_start], "loadavg_end": [round(x, 2) for x in load_end],
         "server_cpu_cores": server_cpu, "server_side_ask": server_side, "kinds": kinds, "overall": overall,
         "errors": dict(sorted(rec.errors.items())), "error_count": n_err, "upload_jobs": uploads["jobs"],

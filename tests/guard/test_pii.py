@@ -86,3 +86,30 @@ def test_tldextract_never_fetches(pii_full: PiiDetector) -> None:
     assert tx.TLD_EXTRACTOR.suffix_list_urls == ()
     assert not tx.TLD_EXTRACTOR._cache.enabled
     assert tx.extract("mail.example.co.uk").suffix == "co.uk"
+
+
+def test_presidio_findings_are_memoised_and_bounded(monkeypatch):
+    """The analysis is a pure function of (text, types, threshold): a repeat costs no model run,
+    and the memo never grows past its bound."""
+    from tether.guard import pii
+
+    calls = []
+    real = pii.analyzer
+
+    class Counting:
+        def analyze(self, **kw):
+            calls.append(kw["text"])
+            return real().analyze(**kw)
+
+    monkeypatch.setattr(pii, "analyzer", lambda: Counting())
+    monkeypatch.setattr(pii, "_cache", type(pii._cache)())
+    monkeypatch.setattr(pii, "_CACHE_SIZE", 3)
+    text = "Call Marta Silva on +351 912 345 678."
+    a = pii.presidio_entities(text, ("PERSON", "PHONE_NUMBER"), 0.4)
+    b = pii.presidio_entities(text, ("PERSON", "PHONE_NUMBER"), 0.4)
+    assert a == b and {e.type for e in a} >= {"PHONE_NUMBER"} and calls == [text]
+    pii.presidio_entities(text, ("PERSON",), 0.4)  # other types: another analysis
+    assert len(calls) == 2
+    for i in range(5):
+        pii.presidio_entities(f"Note {i} for Marta.", ("PERSON",), 0.4)
+    assert len(pii._cache) == 3

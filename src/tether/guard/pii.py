@@ -14,8 +14,8 @@ never downloaded.
 from __future__ import annotations
 
 import logging
-
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from tether.guard.base import Entity, GuardResult, GuardSettings, PiiPolicy, Stage, Verdict
@@ -44,6 +44,15 @@ _REGEX_TYPES = {"CREDIT_CARD", "IBAN_CODE", "US_SSN", "UK_NINO", "EMAIL_ADDRESS"
 _lock = threading.Lock()
 _engine: Any = None
 
+#: Presidio's findings per (text, entity types, threshold): the analysis is deterministic and
+#: costs 5-40 ms of CPU (the spaCy pipeline), while answers quote the same source sentences over
+#: and over (each answer is screened as a whole, per sentence and per quote). Bounded LRU;
+#: texts longer than ``_CACHE_MAX_CHARS`` are not kept.
+_CACHE_SIZE = 4096
+_CACHE_MAX_CHARS = 4000
+_cache: OrderedDict[tuple[str, tuple[str, ...], float], tuple[Entity, ...]] = OrderedDict()
+_cache_lock = threading.Lock()
+
 
 def _offline_tldextract() -> None:
     """Make tldextract's module-level extractor use its bundled suffix list, never the network."""
@@ -55,12 +64,12 @@ def _offline_tldextract() -> None:
 
 def analyzer() -> Any:
     """The process-wide Presidio ``AnalyzerEngine`` (built on first call, ~2-3 s)."""
-    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-entity mapping chatter
     global _engine
     if _engine is not None:
         return _engine
     with _lock:
         if _engine is None:
+            logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-entity mapping chatter
             _offline_tldextract()
             from presidio_analyzer import AnalyzerEngine
             from presidio_analyzer.nlp_engine import NlpEngineProvider
@@ -72,6 +81,25 @@ def analyzer() -> Any:
             nlp = NlpEngineProvider(nlp_configuration=config).create_engine()
             _engine = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
     return _engine
+
+
+def presidio_entities(text: str, entity_types: tuple[str, ...], min_score: float) -> tuple[Entity, ...]:
+    """Presidio's entities of ``entity_types`` in ``text`` (memoised, see ``_cache``)."""
+    key = (text, entity_types, min_score)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    found = tuple(Entity(r.entity_type, r.start, r.end, float(r.score), "presidio", mask(text[r.start:r.end]))
+                  for r in analyzer().analyze(text=text, language="en", entities=list(entity_types),
+                                              score_threshold=min_score))
+    if len(text) <= _CACHE_MAX_CHARS:
+        with _cache_lock:
+            _cache[key] = found
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return found
 
 
 def _rank(e: Entity) -> tuple[int, int, float, int]:
@@ -124,11 +152,8 @@ class PiiDetector:
         found = find_secrets(text)
         found += [e for e in find_ids(text) if e.type in self.entity_types]
         if self.mode == "full" and text.strip():
-            wanted = sorted(self.entity_types - {"UK_NINO"})
-            for r in analyzer().analyze(text=text, language="en", entities=wanted,
-                                        score_threshold=self.settings.pii_min_score):
-                found.append(Entity(r.entity_type, r.start, r.end, float(r.score), "presidio",
-                                    mask(text[r.start:r.end])))
+            wanted = tuple(sorted(self.entity_types - {"UK_NINO"}))
+            found += presidio_entities(text, wanted, self.settings.pii_min_score)
         return resolve_overlaps([e for e in found if e.score >= self.settings.pii_min_score])
 
 
@@ -144,8 +169,10 @@ class PiiGuard:
         self.policy: PiiPolicy = self.settings.policy_for(classification)
         self.detector = detector or PiiDetector(self.settings)
 
-    def check(self, text: str) -> GuardResult:
-        entities = self.detector.detect(text)
+    def check(self, text: str, entities: list[Entity] | None = None) -> GuardResult:
+        """The policy's decision for ``text``; ``entities`` when they are already known."""
+        if entities is None:
+            entities = self.detector.detect(text)
         if not entities:
             return GuardResult(Verdict.ALLOW, 0.0)
         score = max(e.score for e in entities)
@@ -161,6 +188,14 @@ class PiiGuard:
             return GuardResult(Verdict.SANITISE, score, ["policy:redact_secrets", *reasons], entities,
                                redact(text, secrets))
         return GuardResult(Verdict.FLAG, score, reasons, entities)
+
+
+def entities_within(entities: list[Entity], start: int, end: int) -> list[Entity]:
+    """The entities of a text that fall in ``[start, end)``, re-based to that slice (an entity
+    crossing an edge is clipped, so the slice's redaction covers every character the whole
+    text's redaction covers there)."""
+    return [Entity(e.type, max(e.start, start) - start, min(e.end, end) - start, e.score, e.detector, e.preview)
+            for e in entities if e.start < end and e.end > start]
 
 
 def redact_for_trace(text: str, settings: GuardSettings, classification: str | None = None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from tether.guard.base import GuardResult, GuardSettings, Verdict
 from tether.guard.injection import InjectionGuard
-from tether.guard.pii import PiiGuard
+from tether.guard.pii import PiiGuard, entities_within
 from tether.types import Answer, Passage
 
 #: From least to most restrictive; unknown labels rank as the most restrictive.
@@ -61,7 +61,11 @@ def screen_answer(answer: Answer, classification: str | None, settings: GuardSet
                        escalate=True, reasons=[*answer.reasons, "blocked:pii"]), result
     if result.verdict is Verdict.SANITISE and result.sanitised_text is not None:
         def clean(text: str) -> str:
-            r = guard.check(text)
+            # a copy of part of the answer (its sentences, a quote it repeats verbatim) gets the
+            # answer's own findings for that part; anything else is analysed on its own
+            at = answer.text.find(text) if text else -1
+            found = entities_within(result.entities, at, at + len(text)) if at >= 0 else None
+            r = guard.check(text, found)
             if r.verdict is Verdict.BLOCK:
                 return WITHHELD_TEXT
             return r.sanitised_text if r.sanitised_text is not None else text
