@@ -113,3 +113,22 @@ def test_presidio_findings_are_memoised_and_bounded(monkeypatch):
     for i in range(5):
         pii.presidio_entities(f"Note {i} for Marta.", ("PERSON",), 0.4)
     assert len(pii._cache) == 3
+
+
+def test_presidio_runs_only_where_the_policy_can_act_on_it(monkeypatch):
+    """Internal answers (no redaction, no block) use the regex detectors only: a secret is still
+    redacted and an e-mail still flagged, but the model is never run; confidential answers run it."""
+    from tether.guard import pii
+    from tether.guard.base import GuardSettings, Verdict
+
+    ran = []
+    real = pii.presidio_entities
+    monkeypatch.setattr(pii, "presidio_entities", lambda *a: ran.append(a[0]) or real(*a))
+    text = "Ask Marta Silva (marta@corvane.example); the deploy key is AKIAIOSFODNN7EXAMPLE."
+    internal = pii.PiiGuard(GuardSettings(), "internal").check(text)
+    assert ran == []
+    assert internal.verdict is Verdict.SANITISE and "AKIAIOSFODNN7EXAMPLE" not in internal.sanitised_text
+    assert "pii:EMAIL_ADDRESS" in internal.reasons and "pii:PERSON" not in internal.reasons
+    confidential = pii.PiiGuard(GuardSettings(), "confidential").check(text)
+    assert ran == [text] and "pii:PERSON" in confidential.reasons
+    assert "Marta Silva" not in confidential.sanitised_text
