@@ -90,6 +90,19 @@ class Tether:
                 self._embedder = make_embedder(self.settings.embed, self.secrets)
             return self._embedder
 
+    def warm_up(self) -> None:
+        """Load the models the answer path uses (embedder, injection classifier, Presidio when a
+        policy can act on it) now, so a server's first requests do not queue behind the loads."""
+        from tether.guard.injection import InjectionGuard
+        from tether.guard.pii import PiiDetector
+
+        self.embedder.embed(["warm up"])
+        gs = self.settings.guard
+        InjectionGuard(gs).warm_up()
+        policies = [*gs.policies.values(), gs.default_policy]
+        if any(p.redact_in_answers or p.block for p in policies):
+            PiiDetector(gs).warm_up()
+
     def close(self) -> None:
         self.db.close()
 

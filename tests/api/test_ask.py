@@ -129,3 +129,19 @@ def test_search_metadata_filters_source_and_dates(live):
     bad = httpx.post(url, json={**base, "date_from": "2030-01-01T00:00:00Z", "date_to": "2020-01-01T00:00:00Z"},
                      headers=h(keys["ana"]))
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_input"
+
+
+def test_warm_up_loads_the_answer_models(live, monkeypatch):
+    """``Tether.warm_up`` (run by the app's startup) loads the embedder, scores a text with the
+    injection classifier and builds Presidio (the default policies redact confidential answers),
+    so a server's first requests do not queue behind model loads."""
+    from collections import OrderedDict
+
+    from tether.guard import injection, pii
+
+    server, _keys = live
+    monkeypatch.setattr(pii, "_engine", None)
+    monkeypatch.setattr(injection, "_score_cache", OrderedDict())
+    server.engine.warm_up()
+    assert pii._engine is not None
+    assert [part for _dir, part in injection._score_cache] == ["warm up"]

@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, engine: Tether | None = None, secrets: Map
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = engine is None
         eng = engine or Tether(settings, secrets=secrets if secrets is not None else os.environ)
-        eng.embedder  # noqa: B018 - warm up the model before the first request
+        eng.warm_up()  # load the models before the first request (readiness follows startup)
         app.state.engine = eng
         worker = _start_worker(eng) if api_cfg.run_worker else None
         app.state.observability = observed = observability.start(eng, metrics)  # metrics, OTLP, purge, drift
