@@ -19,6 +19,16 @@ from tether.errors import ConfigError
 from tether.settings import EmbedSettings
 
 
+class _Flight:
+    """A text being embedded by one thread, which others wait for."""
+
+    __slots__ = ("done", "vec")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.vec: np.ndarray | None = None
+
+
 class OnnxEmbedder:
     dimension = 384
 
@@ -32,6 +42,7 @@ class OnnxEmbedder:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.cache_size = 20_000  # ~30 MB of vectors
+        self._inflight: dict[str, _Flight] = {}
         self._tok = load_tokenizer()
         self._tok.enable_truncation(max_length=self.max_tokens)
         self._count_tok = load_tokenizer()
@@ -77,28 +88,54 @@ class OnnxEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for ``texts``; recently seen texts come from a bounded LRU cache (the answer
-        path embeds the same passage sentences for selection, grounding and the next asker)."""
+        path embeds the same passage sentences for selection, grounding and the next asker).
+
+        Single flight: a text another thread is embedding right now is waited for, not embedded
+        twice (a server that just started gets the same new question from many users at once).
+        """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        misses: dict[str, list[int]] = {}
+        mine: dict[str, list[int]] = {}
+        theirs: dict[str, tuple[_Flight, list[int]]] = {}
         with self._lock:
             for i, t in enumerate(texts):
                 v = self._cache.get(t)
-                if v is None:
-                    misses.setdefault(t, []).append(i)
-                else:
+                if v is not None:
                     self._cache.move_to_end(t)
                     out[i] = v
-        if misses:
-            uniq = list(misses)
-            vecs = self._embed(uniq)
+                elif t in mine:
+                    mine[t].append(i)
+                elif t in theirs:
+                    theirs[t][1].append(i)
+                elif t in self._inflight:
+                    theirs[t] = (self._inflight[t], [i])
+                else:
+                    self._inflight[t] = _Flight()
+                    mine[t] = [i]
+        if mine:
+            uniq = list(mine)
+            try:
+                vecs = self._embed(uniq)
+            except BaseException:
+                with self._lock:  # waiters wake up and embed for themselves
+                    for t in uniq:
+                        self._inflight.pop(t).done.set()
+                raise
             with self._lock:
                 for t, v in zip(uniq, vecs):
-                    for i in misses[t]:
+                    for i in mine[t]:
                         out[i] = v
                     if self.cache_size:
                         self._cache[t] = v
+                    flight = self._inflight.pop(t)
+                    flight.vec = v
+                    flight.done.set()
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
+        for t, (flight, idx) in theirs.items():
+            flight.done.wait(timeout=120)
+            v = flight.vec if flight.vec is not None else self._embed([t])[0]
+            for i in idx:
+                out[i] = v
         return out
 
     def _embed(self, texts: list[str]) -> np.ndarray:
