@@ -99,8 +99,7 @@ class Tether:
         self.embedder.embed(["warm up"])
         gs = self.settings.guard
         InjectionGuard(gs).warm_up()
-        policies = [*gs.policies.values(), gs.default_policy]
-        if any(p.redact_in_answers or p.block for p in policies):
+        if any(p.changes_answers for p in [*gs.policies.values(), gs.default_policy]):
             PiiDetector(gs).warm_up()
 
     def close(self) -> None:

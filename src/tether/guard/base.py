@@ -101,6 +101,11 @@ class PiiPolicy(BaseModel):
     #: Withhold the whole answer when any PII entity is found.
     block: bool = False
 
+    @property
+    def changes_answers(self) -> bool:
+        """Whether a PII finding can change what leaves (else it could only be a flag)."""
+        return self.redact_in_answers or self.block
+
 
 def _default_policies() -> dict[str, PiiPolicy]:
     return {

@@ -171,8 +171,7 @@ class PiiGuard:
         # places, phone numbers) could only be recorded as a flag, never change the answer;
         # secrets and checksummed ids, which are redacted whatever the policy, come from the
         # regex detectors of the light mode. So the model runs only where it decides something.
-        decides = self.policy.redact_in_answers or self.policy.block
-        self.detector = detector or PiiDetector(self.settings, mode=None if decides else "light")
+        self.detector = detector or PiiDetector(self.settings, mode=None if self.policy.changes_answers else "light")
 
     def check(self, text: str, entities: list[Entity] | None = None) -> GuardResult:
         """The policy's decision for ``text``; ``entities`` when they are already known."""
