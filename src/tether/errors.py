@@ -1,27 +1,34 @@
 """The error tree. Library code raises these; only the edges (CLI, API) turn them into messages.
 
-    TetherError                      code=internal          500
-    ├── ConfigError                  code=config            500
-    ├── StoreError                   code=store_unavailable 503
-    ├── NotFound                     code=not_found         404
-    ├── PermissionDenied             code=forbidden         403
-    ├── Unauthenticated              code=unauthenticated   401
-    ├── InvalidInput                 code=invalid_input     422
-    │   ├── UnknownPrincipal         code=unknown_principal 422
-    │   └── IngestError              code=ingest_failed     422
-    │       ├── UnsupportedFormat    code=unsupported_format 415
-    │       ├── FileTooLarge         code=file_too_large    413
-    │       ├── EmptyDocument        code=empty_document    422
-    │       └── CorruptDocument      code=corrupt_document  422
-    ├── ProviderError                code=provider_error    502
-    │   ├── ProviderTimeout          code=provider_timeout  504
-    │   ├── ContextOverflow          code=context_overflow  502  (the prompt exceeds the model's window)
-    │   └── ProviderUnavailable      code=provider_unavailable 503 (every model in the chain failed)
-    ├── Conflict                     code=conflict          409
-    └── BudgetExceeded               code=budget_exceeded   402  (a hard spending budget is spent)
+    TetherError                      code=internal             500
+    ├── ConfigError                  code=config               500
+    ├── StoreUnavailable             code=store_unavailable    503  (PostgreSQL unreachable or failing; retry)
+    ├── NotFound                     code=not_found            404
+    ├── PermissionDenied             code=forbidden            403
+    ├── Unauthenticated              code=unauthenticated      401
+    ├── InvalidInput                 code=invalid_input        422
+    │   ├── UnknownPrincipal         code=unknown_principal    422
+    │   ├── QuestionTooLong          code=question_too_long    422
+    │   ├── PayloadTooLarge          code=payload_too_large    413  (a request body over the API's limit)
+    │   ├── GoldenError              code=invalid_golden       422  (a golden file that does not validate)
+    │   └── IngestError              code=ingest_failed        422
+    │       ├── UnsupportedFormat    code=unsupported_format   415
+    │       ├── FileTooLarge         code=file_too_large       413
+    │       ├── EmptyDocument        code=empty_document       422
+    │       └── CorruptDocument      code=corrupt_document     422
+    ├── ProviderError                code=provider_error       502
+    │   ├── ProviderTimeout          code=provider_timeout     504
+    │   ├── ContextOverflow          code=context_overflow     502  (the prompt exceeds the model's window)
+    │   └── ProviderUnavailable      code=provider_unavailable 503  (every model in the chain failed)
+    ├── Conflict                     code=conflict             409
+    ├── RateLimited                  code=rate_limited         429  (too many requests this minute; retry)
+    └── BudgetExceeded               code=budget_exceeded      402  (a hard spending budget is spent)
 
-Each error has a stable ``code`` (part of the API contract) and an HTTP ``status``.
-Messages must never contain content from a document the caller may not read.
+Each error has a stable ``code`` (part of the API contract) and an HTTP ``status``; a test
+(``tests/test_errors.py``) checks this drawing against the classes. ``details["retry_after"]``
+(seconds), where present, becomes the API's ``Retry-After`` header. Third-party errors are
+translated once, at their boundary, with ``raise ... from exc`` (PostgreSQL's in
+``tether.store.db``). Messages must never contain content from a document the caller may not read.
 """
 
 from __future__ import annotations
@@ -44,7 +51,10 @@ class ConfigError(TetherError):
     code = "config"
 
 
-class StoreError(TetherError):
+class StoreUnavailable(TetherError):
+    """PostgreSQL cannot be reached or failed mid-request (connection lost, server shutting
+    down, no pooled connection in time). Retryable: ``details.retry_after`` seconds."""
+
     code = "store_unavailable"
     status = 503
 
@@ -71,6 +81,23 @@ class InvalidInput(TetherError):
 
 class UnknownPrincipal(InvalidInput):
     code = "unknown_principal"
+
+
+class QuestionTooLong(InvalidInput):
+    code = "question_too_long"
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body over the API's limit; ``details.limit`` bytes."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class GoldenError(InvalidInput):
+    """A golden file that cannot be read or does not validate; the message names the case."""
+
+    code = "invalid_golden"
 
 
 class IngestError(InvalidInput):

@@ -77,20 +77,44 @@ class Acl:
         return cls(owner=owner, users=tuple(users), groups=tuple(groups), public=public)
 
 
+SYSTEM_PRINCIPAL_ID = 0
+
+
 @dataclass(frozen=True)
 class Principal:
+    """Who a request or command acts as. Services take one explicitly for every decision (read,
+    manage, review, administer); there is no "no principal means administrator"."""
+
     id: int
     name: str
-    kind: str = "user"  # user | service
+    kind: str = "user"  # user | service | system
     role: str = "member"  # admin | member | reviewer
     group_ids: tuple[int, ...] = ()
     group_names: tuple[str, ...] = ()
     #: The API key this request authenticated with (usage and budgets roll up per key).
     api_key_id: int | None = None
 
+    @classmethod
+    def system(cls) -> "Principal":
+        """The operator at the command line (``tether docs rm``, ``tether users add`` without
+        ``--as``): an administrator by role. It is never stored, so no API key or session can
+        become it, and its ACL tokens (``public``, ``u:0``) match no user's or group's
+        documents: admin rights come from the role, read rights stay the ACL's. The audit log
+        records its changes with no actor (shown as "(operator)")."""
+        return cls(id=SYSTEM_PRINCIPAL_ID, name="(operator)", kind="system", role="admin")
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system" and self.id == SYSTEM_PRINCIPAL_ID
+
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_reviewer(self) -> bool:
+        """Reviewers and administrators work the human review queue."""
+        return self.role in ("reviewer", "admin")
 
     @property
     def acl_tokens(self) -> list[str]:

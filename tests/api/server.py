@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 import uvicorn
 
-from tether.api import ApiSettings, create_app
+from tether.api import create_app
 from tether.engine import Tether
-from tether.settings import Settings
+from tether.settings import ApiSettings, Settings
 from tether.store import api_keys, principals
 
 DOC_LEAVE = (
@@ -41,7 +41,8 @@ class LiveServer:
         self.engine = engine
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(engine.settings, engine=engine, api_settings=api_settings)
+        settings = engine.settings if api_settings is None else engine.settings.model_copy(update={"api": api_settings})
+        app = create_app(settings, engine=engine)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=5)
         self.server = uvicorn.Server(config)

@@ -145,7 +145,7 @@ def test_unhandled_errors_are_internal_without_details(live, monkeypatch):
 def test_rate_limit_per_api_key(pg_server, template_db, tmp_path):
     """Over the per-minute limit a key gets 429 with Retry-After and the JSON error; another key
     is unaffected; refusals are counted in PostgreSQL (shared by every API process)."""
-    from tether.api.config import ApiSettings
+    from tether.settings import ApiSettings
     from tether.engine import Tether
 
     from .server import LiveServer, module_database, seed

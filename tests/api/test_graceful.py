@@ -55,7 +55,7 @@ def test_sigterm_finishes_in_flight_request(settings, tmp_path):
             "streaming = false\ntimeout_s = 30\n", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
         env.update(TETHER_DATABASE_URL=settings.database_url, TETHER_DATA_DIR=str(settings.data_dir),
-                   TETHER_CONFIG=str(config), TETHER_API_RUN_WORKER="false", HF_HUB_OFFLINE="1",
+                   TETHER_CONFIG=str(config), TETHER_API__RUN_WORKER="false", HF_HUB_OFFLINE="1",
                    TOKENIZERS_PARALLELISM="false")
         port = free_port()
         proc = subprocess.Popen([TETHER, "serve", "--port", str(port), "--graceful", str(GRACEFUL_S)],

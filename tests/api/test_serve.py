@@ -17,7 +17,7 @@ from .server import free_port
 def test_serve_with_two_workers_and_graceful_stop(settings):
     port = free_port()
     env = {**os.environ, "TETHER_DATABASE_URL": settings.database_url, "TETHER_DATA_DIR": str(settings.data_dir),
-           "TETHER_API_RUN_WORKER": "false"}
+           "TETHER_API__RUN_WORKER": "false"}
     tether = Path(sys.executable).with_name("tether")
     proc = subprocess.Popen([str(tether), "serve", "--workers", "2", "--port", str(port), "--graceful", "5"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -238,11 +238,13 @@ def test_the_hit_check_alone_refuses_an_unreadable_or_changed_source(engine, tmp
     assert s["invalidated"] == 2
 
 
-def test_an_answer_is_not_stored_when_readable_documents_changed_while_answering(engine, tmp_path):
+def test_an_answer_is_not_stored_when_readable_documents_changed_while_answering(engine, tmp_path, monkeypatch):
     """Versions are read at lookup and again before storing: an ingest in between (here, during
     retrieval) means the answer may predate it, so it is not kept under either version."""
+    from tether.answer import steps
+
     eve = engine.principal("eve")
-    retrieve, done = engine._retrieve, []
+    retrieve, done = steps.retrieve, []
 
     def retrieve_during_an_ingest(*args, **kw):
         if not done:
@@ -251,7 +253,7 @@ def test_an_answer_is_not_stored_when_readable_documents_changed_while_answering
                       collection="handbook", acl=["public"], owner="root")
         return retrieve(*args, **kw)
 
-    engine._retrieve = retrieve_during_an_ingest
+    monkeypatch.setattr(steps, "retrieve", retrieve_during_an_ingest)
     r = engine.ask(eve, LEAVE_Q)
     assert not r.answer.abstained and _entries(engine) == 0
     store = next(c for c in _trace(engine, r.trace_id)["root"]["children"] if c["name"] == "cache.store")

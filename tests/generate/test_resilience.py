@@ -10,8 +10,8 @@ import pytest
 
 from tether.errors import ContextOverflow, ProviderError, ProviderUnavailable
 from tether.generate import GenerationRequest, OpenAICompatConfig, OpenAICompatGenerator, render_messages
-from tether.generate.breaker import Breakers
-from tether.generate.resilience import Resilient, backoff_s, build_chain, retryable
+from tether.route.breaker import Breakers
+from tether.route.resilience import Resilient, backoff_s, build_chain, retryable
 from tether.ground import CLAIM_SCHEMA_EXAMPLE, answer
 from tether.observe.trace import Trace
 from tether.settings import ModelConfig, ResilienceSettings, Settings

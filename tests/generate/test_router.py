@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from tether.generate.router import Features, choose, classify, count_sources, features
+from tether.route.router import Features, choose, classify, count_sources, features
 from tether.settings import GenerateSettings, ModelConfig, RouterSettings, RouteRule, RouteWhen, Settings
 from tether.types import Passage
 

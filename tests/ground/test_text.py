@@ -1,33 +1,8 @@
-"""Sentence splitting, citation parsing and the features the support checks compare."""
+"""Citation parsing and the features the support checks compare (sentence splitting itself is
+tested in tests/text/test_sentences.py)."""
 
 from tether.ground.analysis import names, names_missing, negation_mismatch, numbers, numbers_supported
 from tether.ground.citations import parse_answer
-from tether.ground.sentences import split_sentences
-
-
-def _split(text: str) -> list[str]:
-    return [text[s:e] for s, e in split_sentences(text)]
-
-
-def test_split_handles_abbreviations_decimals_and_glued_sentences():
-    text = "Dr. Smith paid $3.5 million in the U.S. market.He left. J. R. R. Tolkien wrote it! Done"
-    assert _split(text) == [
-        "Dr. Smith paid $3.5 million in the U.S. market.",
-        "He left.",
-        "J. R. R. Tolkien wrote it!",
-        "Done",
-    ]
-
-
-def test_split_keeps_trailing_citations_and_list_items():
-    text = "# Title\n\n- First item [1]\n- Second. [2][3]\nThird line."
-    assert _split(text) == ["# Title", "- First item [1]", "- Second. [2][3]", "Third line."]
-
-
-def test_offsets_are_exact():
-    text = "  Alpha beta.   Gamma delta.  "
-    for s, e in split_sentences(text):
-        assert text[s:e] == text[s:e].strip()
 
 
 def test_parse_citation_forms():

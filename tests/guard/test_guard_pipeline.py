@@ -6,17 +6,7 @@ import pytest
 
 from tether.guard import GuardPipeline, GuardResult, GuardSettings, InjectionGuard, Verdict, build_pipeline
 from tether.guard.base import most_severe
-
-
-class Fixed:
-    """A guard that always answers the same (to test how results combine)."""
-
-    def __init__(self, name: str, result: GuardResult, stage: str = "context") -> None:
-        self.name, self.stage, self.result, self.seen = name, stage, result, []
-
-    def check(self, text: str) -> GuardResult:
-        self.seen.append(text)
-        return self.result
+from tether.testing import FakeGuard
 
 
 def test_most_severe() -> None:
@@ -26,18 +16,18 @@ def test_most_severe() -> None:
 
 
 def test_guards_see_sanitised_text_and_reasons_are_prefixed() -> None:
-    first = Fixed("a", GuardResult(Verdict.SANITISE, 0.7, ["x"], sanitised_text="clean"))
-    second = Fixed("b", GuardResult(Verdict.FLAG, 0.4, ["y"]))
-    result = GuardPipeline("context", [first, second]).check("dirty")  # type: ignore[list-item]
+    first = FakeGuard("a", "context", result=GuardResult(Verdict.SANITISE, 0.7, ["x"], sanitised_text="clean"))
+    second = FakeGuard("b", "context", result=GuardResult(Verdict.FLAG, 0.4, ["y"]))
+    result = GuardPipeline("context", [first, second]).check("dirty")
     assert second.seen == ["clean"]
     assert result.verdict is Verdict.SANITISE and result.sanitised_text == "clean"
     assert result.reasons == ["a:x", "b:y"] and result.score == 0.7
 
 
 def test_block_stops_the_stage() -> None:
-    blocker = Fixed("a", GuardResult(Verdict.BLOCK, 0.9, ["no"]))
-    after = Fixed("b", GuardResult(Verdict.ALLOW))
-    result = GuardPipeline("context", [blocker, after]).check("t")  # type: ignore[list-item]
+    blocker = FakeGuard("a", "context", result=GuardResult(Verdict.BLOCK, 0.9, ["no"]))
+    after = FakeGuard("b", "context", result=GuardResult(Verdict.ALLOW))
+    result = GuardPipeline("context", [blocker, after]).check("t")
     assert result.verdict is Verdict.BLOCK and after.seen == [] and not result.allowed
 
 

@@ -4,7 +4,7 @@ cached answer) carries the raw PII."""
 
 from __future__ import annotations
 
-from tether.guard.base import GuardSettings
+from tether.settings import GuardSettings
 from tether.guard.stages import screen_answer
 from tether.types import Answer, Citation, SentenceVerdict
 

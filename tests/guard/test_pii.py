@@ -119,7 +119,8 @@ def test_presidio_runs_only_where_the_policy_can_act_on_it(monkeypatch):
     """Internal answers (no redaction, no block) use the regex detectors only: a secret is still
     redacted and an e-mail still flagged, but the model is never run; confidential answers run it."""
     from tether.guard import pii
-    from tether.guard.base import GuardSettings, Verdict
+    from tether.guard.base import Verdict
+    from tether.settings import GuardSettings
 
     ran = []
     real = pii.presidio_entities
@@ -132,3 +133,107 @@ def test_presidio_runs_only_where_the_policy_can_act_on_it(monkeypatch):
     confidential = pii.PiiGuard(GuardSettings(), "confidential").check(text)
     assert ran == [text] and "pii:PERSON" in confidential.reasons
     assert "Marta Silva" not in confidential.sanitised_text
+
+
+# --- personal data, not public facts (tether.guard.personal) ------------------------------------
+
+POLICY_TEXT = ("Parental leave in Ireland and Portugal follows local law; the Dublin and Lisbon offices "
+               "apply it from 1 January 2026.")
+
+
+def test_countries_and_cities_in_policy_text_are_not_redacted(pii_full: PiiDetector,
+                                                              guard_settings: GuardSettings) -> None:
+    places = {POLICY_TEXT[e.start:e.end] for e in pii_full.detect(POLICY_TEXT) if e.type == "LOCATION"}
+    assert {"Ireland", "Portugal"} <= places  # the detector still finds them
+    for label in ("confidential", "restricted"):
+        r = PiiGuard(guard_settings, label, pii_full).check(POLICY_TEXT)
+        assert r.verdict is Verdict.ALLOW and r.sanitised_text is None and r.entities == []
+
+
+def test_a_place_in_a_postal_address_is_personal_data(pii_full: PiiDetector, guard_settings: GuardSettings) -> None:
+    text = "Send the contract to my home address: 12 Rua Augusta, 1100-048 Lisboa, Portugal."
+    r = PiiGuard(guard_settings, "confidential", pii_full).check(text)
+    assert r.verdict is Verdict.SANITISE and r.sanitised_text is not None
+    assert "Lisboa" not in r.sanitised_text and "Portugal" not in r.sanitised_text
+
+
+def test_personal_data_is_still_redacted(pii_full: PiiDetector, guard_settings: GuardSettings) -> None:
+    text = TEXT + " Refunds go to IE29 AIBK 9311 5212 3456 78; her SSN is 536-80-4398."
+    r = PiiGuard(guard_settings, "confidential", pii_full).check(text)
+    assert r.sanitised_text == (
+        "Contact [PERSON] at [EMAIL] or [PHONE]. Card [CARD], key [SECRET]. Refunds go to [IBAN]; her SSN is [SSN]."
+    )
+
+
+def test_team_mailboxes_and_role_titles_are_not_personal(pii_full: PiiDetector,
+                                                         guard_settings: GuardSettings) -> None:
+    text = ("Escalate to Customer Support or write to people@corvane.example; "
+            "Contact Maria Gonzalez at maria.gonzalez@corvane.example.")
+    found = {(e.type, text[e.start:e.end]) for e in pii_full.detect(text)}
+    assert {("PERSON", "Customer Support"), ("EMAIL_ADDRESS", "people@corvane.example")} <= found
+    r = PiiGuard(guard_settings, "confidential", pii_full).check(text)
+    assert r.sanitised_text is not None
+    assert "Escalate to Customer Support or write to people@corvane.example" in r.sanitised_text
+    assert "Maria Gonzalez" not in r.sanitised_text and "maria.gonzalez@" not in r.sanitised_text
+
+
+ORG_TEXT = ("Tarrow Freight issued proceedings against Corvane in Dublin over the move to Corvane Flow; "
+            "visitors sign in at Harbourmaster Court, 7 North Wall Quay, Dublin 1, D01 X2Y3, Ireland.")
+
+
+def test_the_allow_list_keeps_the_organisations_own_names_and_addresses(pii_full: PiiDetector) -> None:
+    from tether.settings import PersonalDataRules
+
+    plain = GuardSettings()
+    before = PiiGuard(plain, "confidential", pii_full).check(ORG_TEXT)
+    assert before.verdict is Verdict.SANITISE  # without the allow-list, Presidio's misreads are redacted
+    allow = ["Corvane", "Corvane Flow", "Harbourmaster Court, 7 North Wall Quay, Dublin 1, D01 X2Y3, Ireland"]
+    listed = GuardSettings(personal_data=PersonalDataRules(allow=allow))
+    after = PiiGuard(listed, "confidential", pii_full).check(ORG_TEXT)
+    assert after.verdict is Verdict.ALLOW and after.entities == []
+    # allow-listing a name does not hide a person's contact details next to it
+    mixed = PiiGuard(listed, "confidential", pii_full).check("Corvane's Maren Okafor: maren.okafor@corvane.example")
+    assert mixed.sanitised_text is not None and "maren.okafor@" not in mixed.sanitised_text
+
+
+def test_secrets_are_never_allow_listed(pii_light: PiiDetector) -> None:
+    from tether.settings import PersonalDataRules
+
+    key = "sk-proj-Z3kq9VbT1xWm4Yp7Lr2Nc8Hd5Fg0Js6A"
+    listed = GuardSettings(personal_data=PersonalDataRules(allow=[key]))
+    r = PiiGuard(listed, "internal", pii_light).check(f"The key is {key}.")
+    assert r.sanitised_text == "The key is [SECRET]."
+
+
+def test_a_policy_can_count_every_place_as_personal(pii_full: PiiDetector) -> None:
+    from tether.settings import DEFAULT_PII_ENTITIES
+
+    strict = GuardSettings()
+    strict.policies["confidential"] = strict.policies["confidential"].model_copy(
+        update={"personal_entities": list(DEFAULT_PII_ENTITIES)})
+    r = PiiGuard(strict, "confidential", pii_full).check(POLICY_TEXT)
+    assert r.sanitised_text is not None and "Ireland" not in r.sanitised_text
+
+
+def test_one_word_that_the_text_also_writes_in_lower_case_is_not_a_name(pii_full: PiiDetector,
+                                                                        guard_settings: GuardSettings) -> None:
+    text = "secondary_oncall: Sofia Antunes; notes: Rota version 3 approved by Keiko Vantress; rota ref 31ce1c"
+    assert ("PERSON", "Rota") in {(e.type, text[e.start:e.end]) for e in pii_full.detect(text)}
+    r = PiiGuard(guard_settings, "confidential", pii_full).check(text)
+    assert r.sanitised_text is not None
+    assert r.sanitised_text == "secondary_oncall: [PERSON]; notes: Rota version 3 approved by [PERSON]; rota ref 31ce1c"
+
+
+def test_the_demo_manifest_fills_the_allow_list_from_its_corpus() -> None:
+    from pathlib import Path
+
+    from tether.ingest.manifest import Manifest
+
+    manifest = Manifest.load(Path(__file__).resolve().parents[2] / "demo" / "manifest.json")
+    facts = manifest.public_facts()
+    assert {"Corvane Systems Ltd", "Corvane Flow", "Dublin"} <= set(facts)
+    assert "Rua da Prata 210, 4th floor, 1100-052 Lisboa, Portugal" in facts  # read from office-locations.md
+    gs = GuardSettings()
+    manifest.apply_guard(gs)
+    manifest.apply_guard(gs)  # idempotent
+    assert gs.personal_data.allow == facts

@@ -10,6 +10,7 @@ from tether.errors import NotFound
 from tether.observe import store as obs_store
 from tether.settings import ModelConfig
 from tether.testing.fake_openai import FakeOpenAI, Reply
+from tether.types import Principal
 from api.server import seed
 
 QUESTION = "How many days of annual leave do employees accrue?"
@@ -148,7 +149,7 @@ def test_abstentions_open_a_review_item_linked_to_the_trace(engine):
     assert len(items) == 1 and items[0]["source"] == "abstention" and items[0]["trace_id"] == res.trace_id
     assert items[0]["principal_id"] == eve.id
     # evidence is only what eve could read: never the HR document she was filtered from
-    hr_doc = engine.list_documents(None, "hr")[0]["id"]
+    hr_doc = engine.list_documents(Principal.system(), "hr", every=True)[0]["id"]
     assert all(e.get("document_id") != hr_doc for e in items[0]["evidence"])
     with engine.db.connection() as conn:
         mine = reviews.list_items(conn, eve)

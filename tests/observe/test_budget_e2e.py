@@ -157,13 +157,15 @@ def test_settles_when_generation_raises(engine, monkeypatch):
     eve = engine.principal("eve")
     with engine.db.transaction() as conn:
         b = budgets.set_budget(conn, scope="user", target="eve", period="day", limit_usd=1.0)
-    real = engine._ground
+    from tether.answer import steps
+
+    real = steps.ground
 
     def ground_then_fail(*args, **kwargs):
         real(*args, **kwargs)  # the model was called and paid for
         raise RuntimeError("crash after generation")
 
-    monkeypatch.setattr(engine, "_ground", ground_then_fail)
+    monkeypatch.setattr(steps, "ground", ground_then_fail)
     with pytest.raises(RuntimeError):
         engine.ask(eve, QUESTION, model="paid")
     with engine.db.connection() as conn:

@@ -1,6 +1,5 @@
 """The HTTP edge: REST API under /v1, an OpenAI-compatible chat endpoint, health and metrics."""
 
 from tether.api.app import create_app
-from tether.api.config import ApiSettings
 
-__all__ = ["ApiSettings", "create_app"]
+__all__ = ["create_app"]

@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse, Response
 from tether.api import errors, routes_admin, routes_ask, routes_documents, routes_openai, routes_session
 from tether.api import routes_reviews
 from tether.api import observability, routes_traces
-from tether.api.config import ApiSettings
 from tether.api.limits import BodyLimitMiddleware
 from tether.api.metrics import Metrics, MetricsMiddleware
 from tether.engine import Tether
@@ -29,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _start_worker(engine: Tether) -> tuple[threading.Event, threading.Thread]:
     """An ingest worker thread in this process, so uploads are processed without a separate
-    ``tether worker`` (turn off with TETHER_API_RUN_WORKER=false when dedicated workers run)."""
+    ``tether worker`` (turn off with TETHER_API__RUN_WORKER=false when dedicated workers run)."""
     stop = threading.Event()
 
     def run() -> None:
@@ -45,10 +44,11 @@ def _start_worker(engine: Tether) -> tuple[threading.Event, threading.Thread]:
     return stop, thread
 
 
-def create_app(settings: Settings, *, engine: Tether | None = None, secrets: Mapping[str, str] | None = None,
-               api_settings: ApiSettings | None = None) -> FastAPI:
-    """The app. With ``engine`` given, the caller owns it (it is not closed on shutdown)."""
-    api_cfg = api_settings or ApiSettings()
+def create_app(settings: Settings, *, engine: Tether | None = None,
+               secrets: Mapping[str, str] | None = None) -> FastAPI:
+    """The app. With ``engine`` given, the caller owns it (it is not closed on shutdown).
+    The HTTP edge's limits are ``settings.api`` (``[api]``, ``TETHER_API__*``)."""
+    api_cfg = settings.api
     metrics = Metrics()
 
     @asynccontextmanager
@@ -93,8 +93,7 @@ def create_app(settings: Settings, *, engine: Tether | None = None, secrets: Map
     @app.get("/readyz", tags=["ops"], summary="The database is reachable")
     def readyz(request: Request):
         try:
-            with request.app.state.engine.db.connection() as conn:
-                conn.execute("SELECT 1")
+            request.app.state.engine.operations.ping()
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
             log.warning("readiness check failed: %s", exc)
             return JSONResponse(errors.error_body("store_unavailable", "database unreachable"), status_code=503)

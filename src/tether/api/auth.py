@@ -1,6 +1,6 @@
 """Who is calling: an API key (``Authorization: Bearer`` or ``X-API-Key``) or a UI session cookie.
 
-Permissions are resolved fresh from the database on every request (the store does that), so a
+Permissions are resolved fresh from the database on every request (``engine.accounts``), so a
 revoked key or membership takes effect at once. Browser sessions are accepted for unsafe
 methods only from the same origin (SameSite=Lax plus an Origin check against CSRF).
 """
@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
-from tether.api.config import ApiSettings
+from tether.settings import ApiSettings
 from tether.engine import Tether
-from tether.errors import PermissionDenied, RateLimited, Unauthenticated
-from tether.store import api_keys, rate_limits, sessions
+from tether.errors import PermissionDenied, Unauthenticated
+from tether.services.permissions import require_admin
 from tether.types import Principal
 
 _SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -47,18 +47,16 @@ def authenticate(request: Request) -> Principal | None:
     """The caller's principal, None when no credential was presented; bad credentials raise."""
     if hasattr(request.state, "principal"):
         return request.state.principal  # type: ignore[no-any-return]
-    engine = get_engine(request)
+    accounts = get_engine(request).accounts
     key = presented_key(request)
     principal: Principal | None = None
     if key is not None:
-        with engine.db.connection() as conn:
-            principal = api_keys.authenticate(conn, key)
+        principal = accounts.authenticate_key(key)
         request.state.auth_kind = "api_key"
     else:
         sid = request.cookies.get(api_settings(request).session_cookie)
         if sid:
-            with engine.db.connection() as conn:
-                principal = sessions.session_principal(conn, sid)
+            principal = accounts.session_principal(sid)
             if request.method not in _SAFE and not _same_origin(request):
                 raise PermissionDenied("cross-origin request with a session cookie refused")
             request.state.auth_kind = "session"
@@ -81,19 +79,10 @@ def _rate_limit(request: Request, principal: Principal) -> None:
     if limit <= 0 or getattr(request.state, "rate_counted", False):
         return
     request.state.rate_counted = True
-    key = f"k:{principal.api_key_id}" if principal.api_key_id is not None else f"p:{principal.id}"
-    refused: RateLimited | None = None
-    with get_engine(request).db.connection() as conn:
-        try:
-            rate_limits.hit(conn, key, limit)
-        except RateLimited as exc:
-            refused = exc  # raised after the count is committed
-    if refused is not None:
-        raise refused
+    get_engine(request).accounts.count_request(principal, limit)
 
 
 def admin_principal(principal: Principal = Depends(current_principal)) -> Principal:
-    """FastAPI dependency for admin-only routes: 403 for everyone else."""
-    if not principal.is_admin:
-        raise PermissionDenied("this endpoint is for administrators")
+    """FastAPI dependency for admin-only routes: 403 for everyone else (the services check again)."""
+    require_admin(principal, "this endpoint")
     return principal

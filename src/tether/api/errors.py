@@ -1,8 +1,9 @@
 """Every error the API returns has one JSON shape: ``{"error": {"code", "message", ...}}``.
 
-Library errors carry their code and status (``tether.errors``); here we also translate the
-framework's own errors (unknown route, wrong method, validation, body too large) and turn
-anything unexpected into ``internal`` without leaking its details.
+Library errors carry their code and status (``tether.errors``; their ``details.retry_after``
+becomes ``Retry-After``, e.g. on 503 ``store_unavailable`` while PostgreSQL is down); here we
+also translate the framework's own errors (unknown route, wrong method, validation, body too
+large) and turn anything unexpected into ``internal`` without leaking its details.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tether.errors import InvalidInput, TetherError
+from tether.errors import TetherError
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +25,6 @@ _HTTP_CODES = {
     415: "unsupported_media_type", 422: "invalid_input", 429: "rate_limited", 501: "not_implemented",
     503: "unavailable",
 }
-
-
-class PayloadTooLarge(InvalidInput):
-    code = "payload_too_large"
-    status = 413
-
-
-class QuestionTooLong(InvalidInput):
-    code = "question_too_long"
-    status = 422
-
-
-class NotImplementedYet(TetherError):
-    code = "not_implemented"
-    status = 501
 
 
 def error_body(code: str, message: str, **details: object) -> dict[str, object]:
@@ -53,7 +39,7 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 async def _tether_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TetherError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    if exc.status == 429 and "retry_after" in exc.details:
+    if "retry_after" in exc.details:  # 429 rate_limited, 503 store_unavailable
         headers = {"Retry-After": str(exc.details["retry_after"])}
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 

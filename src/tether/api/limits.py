@@ -11,7 +11,7 @@ import json
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tether.api.errors import error_body
+from tether.errors import PayloadTooLarge
 
 
 class _TooLarge(StarletteHTTPException):
@@ -66,9 +66,9 @@ class BodyLimitMiddleware:
 
 
 async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps(error_body("payload_too_large", f"request body over the limit of {limit:,} bytes",
-                                 limit=limit)).encode()
-    await send({"type": "http.response.start", "status": 413,
+    error = PayloadTooLarge(f"request body over the limit of {limit:,} bytes", limit=limit)
+    body = json.dumps(error.to_dict()).encode()
+    await send({"type": "http.response.start", "status": error.status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})

@@ -170,14 +170,7 @@ class StoreCollector(Collector):
         return []  # read lazily; nothing to check at registration
 
     def _read(self) -> list:
-        with self.engine.db.connection() as conn:
-            queue = conn.execute(
-                "SELECT kind, status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running')"
-                " GROUP BY kind, status").fetchall()
-            ingest = conn.execute(
-                "SELECT CASE WHEN status = 'failed' THEN 'failed' ELSE coalesce(result->>'status', 'done') END"
-                " AS outcome, count(*) AS n, coalesce(sum((result->>'chunks')::bigint), 0) AS chunks"
-                " FROM jobs WHERE kind = 'ingest_file' AND status IN ('done', 'failed') GROUP BY 1").fetchall()
+        queue, ingest = self.engine.operations.job_figures()
         depth = GaugeMetricFamily("tether_job_queue_depth", "Jobs waiting or running, by kind and status",
                                   labels=["kind", "status"])
         seen = set()

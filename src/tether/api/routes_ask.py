@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from tether.api.auth import api_settings, current_principal, get_engine
-from tether.api.errors import QuestionTooLong, error_body
-from tether.errors import InvalidInput, TetherError
+from tether.api.errors import error_body
+from tether.errors import InvalidInput, QuestionTooLong, TetherError
 from tether.retrieve.filters import SearchFilter
 from tether.types import Principal
 

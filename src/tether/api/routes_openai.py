@@ -4,8 +4,10 @@ clients and SDKs can ask Tether questions.
 The last user message is the question; the principal is the API key's. The answer carries
 its citations twice: as footnotes in the text (``[1] Title, chars a-b``) and, machine-readable,
 in an extra top-level field ``"tether": {"citations": [...], "abstained": bool, "escalate": bool}``
-(on the response, or on the final chunk when streaming). Streaming sends each sentence only
-after it has been verified against its sources, so unsupported text never reaches the client.
+(on the response, or on the final chunk when streaming). Both run the one answer pipeline
+(``engine.ask`` / ``engine.ask_stream``). Streaming sends each sentence only after it has been
+verified against its sources and screened by the output guard, so unsupported text never
+reaches the client.
 """
 
 from __future__ import annotations
@@ -119,14 +121,16 @@ def _stream(events: Iterator[dict], cid: str, created: int, model: str, metrics)
             gap = buf[emitted_to:sent.start]
             sep = "" if emitted_to == 0 else (gap if gap and not gap.strip() else " ")
             emitted_to = sent.end
-            yield _chunk(cid, created, model, {"content": sep + buf[sent.start:sent.end].strip()})
+            # the event's text has passed the output guard (the token buffer has not)
+            text = ev.get("text") or buf[sent.start:sent.end]
+            yield _chunk(cid, created, model, {"content": sep + text.strip()})
         elif kind == "done":
             answer = ev["answer"]
             metrics.record_answer("chat", bool(answer.get("abstained")))
             if answer.get("abstained"):
                 tail = ("\n\n" if emitted_to else "") + answer["text"]
-            else:
-                tail = footnotes(answer.get("citations", []))
+            else:  # an answer delivered whole (its sources' policy redacts) has had no sentences yet
+                tail = ("" if emitted_to else answer["text"]) + footnotes(answer.get("citations", []))
             if tail:
                 yield _chunk(cid, created, model, {"content": tail})
             yield _chunk(cid, created, model, {}, "stop", usage=_usage(answer), tether=tether_field(answer))

@@ -16,10 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tether.api.auth import api_settings, current_principal, get_engine
-from tether.api.errors import QuestionTooLong
-from tether.errors import NotFound
-from tether.review.promote import default_path, promote
-from tether.store import feedback, reviews
+from tether.errors import QuestionTooLong
+from tether.review.service import MAX_ANSWER_CHARS, MAX_COMMENT
 from tether.types import Principal
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
@@ -37,7 +35,7 @@ class NewReview(BaseModel):
 
 
 class ReviewAnswer(BaseModel):
-    answer: str = Field(min_length=1, max_length=reviews.MAX_ANSWER_CHARS)
+    answer: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
 
 
 class Dismissal(BaseModel):
@@ -54,7 +52,7 @@ class Promotion(BaseModel):
 class Feedback(BaseModel):
     trace_id: str = Field(min_length=1, max_length=64)
     rating: Literal["up", "down"]
-    comment: str = Field(default="", max_length=feedback.MAX_COMMENT)
+    comment: str = Field(default="", max_length=MAX_COMMENT)
     #: The answer the asker saw (a thumbs-down sends it to the review queue).
     answer: dict | None = None
     #: Used only when the trace did not record the question.
@@ -65,108 +63,82 @@ def _json(data: object, status: int = 200) -> JSONResponse:
     return JSONResponse(jsonable_encoder(data), status_code=status)
 
 
-def create_item(request: Request, principal: Principal, body: NewReview) -> int:
+def create_item(request: Request, principal: Principal, body: NewReview) -> dict:
     limit = api_settings(request).max_question_chars
     if len(body.question) > limit:
         raise QuestionTooLong(f"the question is {len(body.question):,} characters; the limit is {limit:,}")
-    with get_engine(request).db.transaction() as conn:
-        trace_id = body.trace_id
-        if trace_id:  # only the asker's own trace is linked (another's, or one not stored: none)
-            try:
-                feedback.own_trace(conn, principal, trace_id)
-            except NotFound:
-                trace_id = None
-        return reviews.create(conn, principal, body.question, source="user_request", reason=body.reason,
-                              trace_id=trace_id, answer=body.answer)
+    return get_engine(request).reviews.ask(principal, body.question, reason=body.reason, trace_id=body.trace_id,
+                                           answer=body.answer)
 
 
 @router.post("/reviews", status_code=201, summary="Ask a human: put a question in the review queue")
 def add_review(body: NewReview, request: Request, principal: Principal = Depends(current_principal)):
-    rid = create_item(request, principal, body)
-    with get_engine(request).db.connection() as conn:
-        return _json(reviews.get(conn, rid, principal), 201)
+    return _json(create_item(request, principal, body), 201)
 
 
 @router.get("/reviews", summary="Reviewers: the queue (filters: status, source); others: their own items")
 def list_reviews(request: Request, status: Status | None = None, source: Source | None = None, mine: bool = False,
                  limit: int = 100, principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.connection() as conn:
-        items = reviews.list_items(conn, principal, status=status, source=source, mine=mine, limit=limit)
-        out: dict[str, object] = {"reviews": items}
-        if reviews.is_reviewer(principal) and not mine:
-            out["counts"] = reviews.counts(conn)
-    return _json(out)
+    return _json(get_engine(request).reviews.overview(principal, status=status, source=source, mine=mine,
+                                                      limit=limit))
 
 
 @router.get("/reviews/{item_id}", summary="One review item (someone else's: 404 unless you review)")
 def get_review(item_id: int, request: Request, principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.connection() as conn:
-        return _json(reviews.get(conn, item_id, principal))
+    return _json(get_engine(request).reviews.get(principal, item_id))
 
 
 @router.post("/reviews/{item_id}/claim", summary="Take an open item (409 if someone else has)")
 def claim_review(item_id: int, request: Request, principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.transaction() as conn:
-        return _json(reviews.claim(conn, item_id, principal))
+    return _json(get_engine(request).reviews.claim(principal, item_id))
 
 
 @router.post("/reviews/{item_id}/release", summary="Put your claimed item back in the queue")
 def release_review(item_id: int, request: Request, principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.transaction() as conn:
-        return _json(reviews.release(conn, item_id, principal))
+    return _json(get_engine(request).reviews.release(principal, item_id))
 
 
 @router.post("/reviews/{item_id}/answer", summary="Answer an open item or one you claimed")
 def answer_review(item_id: int, body: ReviewAnswer, request: Request,
                   principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.transaction() as conn:
-        return _json(reviews.answer(conn, item_id, principal, body.answer))
+    return _json(get_engine(request).reviews.answer(principal, item_id, body.answer))
 
 
 @router.post("/reviews/{item_id}/dismiss", summary="Close an item without an answer")
 def dismiss_review(item_id: int, body: Dismissal, request: Request,
                    principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.transaction() as conn:
-        return _json(reviews.dismiss(conn, item_id, principal, body.reason))
+    return _json(get_engine(request).reviews.dismiss(principal, item_id, body.reason))
 
 
 @router.post("/reviews/{item_id}/promote", summary="Append an answered item to the golden set as a case")
 def promote_review(item_id: int, request: Request, body: Promotion | None = None,
                    principal: Principal = Depends(current_principal)):
     body = body or Promotion()
-    engine = get_engine(request)
-    out = promote(engine.db, item_id, principal, default_path(engine.settings), facts=body.key_facts,
-                  must_abstain=body.must_abstain)
-    return _json(out)
+    return _json(get_engine(request).reviews.promote(principal, item_id, facts=body.key_facts,
+                                                     must_abstain=body.must_abstain))
 
 
 # the older names ------------------------------------------------------------------------------
 @router.post("/review-requests", status_code=201, summary="Ask a human (alias of POST /v1/reviews)")
 def add_review_request(body: NewReview, request: Request, principal: Principal = Depends(current_principal)):
-    rid = create_item(request, principal, body)
-    with get_engine(request).db.connection() as conn:
-        item = reviews.get(conn, rid, principal)
-    return {"id": rid, "status": item["status"]}
+    item = create_item(request, principal, body)
+    return {"id": item["id"], "status": item["status"]}
 
 
 @router.get("/review-requests", summary="Your review requests; reviewers: the queue (alias of GET /v1/reviews)")
 def list_review_requests(request: Request, principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.connection() as conn:
-        return _json({"review_requests": reviews.list_items(conn, principal)})
+    return _json({"review_requests": get_engine(request).reviews.list(principal)})
 
 
 # feedback -------------------------------------------------------------------------------------
 @router.post("/feedback", status_code=201, summary="Rate an answer you were given (thumbs-down: to review)")
 def add_feedback(body: Feedback, request: Request, principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.transaction() as conn:
-        out = feedback.record(conn, principal, body.trace_id, body.rating, body.comment, answer=body.answer,
-                              question=body.question)
+    out = get_engine(request).reviews.rate(principal, body.trace_id, body.rating, body.comment, answer=body.answer,
+                                           question=body.question)
     return _json(out, 201 if out["created"] else 200)
 
 
 @router.get("/feedback", summary="Administrators: all feedback with up/down counts; others: their own")
 def list_feedback(request: Request, rating: Literal["up", "down"] | None = None, limit: int = 100,
                   principal: Principal = Depends(current_principal)):
-    with get_engine(request).db.connection() as conn:
-        return _json(feedback.list_feedback(conn, principal, rating=rating, limit=limit))
-
+    return _json(get_engine(request).reviews.feedback(principal, rating=rating, limit=limit))

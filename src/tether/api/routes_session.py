@@ -1,7 +1,7 @@
 """Who am I, and browser sign-in/out ("ask a human" review requests: ``routes_reviews``).
 
 Sign-in exchanges an API key for an HttpOnly, SameSite=Lax session cookie; only a hash of the
-session id is stored server-side (``store/sessions``), and the session dies with its key.
+session id is stored server-side (``engine.accounts``), and the session dies with its key.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tether.api.auth import api_settings, current_principal, get_engine
-from tether.store import api_keys, sessions
 from tether.types import Principal
 
 router = APIRouter(prefix="/v1", tags=["session"])
@@ -32,10 +31,7 @@ def me(principal: Principal = Depends(current_principal)):
 
 def start_session(request: Request, key: str) -> tuple[Principal, str]:
     """Authenticate ``key`` (401 if bad) and open a session; returns the principal and session id."""
-    with get_engine(request).db.transaction() as conn:
-        principal = api_keys.authenticate(conn, key)
-        sid = sessions.open_session(conn, key, principal, ttl_s=api_settings(request).session_ttl_s)
-    return principal, sid
+    return get_engine(request).accounts.open_session(key, ttl_s=api_settings(request).session_ttl_s)
 
 
 def set_session_cookie(request: Request, response: Response, sid: str) -> None:
@@ -48,8 +44,7 @@ def end_session(request: Request, response: Response) -> None:
     cfg = api_settings(request)
     sid = request.cookies.get(cfg.session_cookie)
     if sid:
-        with get_engine(request).db.transaction() as conn:
-            sessions.close_session(conn, sid)
+        get_engine(request).accounts.close_session(sid)
     response.delete_cookie(cfg.session_cookie, path="/")
 
 

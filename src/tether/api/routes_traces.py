@@ -17,8 +17,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from tether.api.auth import admin_principal, current_principal, get_engine
-from tether.observe import drift
-from tether.observe import store as obs_store
 from tether.types import Principal
 
 router = APIRouter(prefix="/v1", tags=["traces"])
@@ -32,37 +30,26 @@ def _json(data: object) -> JSONResponse:
 def list_traces(request: Request, principal: str | None = Query(None, description="Administrators: this user's"),
                 status: str | None = Query(None, description="answered, abstained, blocked, error, ..."),
                 limit: int = Query(50, ge=1, le=500), me: Principal = Depends(current_principal)):
-    with get_engine(request).db.connection() as conn:
-        rows = obs_store.list_traces(conn, viewer_id=me.id, admin=me.is_admin,
-                                     principal=principal if me.is_admin else None, status=status, limit=limit)
-    return _json({"traces": rows})
+    return _json({"traces": get_engine(request).traces.list(me, principal=principal, status=status, limit=limit)})
 
 
 @router.get("/traces/{trace_id}", summary="One trace: spans, decisions, model calls")
 def get_trace(trace_id: str, request: Request, me: Principal = Depends(current_principal)):
-    with get_engine(request).db.connection() as conn:
-        return _json(obs_store.get(conn, trace_id, viewer_id=me.id, admin=me.is_admin))
+    return _json(get_engine(request).traces.get(me, trace_id))
 
 
-@router.get("/monitor", summary="Drift figures vs baseline and open alerts (administrators)",
-            dependencies=[Depends(admin_principal)])
-def monitor(request: Request, hours: int = Query(24, ge=1, le=24 * 14)):
-    engine = get_engine(request)
-    cfg = engine.settings.observe
-    with engine.db.connection() as conn:
-        figs = drift.figures(conn, cfg)
-        return _json({"windows": {k: v.isoformat() for k, v in drift.windows(cfg).items()},
-                      "min_samples": cfg.drift_min_samples, "figures": [f.to_dict() for f in figs],
-                      "open": drift.list_alerts(conn, open_only=True), "hourly": drift.hourly(conn, hours=hours)})
+@router.get("/monitor", summary="Drift figures vs baseline and open alerts (administrators)")
+def monitor(request: Request, hours: int = Query(24, ge=1, le=24 * 14), me: Principal = Depends(admin_principal)):
+    report = get_engine(request).traces.monitor(me, hours=hours)
+    return _json({k: report[k] for k in ("windows", "min_samples", "figures", "open", "hourly")})
 
 
-@router.get("/alerts", summary="Drift alerts, newest first (administrators)", dependencies=[Depends(admin_principal)])
-def alerts(request: Request, open_only: bool = Query(False, alias="open"), limit: int = Query(100, ge=1, le=1000)):
-    with get_engine(request).db.connection() as conn:
-        return _json({"alerts": drift.list_alerts(conn, open_only=open_only, limit=limit)})
+@router.get("/alerts", summary="Drift alerts, newest first (administrators)")
+def alerts(request: Request, open_only: bool = Query(False, alias="open"), limit: int = Query(100, ge=1, le=1000),
+           me: Principal = Depends(admin_principal)):
+    return _json({"alerts": get_engine(request).traces.alerts(me, open_only=open_only, limit=limit)})
 
 
 @router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (administrators)")
 def acknowledge(alert_id: int, request: Request, me: Principal = Depends(admin_principal)):
-    with get_engine(request).db.transaction() as conn:
-        return _json(drift.acknowledge(conn, alert_id, me.id))
+    return _json(get_engine(request).traces.acknowledge(me, alert_id))

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from html import escape
 from typing import Literal
 
@@ -23,10 +23,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from tether.api.auth import admin_principal, current_principal, get_engine
-from tether.errors import PermissionDenied
-from tether.store import audit, budgets, principals
-from tether.store import usage as usage_store
 from tether.types import Principal
+from tether.ui.pages import page, signed_in
 
 router = APIRouter()
 
@@ -52,46 +50,26 @@ def get_usage(request: Request, by: By = Query("day"), since: date | None = Quer
               user: str | None = Query(None, description="Administrators: only this user's calls"),
               kind: str | None = Query(None, description="generate | embed | rerank | guard"),
               me: Principal = Depends(current_principal)):
-    engine = get_engine(request)
-    with engine.db.connection() as conn:
-        if me.is_admin:
-            pid = principals.get_principal(conn, user).id if user else None
-        else:
-            if user and user != me.name:
-                raise PermissionDenied("you may only see your own usage")
-            pid = me.id
-        out = usage_store.rollup(conn, by=by, since=since, until=until, principal_id=pid, kind=kind)
-    if pid is not None:
-        out["user"] = user or me.name
-    return _json(out)
+    return _json(get_engine(request).usage.rollup(me, by=by, since=since, until=until, user=user, kind=kind))
 
 
 @router.get("/v1/budgets", tags=["usage"], summary="Budgets with the current period's spend (administrators)",
             dependencies=[Depends(admin_principal)])
-def list_budgets(request: Request):
-    with get_engine(request).db.connection() as conn:
-        return _json({"budgets": budgets.list_budgets(conn)})
+def list_budgets(request: Request, me: Principal = Depends(admin_principal)):
+    return _json({"budgets": get_engine(request).usage.budgets(me)})
 
 
 @router.post("/v1/budgets", tags=["usage"], status_code=201,
              summary="Create or change a budget (same scope, target, period and kind: changed)")
 def set_budget(body: NewBudget, request: Request, me: Principal = Depends(admin_principal)):
-    with get_engine(request).db.transaction() as conn:
-        b = budgets.set_budget(conn, scope=body.scope, target=body.target, period=body.period,
-                               limit_usd=body.limit_usd, kind=body.kind)
-        audit.record(conn, "admin.budget.set", actor_id=me.id, target=f"budget:{b['id']}",
-                     details={"via": "api", "scope": body.scope, "target": b["scope_name"], "period": body.period,
-                              "kind": body.kind, "limit_usd": b["limit_usd"], "created": b["created"]})
+    b = get_engine(request).usage.set_budget(me, scope=body.scope, target=body.target, period=body.period,
+                                             limit_usd=body.limit_usd, kind=body.kind, via="api")
     return _json(b, 201 if b["created"] else 200)
 
 
 @router.delete("/v1/budgets/{budget_id}", tags=["usage"], summary="Delete a budget and its ledger")
 def delete_budget(budget_id: int, request: Request, me: Principal = Depends(admin_principal)):
-    with get_engine(request).db.transaction() as conn:
-        b = budgets.delete_budget(conn, budget_id)
-        audit.record(conn, "admin.budget.delete", actor_id=me.id, target=f"budget:{budget_id}",
-                     details={"via": "api", "scope": b["scope"], "target": b["scope_name"], "period": b["period"],
-                              "kind": b["kind"], "limit_usd": b["limit_usd"]})
+    get_engine(request).usage.delete_budget(me, budget_id, via="api")
     return {"deleted": budget_id}
 
 
@@ -152,32 +130,17 @@ def _days(since: date, until: date, rows: list[dict]) -> tuple[list[str], list[f
 
 @router.get("/ui/usage", include_in_schema=False)
 def usage_page(request: Request, since: str | None = None, until: str | None = None) -> Response:
-    from tether.ui.routes import _page, _principal
-
-    me = _principal(request)
+    me = signed_in(request)
     if me is None:
         return RedirectResponse("/ui/sign-in", status_code=303)
-    today = datetime.now(timezone.utc).date()
-    try:
-        end = usage_store.parse_day(until) or today
-        start = usage_store.parse_day(since) or end - timedelta(days=29)
-    except Exception:  # noqa: BLE001 - a bad date in the URL: the default range
-        start, end = today - timedelta(days=29), today
-    if start > end:
-        start, end = end, start
-    pid = None if me.is_admin else me.id
-    with get_engine(request).db.connection() as conn:
-        per_day = usage_store.rollup(conn, by="day", since=start, until=end, principal_id=pid)
-        per_model = usage_store.rollup(conn, by="model", since=start, until=end, principal_id=pid)
-        per_user = usage_store.rollup(conn, by="user", since=start, until=end) if me.is_admin else None
-        budget_rows = budgets.list_budgets(conn) if me.is_admin else budgets.list_budgets(
-            conn, principal=me, own_only=True)
+    figs = get_engine(request).usage.page(me, since, until)
+    start, end, per_day, per_model = figs["since"], figs["until"], figs["per_day"], figs["per_model"]
     day_labels, day_values = _days(start, end, per_day["rows"])
     charts = {
         "day": bar_chart("Cost per day (USD)", day_labels, day_values, testid="chart-day"),
         "model": bar_chart("Cost per model (USD)", [r["label"] for r in per_model["rows"]],
                            [r["cost_usd"] for r in per_model["rows"]], testid="chart-model"),
     }
-    return _page(request, "usage.html", me, charts=charts, total=per_day["total"], per_model=per_model["rows"],
-                 per_user=per_user["rows"] if per_user else None, budgets=budget_rows, since=start.isoformat(),
-                 until=end.isoformat(), everyone=me.is_admin)
+    return page(request, "usage.html", me, charts=charts, total=per_day["total"], per_model=per_model["rows"],
+                per_user=figs["per_user"]["rows"] if figs["per_user"] else None, budgets=figs["budgets"],
+                since=start.isoformat(), until=end.isoformat(), everyone=figs["everyone"])

@@ -43,132 +43,62 @@ budget refusals and ``escalate=True`` answers are not), as served, i.e. after th
 the answer's usage is zeroed on a hit (the request consumed nothing) and the original cost is
 recorded as saved. Entries expire after ``cache.ttl_s``; beyond ``cache.max_entries`` the oldest
 are evicted when storing. A hit makes no model call and spends nothing: it is served before the
-budget check, so a spent budget does not stop it. Streams (``ask_stream``) skip the cache: they show tokens as they are
-generated, and replaying a cached answer as a stream would need its own event sequence; a stream
-whose sources' policy redacts delegates to ``ask`` and so uses the cache.
+budget check, so a spent budget does not stop it. Streams run the same answer pipeline
+(:mod:`tether.answer`) and so use the cache the same way: a hit is replayed as events (sources,
+the answer's text, its sentences, done), and a streamed answer is stored under the same rules.
 
 Trace: a ``cache`` span (``result`` hit|miss, ``hit``, ``kind`` exact|semantic, ``similarity``),
 trace attributes ``cache`` = ``hit_exact`` | ``hit_semantic`` | ``miss`` and ``cache.saved_usd``.
 Counters (hits, misses, saved USD and latency) live in ``answer_cache_counters``: ``tether cache
-stats``.
+stats``. The SQL is :mod:`tether.store.answer_cache`, the keys :mod:`tether.cache.keys`; the cache
+is given the database, settings and embedder it needs (it knows nothing of the engine).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
-import random
-import re
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
 
+from tether.cache.codec import answer_from_dict, passage_from_dict, passage_to_dict
+from tether.cache.keys import (  # noqa: F401 - re-exported: the cache's public helpers
+    Scope, normalise, permission_scope, question_signature, scope_of,
+)
+from tether.observe.trace import Call, cost_usd
+from tether.store import answer_cache as sql
+from tether.store.answer_cache import clear, compact_changes, stats  # noqa: F401 - re-exported
 from tether.store.rls import enter_reader
-from tether.types import Answer, Citation, Passage, SentenceVerdict, Usage
+from tether.types import Answer, Passage, Usage
 
 if TYPE_CHECKING:
-    from tether.engine import AskResult, Tether
+    from tether.embed.base import Embedder
     from tether.observe.trace import Trace
     from tether.retrieve.filters import SearchFilter
-    from tether.retrieve.pack import Packed
-    from tether.settings import CacheSettings
+    from tether.settings import CacheSettings, Settings
+    from tether.store.db import Database
     from tether.types import Principal
 
 log = logging.getLogger(__name__)
 
-#: Counter rows (spread so concurrent requests rarely wait on the same one).
-SHARDS = 8
-#: Compact a token's change rows once there are more than this many.
-COMPACT_ROWS = 32
 #: Semantic candidates examined per lookup (the best valid one above the threshold is served).
 SEMANTIC_CANDIDATES = 3
-
-_NEGATIONS = frozenset({"not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without",
-                        "cannot", "except", "unless"})
-#: Words that flip or shift what is asked while barely moving the embedding ("minimum" /
-#: "maximum" 0.97, "end-of-year" / "mid-year" 0.97 on the demo questions): part of the signature.
-_CONTRASTS = frozenset({
-    "minimum", "maximum", "min", "max", "first", "last", "before", "after", "start", "end", "begin", "mid",
-    "primary", "secondary", "increase", "decrease", "more", "less", "most", "least", "highest", "lowest",
-    "earliest", "latest", "above", "below", "over", "under", "upper", "lower", "inbound", "outbound",
-    "buy", "sell", "gross", "net", "monthly", "weekly", "daily", "yearly", "annual", "hourly",
-})
-_NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-
-
-# --- keys ------------------------------------------------------------------------------------
-def normalise(question: str) -> str:
-    """Unicode-normalised, case-folded, typographic apostrophes straightened, whitespace
-    collapsed, trailing punctuation dropped."""
-    q = unicodedata.normalize("NFKC", question).casefold().replace("\u2019", "'")
-    q = " ".join(q.split())
-    return q.rstrip(" ?!.\u3002\uff1f\uff01").strip()
-
-
-def question_signature(question: str) -> str:
-    """The numbers, negations and contrast words of a question: two questions whose embeddings
-    are close but whose signatures differ ("... in 2024" / "... in 2025", "... allowed" / "... not
-    allowed", "minimum" / "maximum") never share a semantic hit."""
-    q = normalise(question)
-    numbers = sorted(_NUMBER.findall(q))
-    words = _WORD.findall(q)
-    negs = sorted({w for w in words if w in _NEGATIONS or w.endswith("n't")})
-    contrasts = sorted({w for w in words if w in _CONTRASTS})
-    return " ".join(numbers) + "|" + " ".join(negs) + "|" + " ".join(contrasts)
-
-
-def _h(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def schema_hash(json_schema: dict | None) -> str:
-    return "" if json_schema is None else _h(json_schema)
-
-
-def filter_hash(flt: "SearchFilter | None") -> str:
-    if flt is None:
-        return ""
-    d = dataclasses.asdict(flt) if dataclasses.is_dataclass(flt) else vars(flt)
-    return _h({k: (sorted(v) if isinstance(v, (list, tuple)) else v) for k, v in d.items()})
-
-
-def config_fingerprint(settings: Any) -> str:
-    """Everything configured that shapes an answer (embedder, retrieval, models, grounding,
-    guard policies): changing any of it starts from an empty cache."""
-    d = settings.model_dump(include={"embed", "retrieve", "generate", "ground", "guard", "scan_ingest"},
-                            mode="json")
-    return _h(d)
-
-
-@dataclass
-class Scope:
-    """Where an answer for this request may be found and stored."""
-
-    tokens: list[str]  # effective ACL tokens
-    perm_key: str
-    index_version: str
-    scope_hash: str
-    key_hash: str
-    signature: str
-    vector: np.ndarray | None = None
-    compact: list[str] = field(default_factory=list)  # tokens whose change rows need compacting
 
 
 @dataclass
 class Lookup:
-    """The cache's answer to one request: a result to serve (hit) or where to store (miss)."""
+    """The cache's answer to one request: an entry to serve (hit) or where to store (miss)."""
 
     kind: str = "off"  # off | hit_exact | hit_semantic | miss | error
-    result: "AskResult | None" = None
+    answer: Answer | None = None  # a hit's answer (usage zeroed: the request consumed nothing)
+    passages: list[Passage] = field(default_factory=list)  # a hit's packed sources, [1]..[n]
+    model: str = ""
+    confidence: float = 0.0
     scope: Scope | None = None
     similarity: float | None = None
     entry_id: int | None = None
@@ -177,76 +107,35 @@ class Lookup:
     embed_ms: float | None = None  # the question was embedded for a semantic lookup (ms)
     details: dict = field(default_factory=dict)  # for the audit record of a hit
 
-
-def _versions(conn: psycopg.Connection, tokens: list[str]) -> list[dict]:
-    return conn.execute(
-        "SELECT t.token,"
-        " (left(t.token, 2) <> 'u:' OR EXISTS (SELECT 1 FROM documents d WHERE d.acl @> ARRAY[t.token])) AS effective,"
-        " coalesce(s.total, 0) AS version, coalesce(s.n_rows, 0) AS n_rows"
-        " FROM unnest(%s::text[]) AS t(token)"
-        " LEFT JOIN LATERAL (SELECT sum(c.n) AS total, count(*) AS n_rows FROM answer_cache_changes c"
-        "                    WHERE c.token = t.token) s ON true",
-        (sorted(set(tokens)),),
-    ).fetchall()
+    @property
+    def hit(self) -> bool:
+        return self.answer is not None
 
 
-def permission_scope(conn: psycopg.Connection, tokens: list[str]) -> tuple[list[str], str, str, list[str]]:
-    """(effective tokens, permission key, index version, tokens to compact) for ``tokens``."""
-    rows = _versions(conn, tokens)
-    eff = [r for r in rows if r["effective"]]
-    names = sorted(r["token"] for r in eff)
-    version = _h([[r["token"], int(r["version"])] for r in sorted(eff, key=lambda r: r["token"])])
-    return names, _h(names), version, [r["token"] for r in rows if int(r["n_rows"]) > COMPACT_ROWS]
-
-
-# --- (de)serialising answers and passages ----------------------------------------------------
-def _known(cls: type, d: dict) -> dict:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in d.items() if k in names}
-
-
-def _citation(d: dict) -> Citation:
-    return Citation(**_known(Citation, d))
-
-
-def answer_from_dict(d: dict) -> Answer:
-    sentences = []
-    for s in d.get("sentences") or []:
-        s = _known(SentenceVerdict, s)
-        sentences.append(SentenceVerdict(**{
-            **s, "citations": tuple(_citation(c) for c in s.get("citations") or ()),
-            "cited_numbers": tuple(s.get("cited_numbers") or ()),
-            "invalid_numbers": tuple(s.get("invalid_numbers") or ()), "reasons": tuple(s.get("reasons") or ())}))
-    a = _known(Answer, d)
-    a.update(citations=[_citation(c) for c in d.get("citations") or []], sentences=sentences,
-             usage=Usage(**_known(Usage, d.get("usage") or {})), reasons=list(d.get("reasons") or []))
-    return Answer(**a)
-
-
-def passage_from_dict(d: dict) -> Passage:
-    p = _known(Passage, d)
-    p["section_path"] = tuple(p.get("section_path") or ())
-    p["scores"] = dict(p.get("scores") or {})
-    return Passage(**p)
-
-
-# --- the cache -------------------------------------------------------------------------------
 class AnswerCache:
-    """Bound to one engine (its database, embedder and settings)."""
+    """The answer cache of one process: its database, settings and (lazily made) embedder."""
 
-    def __init__(self, engine: "Tether") -> None:
-        self.engine = engine
+    def __init__(self, db: "Database", settings: "Settings", embedder: "Callable[[], Embedder]") -> None:
+        self.db = db
+        self.config = settings
+        self._embedder = embedder
         self._available: bool | None = None
+
+    @property
+    def embedder(self) -> "Embedder":
+        return self._embedder()
+
+    @property
+    def settings(self) -> "CacheSettings":
+        return self.config.cache
 
     def available(self) -> bool:
         """Whether the cache's tables exist (a database migrated while 0010 was a placeholder
         lacks them: the cache then stays off, with one warning, instead of failing every lookup)."""
         if self._available is None:
             try:
-                with self.engine.db.connection() as conn:
-                    row = conn.execute("SELECT to_regclass('answer_cache') IS NOT NULL"
-                                       " AND to_regclass('answer_cache_changes') IS NOT NULL AS ok").fetchone()
-                self._available = bool(row["ok"])
+                with self.db.connection() as conn:
+                    self._available = sql.tables_exist(conn)
             except Exception:  # noqa: BLE001
                 log.exception("answer cache: could not check its tables")
                 return False
@@ -254,18 +143,10 @@ class AnswerCache:
                 log.warning("answer cache tables are missing (migration 0010); the answer cache is off")
         return self._available
 
-    @property
-    def settings(self) -> "CacheSettings":
-        return self.engine.settings.cache
-
     # lookup ----------------------------------------------------------------------------------
     def scope(self, conn: psycopg.Connection, principal: "Principal", question: str, model: str | None,
               json_schema: dict | None, flt: "SearchFilter | None") -> Scope:
-        tokens, perm_key, version, compact = permission_scope(conn, principal.acl_tokens)
-        scope_hash = _h(["answer-cache/1", perm_key, version, model or "", schema_hash(json_schema),
-                         filter_hash(flt), config_fingerprint(self.engine.settings)])
-        return Scope(tokens, perm_key, version, scope_hash, _h(scope_hash, normalise(question)),
-                     question_signature(question), compact=compact)
+        return scope_of(conn, principal.acl_tokens, question, model, json_schema, flt, self.config)
 
     def lookup(self, principal: "Principal", question: str, model: str | None, json_schema: dict | None,
                flt: "SearchFilter | None", trace: "Trace") -> Lookup:
@@ -282,7 +163,7 @@ class AnswerCache:
                 span.set(result="miss", hit=False, error=type(exc).__name__)
                 trace.set(cache="miss")
                 return Lookup("error")
-            if out.result is None:
+            if not out.hit:
                 span.set(result="miss", hit=False)
                 trace.set(cache="miss")
                 self._record_embed(out, question, trace)
@@ -292,7 +173,8 @@ class AnswerCache:
                      saved_usd=round(out.saved_usd, 8),
                      **({"similarity": round(out.similarity, 4)} if out.similarity is not None else {}))
             self._record_hit(out)
-        ans = out.result.answer
+        ans = out.answer
+        assert ans is not None
         cited = sorted({c.document_id for c in ans.citations})
         trace.set(cache=out.kind, **{"cache.saved_usd": round(out.saved_usd, 8)},
                   abstained=False, blocked=False, escalate=False, route="cache", cited_documents=cited,
@@ -307,10 +189,8 @@ class AnswerCache:
         a miss only when the embedder keeps no cache, so retrieval pays again)."""
         if out.embed_ms is None:
             return
-        from tether.observe.trace import Call, cost_usd
-
-        es = self.engine.settings.embed
-        tokens = self.engine.embedder.count_tokens(question)
+        es = self.config.embed
+        tokens = self.embedder.count_tokens(question)
         trace.record_call(Call("embed", es.model, tokens, 0, cost_usd(tokens, 0, es.price_per_mtok, 0), out.embed_ms))
 
     def _lookup(self, principal: "Principal", question: str, model: str | None, json_schema: dict | None,
@@ -320,11 +200,11 @@ class AnswerCache:
         def embed() -> np.ndarray:
             # the same text retrieval embeds next: the embedder's LRU makes the second one free
             t0 = time.perf_counter()
-            vec = np.asarray(self.engine.embedder.embed([question])[0], dtype=np.float32)
+            vec = np.asarray(self.embedder.embed([question])[0], dtype=np.float32)
             out.embed_ms = (time.perf_counter() - t0) * 1000
             return vec
 
-        with self.engine.db.connection() as conn, conn.transaction():
+        with self.db.connection() as conn, conn.transaction():
             out.scope = sc = self.scope(conn, principal, question, model, json_schema, flt)
             enter_reader(conn, principal.acl_tokens)
             rows = self._candidates(conn, principal, sc, cs, embed if cs.semantic else None)
@@ -333,71 +213,42 @@ class AnswerCache:
             if not r["valid"]:
                 invalid.append(int(r["id"]))
                 continue
-            if out.result is None:
+            if not out.hit:
                 out.kind = "hit_exact" if r["exact"] else "hit_semantic"
                 out.similarity = None if r["exact"] else float(r["similarity"])
                 out.entry_id = int(r["id"])
                 out.saved_usd = float(r["cost_usd"])
                 out.saved_ms = float(r["latency_ms"])
-                out.result = self._result(r)
+                out.answer = dataclasses.replace(answer_from_dict(r["answer"]), usage=Usage())
+                out.passages = [passage_from_dict(p) for p in r["passages"]]
+                out.model, out.confidence = r["model"], float(r["confidence"])
         if invalid:
             self._invalidate(invalid)
-        if out.result is None and getattr(self.engine.embedder, "cache_size", 0):
+        if not out.hit and self.embedder.cache_size:
             out.embed_ms = None  # retrieval re-embeds (and accounts for) the question: an LRU hit
         return out
-
-    _VALID = (
-        "(SELECT count(*) FROM unnest(c.doc_ids, c.doc_versions, c.doc_stamps) AS w(id, version, stamp)"
-        "   JOIN documents d ON d.id = w.id AND d.version = w.version AND d.updated_at = w.stamp"
-        "  WHERE d.acl && %(tokens)s::text[]) = cardinality(c.doc_ids)"
-        " AND (SELECT count(*) FROM chunks k WHERE k.id = ANY(c.chunk_ids) AND k.acl && %(tokens)s::text[]"
-        "      AND NOT k.quarantined) = cardinality(c.chunk_ids)"
-    )
 
     def _candidates(self, conn: psycopg.Connection, principal: "Principal", sc: Scope, cs: "CacheSettings",
                     embed: "Callable[[], np.ndarray] | None") -> list[dict]:
         """The exact entry, else the closest semantic ones above the threshold; each with
         ``valid``: its sources re-checked against this principal in the same statement."""
-        cols = ("c.id, c.model, c.answer, c.passages, c.confidence, c.cost_usd, c.latency_ms, c.created_at,"
-                f" {self._VALID} AS valid")
-        params: dict[str, Any] = {"tokens": list(principal.acl_tokens), "key": sc.key_hash}
-        rows = conn.execute(
-            f"SELECT {cols}, true AS exact, 1.0::float8 AS similarity FROM answer_cache c"
-            " WHERE c.key_hash = %(key)s AND c.expires_at > now()", params).fetchall()
-        if rows and rows[0]["valid"]:
-            return rows
-        if embed is None:
+        tokens = list(principal.acl_tokens)
+        rows = sql.exact_entries(conn, tokens, sc.key_hash)
+        if (rows and rows[0]["valid"]) or embed is None:
             return rows
         sc.vector = embed()
-        params.update(scope=sc.scope_hash, sig=sc.signature, vec=sc.vector, n=SEMANTIC_CANDIDATES,
-                      threshold=float(cs.threshold))
-        near = conn.execute(
-            f"SELECT {cols}, false AS exact, c.similarity FROM ("
-            "  SELECT e.*, 1 - (e.embedding <=> %(vec)s::vector) AS similarity FROM answer_cache e"
-            "   WHERE e.scope_hash = %(scope)s AND e.question_sig = %(sig)s AND e.embedding IS NOT NULL"
-            "     AND e.expires_at > now() AND e.key_hash <> %(key)s"
-            "   ORDER BY e.embedding <=> %(vec)s::vector LIMIT %(n)s) c"
-            " WHERE c.similarity >= %(threshold)s ORDER BY c.similarity DESC", params).fetchall()
-        return rows + near
-
-    def _result(self, r: dict) -> "AskResult":
-        from tether.engine import AskResult
-        from tether.retrieve.pack import Packed
-        from tether.retrieve.retriever import Retrieval
-
-        answer = dataclasses.replace(answer_from_dict(r["answer"]), usage=Usage())
-        passages = [passage_from_dict(p) for p in r["passages"]]
-        return AskResult(answer, passages, Retrieval(passages), Packed(passages, 0), r["model"],
-                         float(r["confidence"]))
+        return rows + sql.near_entries(conn, tokens, key_hash=sc.key_hash, scope_hash=sc.scope_hash,
+                                       signature=sc.signature, vector=sc.vector, n=SEMANTIC_CANDIDATES,
+                                       threshold=cs.threshold)
 
     # store -----------------------------------------------------------------------------------
-    def store(self, lookup: Lookup, principal: "Principal", answer: Answer, packed: "Packed | None", model: str,
+    def store(self, lookup: Lookup, principal: "Principal", answer: Answer, passages: list[Passage], model: str,
               confidence: float, trace: "Trace") -> bool:
         """Keep a freshly produced, guarded answer (a miss's). Never raises."""
         sc = lookup.scope
         if lookup.kind != "miss" or sc is None or not self.settings.enabled:
             return False
-        passages = list(packed.passages) if packed is not None else []
+        passages = list(passages)
         if answer.abstained or answer.escalate or not passages or not answer.text.strip():
             return False
         if any(str(r).startswith(("blocked", "budget")) for r in answer.reasons):
@@ -420,142 +271,55 @@ class AnswerCache:
     def _store(self, sc: Scope, principal: "Principal", answer: Answer, passages: list[Passage], model: str,
                confidence: float, trace: "Trace") -> bool:
         cs = self.settings
+        tokens = list(principal.acl_tokens)
         chunk_ids = sorted({p.chunk_id for p in passages})
         doc_ids = sorted({p.document_id for p in passages} | {c.document_id for c in answer.citations})
-        with self.engine.db.connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            _, perm_key, version, _ = permission_scope(conn, principal.acl_tokens)
+        with self.db.connection() as conn, conn.transaction():
+            sql.repeatable_read(conn)
+            _, perm_key, version, _ = permission_scope(conn, tokens)
             if (perm_key, version) != (sc.perm_key, sc.index_version):
                 return False  # something the asker can read changed while answering
-            docs = conn.execute(
-                "SELECT id, version, updated_at FROM documents WHERE id = ANY(%s) AND acl && %s::text[] ORDER BY id",
-                (doc_ids, list(principal.acl_tokens))).fetchall()
+            docs = sql.readable_documents(conn, doc_ids, tokens)
             if [int(d["id"]) for d in docs] != doc_ids:
                 return False
-            cost = trace.cost_usd
             latency = trace._now_ms() if hasattr(trace, "_now_ms") else 0.0
-            conn.execute(
-                "INSERT INTO answer_cache (key_hash, scope_hash, perm_key, index_version, question_sig, embedding,"
-                " model, answer, passages, doc_ids, doc_versions, doc_stamps, chunk_ids, confidence, cost_usd,"
-                " latency_ms, expires_at)"
-                " VALUES (%(key)s, %(scope)s, %(perm)s, %(ver)s, %(sig)s, %(vec)s, %(model)s, %(answer)s, %(passages)s,"
-                "  %(doc_ids)s, %(versions)s, %(stamps)s, %(chunks)s, %(conf)s, %(cost)s, %(lat)s,"
-                "  now() + make_interval(secs => %(ttl)s))"
-                " ON CONFLICT (key_hash) DO UPDATE SET scope_hash = EXCLUDED.scope_hash, perm_key = EXCLUDED.perm_key,"
-                "  index_version = EXCLUDED.index_version, question_sig = EXCLUDED.question_sig,"
-                "  embedding = EXCLUDED.embedding, model = EXCLUDED.model, answer = EXCLUDED.answer,"
-                "  passages = EXCLUDED.passages, doc_ids = EXCLUDED.doc_ids, doc_versions = EXCLUDED.doc_versions,"
-                "  doc_stamps = EXCLUDED.doc_stamps, chunk_ids = EXCLUDED.chunk_ids, confidence = EXCLUDED.confidence,"
-                "  cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms, hits = 0, created_at = now(),"
-                "  expires_at = EXCLUDED.expires_at, last_hit_at = NULL",
-                {"key": sc.key_hash, "scope": sc.scope_hash, "perm": sc.perm_key, "ver": sc.index_version,
-                 "sig": sc.signature, "vec": sc.vector, "model": model, "answer": _jsonb(answer.to_dict()),
-                 "passages": _jsonb([dataclasses.asdict(p) for p in passages]), "doc_ids": doc_ids,
-                 "versions": [int(d["version"]) for d in docs], "stamps": [d["updated_at"] for d in docs],
-                 "chunks": chunk_ids, "conf": float(confidence), "cost": float(cost), "lat": float(latency),
-                 "ttl": float(cs.ttl_s)},
-            )
-            evicted = conn.execute("DELETE FROM answer_cache WHERE expires_at <= now()").rowcount
-            evicted += conn.execute(
-                "DELETE FROM answer_cache WHERE id IN (SELECT id FROM answer_cache"
-                " ORDER BY created_at DESC OFFSET %s)", (int(cs.max_entries),)).rowcount
-            _count(conn, stores=1, evicted=evicted)
+            sql.upsert(conn, key=sc.key_hash, scope=sc.scope_hash, perm=sc.perm_key, version=sc.index_version,
+                       signature=sc.signature, vector=sc.vector, model=model, answer=answer.to_dict(),
+                       passages=[passage_to_dict(p) for p in passages], doc_ids=doc_ids,
+                       doc_versions=[int(d["version"]) for d in docs], doc_stamps=[d["updated_at"] for d in docs],
+                       chunk_ids=chunk_ids, confidence=confidence, cost_usd=trace.cost_usd, latency_ms=latency,
+                       ttl_s=cs.ttl_s)
+            sql.count(conn, stores=1, evicted=sql.evict(conn, cs.max_entries))
         return True
 
     # bookkeeping -----------------------------------------------------------------------------
     def _bookkeeping(self, out: Lookup, **counts: float) -> None:
         try:
-            with self.engine.db.transaction() as conn:
-                if out.scope is not None:
-                    for token in out.scope.compact:
-                        compact_changes(conn, token)
-                _count(conn, **counts)
+            with self.db.transaction() as conn:
+                for token in (out.scope.compact if out.scope is not None else []):
+                    compact_changes(conn, token)
+                sql.count(conn, **counts)
         except Exception:  # noqa: BLE001
             log.exception("answer cache bookkeeping failed")
 
     def _record_hit(self, out: Lookup) -> None:
         try:
-            with self.engine.db.transaction() as conn:
-                conn.execute("UPDATE answer_cache SET hits = hits + 1, last_hit_at = now() WHERE id = %s",
-                             (out.entry_id,))
-                if out.scope is not None:
-                    for token in out.scope.compact:
-                        compact_changes(conn, token)
-                _count(conn, **{"hits_exact" if out.kind == "hit_exact" else "hits_semantic": 1,
-                                "saved_usd": out.saved_usd, "saved_ms": out.saved_ms})
+            with self.db.transaction() as conn:
+                sql.mark_hit(conn, int(out.entry_id or 0))
+                for token in (out.scope.compact if out.scope is not None else []):
+                    compact_changes(conn, token)
+                sql.count(conn, **{"hits_exact" if out.kind == "hit_exact" else "hits_semantic": 1,
+                                   "saved_usd": out.saved_usd, "saved_ms": out.saved_ms})
         except Exception:  # noqa: BLE001
             log.exception("answer cache bookkeeping failed")
 
     def _invalidate(self, ids: list[int]) -> None:
         try:
-            with self.engine.db.transaction() as conn:
-                n = conn.execute("DELETE FROM answer_cache WHERE id = ANY(%s)", (ids,)).rowcount
-                _count(conn, invalidated=n)
+            with self.db.transaction() as conn:
+                sql.count(conn, invalidated=sql.delete_entries(conn, ids))
         except Exception:  # noqa: BLE001
             log.exception("answer cache invalidation failed")
 
 
-def _plain(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
-
-def _jsonb(obj: object) -> Jsonb:
-    return Jsonb(obj, dumps=lambda o: json.dumps(o, default=_plain))
-
-
-def _count(conn: psycopg.Connection, **deltas: float) -> None:
-    deltas = {k: v for k, v in deltas.items() if v}
-    if not deltas:
-        return
-    cols = ", ".join(deltas)
-    vals = ", ".join(f"%({k})s" for k in deltas)
-    sets = ", ".join(f"{k} = answer_cache_counters.{k} + EXCLUDED.{k}" for k in deltas)
-    conn.execute(f"INSERT INTO answer_cache_counters (shard, {cols}) VALUES (%(shard)s, {vals})"
-                 f" ON CONFLICT (shard) DO UPDATE SET {sets}", {"shard": random.randrange(SHARDS), **deltas})
-
-
-def compact_changes(conn: psycopg.Connection, token: str) -> None:
-    """Fold a token's change rows into one with the same sum (concurrent inserts and compactions
-    are safe: each row is deleted, and its ``n`` re-added, exactly once)."""
-    conn.execute(
-        "WITH gone AS (DELETE FROM answer_cache_changes WHERE token = %(t)s RETURNING n)"
-        " INSERT INTO answer_cache_changes (token, n) SELECT %(t)s, sum(n) FROM gone HAVING count(*) > 0",
-        {"t": token})
-
-
-def stats(conn: psycopg.Connection) -> dict[str, Any]:
-    """Entries, hits, misses, hit rate and what the hits saved."""
-    c = conn.execute(
-        "SELECT coalesce(sum(hits_exact), 0) AS hits_exact, coalesce(sum(hits_semantic), 0) AS hits_semantic,"
-        " coalesce(sum(misses), 0) AS misses, coalesce(sum(stores), 0) AS stores,"
-        " coalesce(sum(invalidated), 0) AS invalidated, coalesce(sum(evicted), 0) AS evicted,"
-        " coalesce(sum(saved_usd), 0) AS saved_usd, coalesce(sum(saved_ms), 0) AS saved_ms"
-        " FROM answer_cache_counters").fetchone()
-    e = conn.execute(
-        "SELECT count(*) FILTER (WHERE expires_at > now()) AS entries, count(*) FILTER (WHERE expires_at <= now())"
-        " AS expired, count(DISTINCT perm_key) AS permission_keys, min(created_at) AS oldest FROM answer_cache"
-    ).fetchone()
-    hits = int(c["hits_exact"]) + int(c["hits_semantic"])
-    lookups = hits + int(c["misses"])
-    return {
-        "entries": int(e["entries"]), "expired": int(e["expired"]), "permission_keys": int(e["permission_keys"]),
-        "oldest": e["oldest"], "hits": hits, "hits_exact": int(c["hits_exact"]),
-        "hits_semantic": int(c["hits_semantic"]), "misses": int(c["misses"]), "lookups": lookups,
-        "hit_rate": round(hits / lookups, 4) if lookups else 0.0, "stores": int(c["stores"]),
-        "invalidated": int(c["invalidated"]), "evicted": int(c["evicted"]),
-        "saved_usd": round(float(c["saved_usd"]), 8), "saved_ms": round(float(c["saved_ms"]), 1),
-    }
-
-
-def clear(conn: psycopg.Connection, *, reset_stats: bool = False) -> int:
-    """Delete every entry (and the counters with ``reset_stats``); returns the entries deleted."""
-    n = conn.execute("DELETE FROM answer_cache").rowcount
-    if reset_stats:
-        conn.execute("DELETE FROM answer_cache_counters")
-    return n
+__all__ = ["AnswerCache", "Lookup", "Scope", "SEMANTIC_CANDIDATES", "clear", "compact_changes", "normalise",
+           "permission_scope", "question_signature", "stats"]

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from tether.errors import TetherError
 from tether.settings import Settings, load_settings
+from tether.types import Principal
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -46,14 +47,21 @@ def settings() -> Settings:
     return load_settings()
 
 
-def open_engine(keep_db_running: bool = True):
+def open_engine(keep_db_running: bool = True, cfg: Settings | None = None):
+    """The engine on ``cfg`` (default: the settings loaded now, unknown keys reported)."""
     from tether.engine import Tether
 
     import os
 
-    engine = Tether(settings(), keep_db_running=keep_db_running, secrets=os.environ)
+    engine = Tether(cfg or settings(), keep_db_running=keep_db_running, secrets=os.environ)
     _export_traces(engine)
     return engine
+
+
+def acting(engine, as_user: str | None):
+    """The principal a command acts as: ``--as NAME``, or the operator (``Principal.system()``,
+    an administrator) when no name is given."""
+    return engine.principal(as_user) if as_user else Principal.system()
 
 
 def _export_traces(engine) -> None:

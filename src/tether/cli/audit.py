@@ -8,8 +8,7 @@ import json
 import typer
 from rich.table import Table
 
-from tether.cli._common import JSON_OPT, handle_errors, open_engine, out_console, print_json
-from tether.store import audit
+from tether.cli._common import JSON_OPT, acting, handle_errors, open_engine, out_console, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -21,18 +20,11 @@ def audit_log(
     action: str = typer.Option(None, help="Only this action (prefix match: 'admin.' for every admin change)."),
     user: str = typer.Option(None, "--user", help="Only this actor."),
     limit: int = typer.Option(50, min=1, max=10_000),
+    as_user: str = typer.Option(None, "--as", help="Read as this administrator (default: the operator)."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    with open_engine() as t, t.db.connection() as conn:
-        actor_id = None
-        if user:
-            actor_id = t.principal(user).id
-        rows = audit.recent(conn, actor_id=actor_id, limit=limit if not action else 10_000)
-        names = {r["id"]: r["name"] for r in conn.execute("SELECT id, name FROM principals").fetchall()}
-    if action:
-        rows = [r for r in rows if r["action"].startswith(action)][:limit]
-    for r in rows:
-        r["actor"] = names.get(r["actor_id"], "(operator)" if r["actor_id"] is None else str(r["actor_id"]))
+    with open_engine() as t:
+        rows = t.audit.recent(acting(t, as_user), action=action, user=user, limit=limit)
     if as_json:
         print_json({"audit": rows})
         return

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from tether.cli._common import JSON_OPT, handle_errors, open_engine, out_console, print_json
+from tether.types import Principal
 
 app = typer.Typer(help="The answer cache: hit rate, savings, clearing.", no_args_is_help=True)
 
@@ -14,13 +15,8 @@ app = typer.Typer(help="The answer cache: hit rate, savings, clearing.", no_args
 @handle_errors
 def stats(as_json: bool = JSON_OPT) -> None:
     """Entries, hits (exact/semantic), misses, hit rate and the cost and latency hits saved."""
-    from tether.cache import answers
-
-    with open_engine() as t, t.db.connection() as conn:
-        s = answers.stats(conn)
-        s["enabled"] = t.settings.cache.enabled
-        s["semantic"] = t.settings.cache.semantic
-        s["threshold"] = t.settings.cache.threshold
+    with open_engine() as t:
+        s = t.operations.cache_stats(Principal.system())
     if as_json:
         print_json(s)
         return
@@ -37,10 +33,8 @@ def stats(as_json: bool = JSON_OPT) -> None:
 def clear(reset_stats: bool = typer.Option(False, "--stats", help="Also reset the hit/miss counters."),
           as_json: bool = JSON_OPT) -> None:
     """Delete every cached answer."""
-    from tether.cache import answers
-
-    with open_engine() as t, t.db.transaction() as conn:
-        n = answers.clear(conn, reset_stats=reset_stats)
+    with open_engine() as t:
+        n = t.operations.clear_cache(Principal.system(), reset_stats=reset_stats)
     if as_json:
         print_json({"deleted": n, "stats_reset": reset_stats})
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tether.cli._common import JSON_OPT, handle_errors, out_console, print_json, settings
-from tether.store import embedded
+from tether.services.operations import database_status, start_database, stop_database
 
 app = typer.Typer(help="Manage the embedded PostgreSQL server.", no_args_is_help=True)
 
@@ -14,15 +14,7 @@ app = typer.Typer(help="Manage the embedded PostgreSQL server.", no_args_is_help
 @handle_errors
 def start(as_json: bool = JSON_OPT) -> None:
     """Start the embedded server (no-op when TETHER_DATABASE_URL is set)."""
-    s = settings()
-    if s.database_url:
-        msg = {"embedded": False, "message": "TETHER_DATABASE_URL is set; using the external server"}
-    else:
-        from tether.store.db import open_database
-
-        open_database(s, keep_running=True).close()
-        st = embedded.status(s.data_dir)
-        msg = {"embedded": True, "running": st.running, "pid": st.pid, "pgdata": str(st.pgdata)}
+    msg = start_database(settings())
     print_json(msg) if as_json else out_console.print(msg)
 
 
@@ -30,7 +22,7 @@ def start(as_json: bool = JSON_OPT) -> None:
 @handle_errors
 def stop(as_json: bool = JSON_OPT) -> None:
     """Stop the embedded server."""
-    was = embedded.stop(settings().data_dir)
+    was = stop_database(settings())
     print_json({"stopped": was}) if as_json else out_console.print("stopped" if was else "not running")
 
 
@@ -38,7 +30,5 @@ def stop(as_json: bool = JSON_OPT) -> None:
 @handle_errors
 def status(as_json: bool = JSON_OPT) -> None:
     """Show whether the embedded server runs."""
-    s = settings()
-    st = embedded.status(s.data_dir)
-    data = {"external": bool(s.database_url), "running": st.running, "pid": st.pid, "pgdata": str(st.pgdata)}
+    data = database_status(settings())
     print_json(data) if as_json else out_console.print(data)

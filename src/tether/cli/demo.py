@@ -29,11 +29,11 @@ def demo(
 @handle_errors
 def _demo(corpus: Path, question: str, as_user: str, *, as_json: bool) -> None:
     from tether.ingest.manifest import Manifest
+    from tether.types import Principal
 
     manifest = Manifest.load(corpus / "manifest.json")
     with open_engine() as t:
-        with t.db.transaction() as conn:
-            manifest.apply_principals(conn)
+        t.accounts.apply_manifest(Principal.system(), manifest)
         batch = t.enqueue_requests(manifest.requests())
         import threading
 

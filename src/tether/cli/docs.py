@@ -1,26 +1,24 @@
-"""`tether docs list|show|rm`."""
+"""`tether docs list|show|rm`, as the operator (every document, like an administrator) or, with
+``--as NAME``, as that user: list and show what they may read, rm what they may manage."""
 
 from __future__ import annotations
 
 import typer
 from rich.table import Table
 
-from tether.cli._common import JSON_OPT, handle_errors, open_engine, out_console, print_json
+from tether.cli._common import JSON_OPT, acting, handle_errors, open_engine, out_console, print_json
 
 app = typer.Typer(help="List, show and remove documents.", no_args_is_help=True)
 
-AS_OPT = typer.Option(None, "--as", help="Show only what this user may read (default: everything, admin view).")
+AS_OPT = typer.Option(None, "--as", help="Show what this user may see (default: everything, admin view).")
 
 
 @app.command("list")
 @handle_errors
 def list_(collection: str = typer.Option(None, "--collection", "-c"), as_user: str = AS_OPT,
           as_json: bool = JSON_OPT) -> None:
-    with open_engine() as t:
-        principal = t.principal(as_user) if as_user else None
-        rows = t.list_documents(principal, collection)
-    for r in rows:
-        r.pop("acl", None) if principal is not None else None
+    with open_engine() as t:  # the operator: every document with its ACL tokens
+        rows = t.documents.list(acting(t, as_user), collection, every=not as_user)
     if as_json:
         print_json({"documents": rows, "count": len(rows)})
         return
@@ -36,8 +34,7 @@ def list_(collection: str = typer.Option(None, "--collection", "-c"), as_user: s
 def show(doc_id: int, as_user: str = AS_OPT, text: bool = typer.Option(False, "--text"),
          as_json: bool = JSON_OPT) -> None:
     with open_engine() as t:
-        principal = t.principal(as_user) if as_user else None
-        row = t.get_document(principal, doc_id)
+        row = t.documents.view(acting(t, as_user), doc_id)  # as the documents API shows it
     if not text:
         row.pop("body", None)
     if as_json:
@@ -55,9 +52,9 @@ def show(doc_id: int, as_user: str = AS_OPT, text: bool = typer.Option(False, "-
 
 @app.command()
 @handle_errors
-def rm(doc_id: int, as_json: bool = JSON_OPT) -> None:
-    """Delete a document with its chunks, vectors and keyword index entries."""
+def rm(doc_id: int, as_user: str = typer.Option(None, "--as", help="Delete as this user (owner or admin)."),
+       as_json: bool = JSON_OPT) -> None:
+    """Delete a document with its chunks, vectors and keyword index entries (audited)."""
     with open_engine() as t:
-        t.get_document(None, doc_id)
-        ok = t.delete_document(doc_id)
+        ok = t.documents.delete(acting(t, as_user), doc_id)
     print_json({"deleted": ok, "id": doc_id}) if as_json else out_console.print(f"deleted document {doc_id}")

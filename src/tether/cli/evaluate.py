@@ -35,7 +35,7 @@ def _retrieval(dataset: Path, limit_queries: int, modes: str, keep: bool, db_url
     from tether.evaluate.beir import BeirDataset
     from tether.evaluate.retrieval import MODES, index_dataset, run_queries
     from tether.retrieve.rerank import make_reranker
-    from tether.store.db import Database, scratch_database
+    from tether.services.evaluations import corpus_size, retrieval_database
 
     wanted = tuple(m.strip() for m in modes.split(",") if m.strip())
     bad = [m for m in wanted if m not in MODES]
@@ -50,18 +50,14 @@ def _retrieval(dataset: Path, limit_queries: int, modes: str, keep: bool, db_url
         ds.queries = {q: ds.queries[q] for q in keepq}
     embedder = make_embedder(s.embed)
     reranker = make_reranker(s.retrieve, embedder, os.environ) if "hybrid+rerank" in wanted else None
-    import contextlib
-
-    scratch = contextlib.nullcontext(db_url) if db_url else scratch_database(s, keep=keep)
-    with scratch as url, Database(url, min_size=1, max_size=2).open() as db:
+    with retrieval_database(s, keep=keep, url=db_url) as db:
         cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*cols, console=err_console, disable=as_json) as prog:
             t0 = time.perf_counter()
             task = prog.add_task(f"indexing {ds.name}", total=len(ds.corpus))
-            with db.connection() as conn:
-                have = conn.execute("SELECT count(*) AS n, (SELECT count(*) FROM chunks) AS c FROM documents").fetchone()
-            if db_url and have["n"] == len(ds.corpus):
-                counts = {"documents": have["n"], "chunks": have["c"]}  # already indexed
+            have = corpus_size(db) if db_url else None
+            if have is not None and have["documents"] == len(ds.corpus):
+                counts = have  # already indexed
             else:
                 counts = index_dataset(db, embedder, s, ds, progress=lambda n: prog.update(task, completed=n))
             index_s = time.perf_counter() - t0
@@ -125,7 +121,8 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
     from tether.evaluate import gate as gates
     from tether.evaluate.golden import load_golden
     from tether.evaluate.runner import _round, apply_updates, forbidden_canaries, run_golden, setup_demo
-    from tether.store.db import scratch_database
+    from tether.services.evaluations import scratch_settings
+    from tether.types import Principal
 
     if bool(golden) == bool(adapter):
         raise InvalidInput("give either a golden file or --adapter NAME")
@@ -155,8 +152,7 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
     s = settings()
     with contextlib.ExitStack() as stack:
         if scratch:
-            url = stack.enter_context(scratch_database(s))
-            s = s.model_copy(update={"database_url": url})
+            s = stack.enter_context(scratch_settings(s))
         t = stack.enter_context(Tether(s, secrets=os.environ))
         cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         prog = stack.enter_context(Progress(*cols, console=err_console, disable=as_json))
@@ -167,14 +163,10 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
             prog.update(task, total=1, completed=1)
         if items:
             from tether.evaluate.adapters import PRINCIPAL
-            from tether.ingest.bulk import index_texts
-            from tether.store import principals
 
-            with t.db.transaction() as conn:
-                principals.ensure_user(conn, PRINCIPAL)
             task = prog.add_task(f"indexing {adapter}", total=len(items))
-            index_texts(t.db, t.embedder, s, items, collection=f"eval-{adapter}",
-                        progress=lambda n: prog.update(task, completed=n))
+            t.evaluations.index_texts(Principal.system(), t.embedder, s, items, reader=PRINCIPAL,
+                                      collection=f"eval-{adapter}", progress=lambda n: prog.update(task, completed=n))
         t_setup = time.perf_counter() - t0
         total = len(gs.cases) * repeat + (len(gs.cases) if after_update is not None else 0)
         task = prog.add_task(f"asking {gs.name}", total=total)
@@ -197,9 +189,8 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
         doc = result.to_dict()
         doc["gate"] = gate_doc
         if store:
-            from tether.evaluate.store import save_run
-
-            doc["db_run_id"] = save_run(t.db, result, gate=gate_doc, passed=None if gate_doc is None else not bad)
+            doc["db_run_id"] = t.evaluations.save(Principal.system(), result, gate=gate_doc,
+                                                  passed=None if gate_doc is None else not bad)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

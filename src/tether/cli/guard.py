@@ -17,7 +17,7 @@ from rich.table import Table
 
 from tether.cli._common import JSON_OPT, err_console, handle_errors, out_console, print_json, settings
 from tether.errors import InvalidInput
-from tether.guard.base import GuardSettings
+from tether.settings import GuardSettings
 
 app = typer.Typer(help="Injection and PII/secret guards.", no_args_is_help=True)
 

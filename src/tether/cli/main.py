@@ -42,6 +42,7 @@ for _mod, _name in (("guard", "guard"), ("evaluate", "eval"), ("demo", "demo"), 
 _optional("review", "review")
 _optional("cache", "cache")
 _optional("usage", "usage")  # `tether usage` and `tether budget`
+_optional("ground", "ground"), _optional("tune", "tune")  # `tether ground verify`, `tether tune verifier`
 
 
 @app.callback()

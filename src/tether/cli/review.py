@@ -1,6 +1,7 @@
 """`tether review list|show|ask|claim|release|answer|dismiss|promote`: the human hand-off queue,
 acting as a named principal (``--as``): reviewers and administrators work the queue and see
-evidence only from documents they may read; anyone else sees their own items."""
+evidence only from documents they may read; anyone else sees their own items. Every command
+calls the review service (``engine.reviews``), the same methods as the API and the UI."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import typer
 from rich.table import Table
 
 from tether.cli._common import JSON_OPT, err_console, handle_errors, open_engine, out_console, print_json
-from tether.store import reviews
 
 app = typer.Typer(help="The human review queue: answer what Tether could not.", no_args_is_help=True)
 
@@ -44,13 +44,12 @@ def _show(item: dict) -> None:
         out_console.print(f"dismissed: {item['dismiss_reason']}", markup=False)
 
 
-def _act(as_user: str, as_json: bool, change, *args) -> None:
-    """Run one queue change (``reviews.claim``, ``answer``, ...) as ``as_user`` in a transaction
-    and print the item it returns."""
+def _act(as_user: str, as_json: bool, action: str, *args) -> None:
+    """Run one review service call (``claim``, ``answer``, ...) as ``as_user`` and print the
+    item it returns."""
     with open_engine() as t:
         me = t.principal(as_user)
-        with t.db.transaction() as conn:
-            _emit(change(conn, args[0], me, *args[1:]), as_json)
+        _emit(getattr(t.reviews, action)(me, *args), as_json)
 
 
 def _emit(item: dict, as_json: bool) -> None:
@@ -69,9 +68,7 @@ def list_cmd(
 ) -> None:
     """The queue (reviewers, admins) or your own questions (everyone else)."""
     with open_engine() as t:
-        me = t.principal(as_user)
-        with t.db.connection() as conn:
-            items = reviews.list_items(conn, me, status=status, source=source, mine=mine, limit=limit)
+        items = t.reviews.list(t.principal(as_user), status=status, source=source, mine=mine, limit=limit)
     if as_json:
         print_json({"reviews": items})
         return
@@ -87,9 +84,7 @@ def list_cmd(
 def show(item_id: int, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """One item (evidence you may not read is withheld)."""
     with open_engine() as t:
-        me = t.principal(as_user)
-        with t.db.connection() as conn:
-            _emit(reviews.get(conn, item_id, me), as_json)
+        _emit(t.reviews.get(t.principal(as_user), item_id), as_json)
 
 
 @app.command("ask")
@@ -98,25 +93,21 @@ def ask(question: str, as_user: str = AS_OPT, reason: str = typer.Option("", hel
         as_json: bool = JSON_OPT) -> None:
     """Ask a human: put QUESTION in the review queue."""
     with open_engine() as t:
-        me = t.principal(as_user)
-        with t.db.transaction() as conn:
-            rid = reviews.create(conn, me, question, source="user_request", reason=reason)
-        with t.db.connection() as conn:
-            _emit(reviews.get(conn, rid, me), as_json)
+        _emit(t.reviews.ask(t.principal(as_user), question, reason=reason), as_json)
 
 
 @app.command("claim")
 @handle_errors
 def claim(item_id: int, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Take an open item (fails if another reviewer has)."""
-    _act(as_user, as_json, reviews.claim, item_id)
+    _act(as_user, as_json, "claim", item_id)
 
 
 @app.command("release")
 @handle_errors
 def release(item_id: int, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Put an item you claimed back in the queue."""
-    _act(as_user, as_json, reviews.release, item_id)
+    _act(as_user, as_json, "release", item_id)
 
 
 @app.command("answer")
@@ -124,7 +115,7 @@ def release(item_id: int, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> No
 def answer(item_id: int, text: str = typer.Option(..., "--text", help="The reviewed answer the asker will see."),
            as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Answer an open item or one you claimed."""
-    _act(as_user, as_json, reviews.answer, item_id, text)
+    _act(as_user, as_json, "answer", item_id, text)
 
 
 @app.command("dismiss")
@@ -132,7 +123,7 @@ def answer(item_id: int, text: str = typer.Option(..., "--text", help="The revie
 def dismiss(item_id: int, reason: str = typer.Option(..., "--reason", help="Why no answer is given."),
             as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """Close an item without an answer."""
-    _act(as_user, as_json, reviews.dismiss, item_id, reason)
+    _act(as_user, as_json, "dismiss", item_id, reason)
 
 
 @app.command("promote")
@@ -147,12 +138,9 @@ def promote_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Append an answered item to a golden set (`tether eval run` reads it)."""
-    from tether.review.promote import default_path, promote
-
     with open_engine() as t:
-        me = t.principal(as_user)
-        path = golden or default_path(t.settings)
-        out = promote(t.db, item_id, me, path, facts=key_fact or None, must_abstain=must_abstain)
+        out = t.reviews.promote(t.principal(as_user), item_id, path=golden, facts=key_fact or None,
+                                must_abstain=must_abstain)
     if as_json:
         print_json(out)
         return

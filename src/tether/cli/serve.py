@@ -38,7 +38,8 @@ def _serve(host: str, port: int, workers: int, demo: bool, graceful: int) -> Non
     import uvicorn
 
     # Start (or attach to) PostgreSQL and migrate once, before any worker process races to.
-    with open_engine() as t:
+    cfg = settings()  # loaded (and unknown keys reported) once; each --workers process loads its own
+    with open_engine(cfg=cfg) as t:
         if demo:
             _load_demo(t, f"http://{host}:{port}")
     url = f"http://{host}:{port}"
@@ -51,7 +52,7 @@ def _serve(host: str, port: int, workers: int, demo: bool, graceful: int) -> Non
         return
     from tether.api import create_app
 
-    uvicorn.run(create_app(settings(), secrets=os.environ), **common)
+    uvicorn.run(create_app(cfg, secrets=os.environ), **common)
 
 
 def _load_demo(t, url: str) -> None:
@@ -59,12 +60,13 @@ def _load_demo(t, url: str) -> None:
     from tether.cli.demo import DEMO_DIR
     from tether.cli.ingest import _progress
     from tether.ingest.manifest import Manifest
-    from tether.store import api_keys, principals
+    from tether.types import Principal
 
+    operator = Principal.system()
     manifest = Manifest.load(DEMO_DIR / "manifest.json")
-    with t.db.transaction() as conn:
-        manifest.apply_principals(conn)
-        principals.ensure_user(conn, "admin", role="admin")
+    t.accounts.apply_manifest(operator, manifest)
+    t.accounts.ensure_user(operator, "admin", role="admin")
+    manifest.apply_guard(t.settings.guard)  # shared with the app's settings: the demo's own names stay unredacted
     batch = t.enqueue_requests(manifest.requests())
     th = threading.Thread(target=t.work, kwargs={"batch_id": batch.batch_id}, daemon=True)
     th.start()
@@ -74,8 +76,7 @@ def _load_demo(t, url: str) -> None:
     for r in failed:
         err_console.print(f"[red]failed[/red] {r['payload']['path']}: {r['error']}")
     names = ["admin", *(u["name"] for u in manifest.users if u["name"] != "admin")]
-    with t.db.transaction() as conn:
-        keys = {n: api_keys.create_key(conn, n, name="demo")["key"] for n in names}
+    keys = {n: t.accounts.create_key(operator, n, name="demo", via="cli")["key"] for n in names}
     out_console.print(f"\nDemo ready: {len(batch.files) - len(failed)} documents. Sign in at {url}/ui/sign-in")
     for n in names:
         role = next((u.get("role", "member") for u in manifest.users if u["name"] == n), "admin")

@@ -2,7 +2,8 @@
 
 Traces are read with the same rules as the API: ``--as NAME`` shows what that user may see
 (their own traces; admin-only attributes hidden unless NAME is an administrator); without
-``--as`` the operator sees everything, as an administrator.
+``--as`` the operator (``Principal.system()``) sees everything, as an administrator. All of it
+goes through ``engine.traces``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from tether.cli._common import JSON_OPT, handle_errors, open_engine, out_console, print_json
+from tether.cli._common import JSON_OPT, acting, handle_errors, open_engine, out_console, print_json
+from tether.types import Principal
 
 app = typer.Typer(help="Request traces: every stage, decision, token and cent of a question.",
                   no_args_is_help=True)
@@ -26,26 +28,14 @@ def register(root: typer.Typer) -> None:
     root.add_typer(monitor_app, name="monitor")
 
 
-def _viewer(t, as_user: str | None) -> tuple[int | None, bool]:
-    if not as_user:
-        return None, True
-    p = t.principal(as_user)
-    return p.id, p.is_admin
-
-
 @app.command("list")
 @handle_errors
 def list_(as_user: str = AS_OPT, principal: str = typer.Option(None, "--principal", help="Admin view: this user's."),
           status: str = typer.Option(None, "--status", help="answered, abstained, blocked, error, ..."),
           limit: int = typer.Option(20, "--limit", min=1, max=1000), as_json: bool = JSON_OPT) -> None:
     """The newest traces, newest first."""
-    from tether.observe import store as obs_store
-
     with open_engine() as t:
-        viewer, admin = _viewer(t, as_user)
-        with t.db.connection() as conn:
-            rows = obs_store.list_traces(conn, viewer_id=viewer, admin=admin, principal=principal if admin else None,
-                                         status=status, limit=limit)
+        rows = t.traces.list(acting(t, as_user), principal=principal, status=status, limit=limit)
     if as_json:
         print_json({"traces": rows, "count": len(rows)})
         return
@@ -66,12 +56,8 @@ def _status(status: str) -> str:
 @handle_errors
 def show(trace_id: str, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     """A trace as a tree of spans: start offset, duration and the decisions taken at each stage."""
-    from tether.observe import store as obs_store
-
     with open_engine() as t:
-        viewer, admin = _viewer(t, as_user)
-        with t.db.connection() as conn:
-            row = obs_store.get(conn, trace_id, viewer_id=viewer, admin=admin)
+        row = t.traces.get(acting(t, as_user), trace_id)
     if as_json:
         print_json(row)
         return
@@ -131,11 +117,8 @@ def purge(older_than_days: float = typer.Option(None, "--older-than-days", min=0
                                                 help="Default: observe.trace_retention_days."),
           as_json: bool = JSON_OPT) -> None:
     """Delete traces older than N days (model-call usage events are kept: they are the ledger)."""
-    from tether.observe.maintenance import purge as do_purge
-
     with open_engine() as t:
-        days = t.settings.observe.trace_retention_days if older_than_days is None else older_than_days
-        n = do_purge(t, days)
+        n, days = t.traces.purge(Principal.system(), older_than_days)
     if as_json:
         print_json({"deleted": n, "older_than_days": days})
         return
@@ -155,18 +138,8 @@ def monitor(ctx: typer.Context, no_alert: bool = typer.Option(False, "--no-alert
 
 @handle_errors
 def _monitor(no_alert: bool, *, as_json: bool) -> None:
-    from tether.observe import drift
-
     with open_engine() as t:
-        cfg = t.settings.observe
-        with t.db.connection() as conn:
-            if no_alert:
-                report = {"windows": {k: v.isoformat() for k, v in drift.windows(cfg).items()},
-                          "min_samples": cfg.drift_min_samples,
-                          "figures": [f.to_dict() for f in drift.figures(conn, cfg)], "raised": [],
-                          "open": drift.list_alerts(conn, open_only=True)}
-            else:
-                report = drift.check(conn, cfg)
+        report = t.traces.monitor(Principal.system(), hours=None, raise_alerts=not no_alert)
     if as_json:
         print_json(report)
         return
@@ -199,15 +172,8 @@ def _num(v: float | None) -> str:
 def ack(alert_id: int, as_user: str = typer.Option(None, "--as", help="Record this administrator as acknowledging."),
         as_json: bool = JSON_OPT) -> None:
     """Acknowledge an alert: the monitor may raise a new one on the next breach."""
-    from tether.errors import PermissionDenied
-    from tether.observe import drift
-
     with open_engine() as t:
-        who = t.principal(as_user) if as_user else None
-        if who is not None and not who.is_admin:
-            raise PermissionDenied("only administrators acknowledge alerts")
-        with t.db.transaction() as conn:
-            alert = drift.acknowledge(conn, alert_id, who.id if who else None)
+        alert = t.traces.acknowledge(acting(t, as_user), alert_id)
     if as_json:
         print_json(alert)
         return

@@ -13,8 +13,7 @@ from rich.table import Table
 
 from tether.cli._common import JSON_OPT, handle_errors, open_engine, out_console, print_json
 from tether.errors import InvalidInput
-from tether.store import audit, budgets
-from tether.store import usage as usage_store
+from tether.types import Principal
 
 budget_app = typer.Typer(help="Spending budgets per user, group or API key (per day or month).",
                          no_args_is_help=True)
@@ -40,11 +39,8 @@ def usage(
 @handle_errors
 def _usage(by: str, since: str | None, until: str | None, user: str | None, kind: str | None, *,
            as_json: bool) -> None:
-    with open_engine() as t, t.db.connection() as conn:
-        pid = t.principal(user).id if user else None
-        out = usage_store.rollup(conn, by=by, since=since, until=until, principal_id=pid, kind=kind)
-    if user:
-        out["user"] = user
+    with open_engine() as t:  # the operator's view: everyone's usage, or --user's
+        out = t.usage.rollup(Principal.system(), by=by, since=since, until=until, user=user, kind=kind)
     if as_json:
         print_json(out)
         return
@@ -79,12 +75,9 @@ def _budget_set(user, group, api_key, period, limit, soft, *, as_json: bool) -> 
     if len(given) != 1:
         raise InvalidInput("give exactly one of --user, --group, --api-key")
     scope, target = given[0]
-    with open_engine() as t, t.db.transaction() as conn:
-        b = budgets.set_budget(conn, scope=scope, target=target, period=period, limit_usd=limit,
-                               kind="soft" if soft else "hard")
-        audit.record(conn, "admin.budget.set", target=f"budget:{b['id']}",
-                     details={"via": "cli", "scope": scope, "target": b["scope_name"], "period": period,
-                              "kind": b["kind"], "limit_usd": b["limit_usd"], "created": b["created"]})
+    with open_engine() as t:
+        b = t.usage.set_budget(Principal.system(), scope=scope, target=target, period=period, limit_usd=limit,
+                               kind="soft" if soft else "hard", via="cli")
     if as_json:
         print_json(b)
     else:
@@ -96,8 +89,8 @@ def _budget_set(user, group, api_key, period, limit, soft, *, as_json: bool) -> 
 @handle_errors
 def budget_list(as_json: bool = JSON_OPT) -> None:
     """Every budget with the current period's spend, holds of requests in flight, and what remains."""
-    with open_engine() as t, t.db.connection() as conn:
-        rows = budgets.list_budgets(conn)
+    with open_engine() as t:
+        rows = t.usage.budgets(Principal.system())
     if as_json:
         print_json({"budgets": rows})
         return
@@ -113,9 +106,6 @@ def budget_list(as_json: bool = JSON_OPT) -> None:
 @handle_errors
 def budget_rm(budget_id: int, as_json: bool = JSON_OPT) -> None:
     """Delete a budget (its ledger goes with it)."""
-    with open_engine() as t, t.db.transaction() as conn:
-        b = budgets.delete_budget(conn, budget_id)
-        audit.record(conn, "admin.budget.delete", target=f"budget:{budget_id}",
-                     details={"via": "cli", "scope": b["scope"], "target": b["scope_name"], "period": b["period"],
-                              "kind": b["kind"], "limit_usd": b["limit_usd"]})
+    with open_engine() as t:
+        t.usage.delete_budget(Principal.system(), budget_id, via="cli")
     print_json({"deleted": budget_id}) if as_json else out_console.print(f"deleted budget {budget_id}")

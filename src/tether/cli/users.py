@@ -1,21 +1,22 @@
-"""`tether users|groups add/list`: the principals that ACLs refer to."""
+"""`tether users|groups|keys`: the principals that ACLs refer to, and their API keys.
+
+Changes go through ``engine.accounts`` as the operator (``Principal.system()``, audited with no
+actor) or, with ``--as NAME``, as that administrator; every change is audited ("via": "cli").
+"""
 
 from __future__ import annotations
 
 import typer
 from rich.table import Table
 
-from tether.cli._common import JSON_OPT, handle_errors, open_engine, out_console, print_json
-from tether.store import api_keys, audit, principals
+from tether.cli._common import JSON_OPT, acting, handle_errors, open_engine, out_console, print_json
 
 users_app = typer.Typer(help="Users and service accounts.", no_args_is_help=True)
 groups_app = typer.Typer(help="Groups and memberships.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (only a hash is stored; a new key is shown once).", no_args_is_help=True)
 
-
-def _audit(conn, action: str, target: str, **details: object) -> None:
-    """Admin changes made from the CLI are audited too (actor: the operator, recorded as NULL)."""
-    audit.record(conn, action, target=target, details={"via": "cli", **details})
+AS_OPT = typer.Option(None, "--as", help="Act as this administrator (default: the operator).")
+VIA = "cli"
 
 
 @users_app.command("add")
@@ -25,22 +26,23 @@ def users_add(
     role: str = typer.Option("member", help="admin | member | reviewer"),
     group: list[str] = typer.Option([], "--group", "-g", help="Add to this group (repeatable)."),
     service: bool = typer.Option(False, help="A service account rather than a person."),
+    as_user: str = AS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    with open_engine() as t, t.db.transaction() as conn:
-        pid = principals.add_user(conn, name, role=role, kind="service" if service else "user")
-        for g in group:
-            principals.ensure_group(conn, g)
-            principals.add_member(conn, name, g)
-        _audit(conn, "admin.user.add", name, role=role, groups=group)
-    print_json({"id": pid, "name": name, "role": role, "groups": group}) if as_json else out_console.print(f"added user {name}")
+    with open_engine() as t:
+        out = t.accounts.add_user(acting(t, as_user), name, role=role, kind="service" if service else "user",
+                                  groups=group, via=VIA)
+    if as_json:
+        print_json({k: out[k] for k in ("id", "name", "role", "groups")})
+    else:
+        out_console.print(f"added user {name}")
 
 
 @users_app.command("list")
 @handle_errors
-def users_list(as_json: bool = JSON_OPT) -> None:
-    with open_engine() as t, t.db.connection() as conn:
-        rows = principals.list_users(conn)
+def users_list(as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
+    with open_engine() as t:
+        rows = t.accounts.users(acting(t, as_user))
     if as_json:
         print_json({"users": rows})
         return
@@ -54,30 +56,26 @@ def users_list(as_json: bool = JSON_OPT) -> None:
 @handle_errors
 def groups_add(
     name: str, member: list[str] = typer.Option([], "--member", "-m", help="User to add (repeatable)."),
-    as_json: bool = JSON_OPT,
+    as_user: str = AS_OPT, as_json: bool = JSON_OPT,
 ) -> None:
-    with open_engine() as t, t.db.transaction() as conn:
-        principals.ensure_group(conn, name)
-        for m in member:
-            principals.add_member(conn, m, name)
-        _audit(conn, "admin.group.add", name, members=member)
+    with open_engine() as t:
+        t.accounts.add_group(acting(t, as_user), name, members=member, via=VIA)
     print_json({"name": name, "members": member}) if as_json else out_console.print(f"group {name} ready")
 
 
 @groups_app.command("remove-member")
 @handle_errors
-def groups_remove_member(name: str, user: str, as_json: bool = JSON_OPT) -> None:
-    with open_engine() as t, t.db.transaction() as conn:
-        removed = principals.remove_member(conn, user, name)
-        _audit(conn, "admin.member.remove", name, user=user, removed=removed)
+def groups_remove_member(name: str, user: str, as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
+    with open_engine() as t:
+        removed = t.accounts.remove_member(acting(t, as_user), name, user, via=VIA)
     print_json({"removed": removed}) if as_json else out_console.print("removed" if removed else "was not a member")
 
 
 @groups_app.command("list")
 @handle_errors
-def groups_list(as_json: bool = JSON_OPT) -> None:
-    with open_engine() as t, t.db.connection() as conn:
-        rows = principals.list_groups(conn)
+def groups_list(as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
+    with open_engine() as t:
+        rows = t.accounts.groups(acting(t, as_user))
     if as_json:
         print_json({"groups": rows})
         return
@@ -91,14 +89,14 @@ def groups_list(as_json: bool = JSON_OPT) -> None:
 @handle_errors
 def keys_create(
     user: str, name: str = typer.Option("", help="A label for the key."),
-    expires_in_days: float = typer.Option(0, help="0: never expires."), as_json: bool = JSON_OPT,
+    expires_in_days: float = typer.Option(0, help="0: never expires."), as_user: str = AS_OPT,
+    as_json: bool = JSON_OPT,
 ) -> None:
     from datetime import datetime, timedelta, timezone
 
     expires = datetime.now(timezone.utc) + timedelta(days=expires_in_days) if expires_in_days > 0 else None
-    with open_engine() as t, t.db.transaction() as conn:
-        created = api_keys.create_key(conn, user, name=name, expires_at=expires)
-        _audit(conn, "admin.key.create", user, key_id=created["id"], prefix=created["prefix"])
+    with open_engine() as t:
+        created = t.accounts.create_key(acting(t, as_user), user, name=name, expires_at=expires, via=VIA)
     if as_json:
         print_json(created)
     else:
@@ -107,9 +105,10 @@ def keys_create(
 
 @keys_app.command("list")
 @handle_errors
-def keys_list(user: str = typer.Option(None, help="Only this user's keys."), as_json: bool = JSON_OPT) -> None:
-    with open_engine() as t, t.db.connection() as conn:
-        rows = api_keys.list_keys(conn, user)
+def keys_list(user: str = typer.Option(None, help="Only this user's keys."), as_user: str = AS_OPT,
+              as_json: bool = JSON_OPT) -> None:
+    with open_engine() as t:
+        rows = t.accounts.keys(acting(t, as_user), user)
     if as_json:
         print_json({"api_keys": rows})
         return
@@ -122,8 +121,8 @@ def keys_list(user: str = typer.Option(None, help="Only this user's keys."), as_
 
 @keys_app.command("revoke")
 @handle_errors
-def keys_revoke(key: str = typer.Argument(..., help="Key id or prefix."), as_json: bool = JSON_OPT) -> None:
-    with open_engine() as t, t.db.transaction() as conn:
-        api_keys.revoke(conn, key)
-        _audit(conn, "admin.key.revoke", key)
+def keys_revoke(key: str = typer.Argument(..., help="Key id or prefix."), as_user: str = AS_OPT,
+                as_json: bool = JSON_OPT) -> None:
+    with open_engine() as t:
+        t.accounts.revoke_key(acting(t, as_user), key, via=VIA)
     print_json({"revoked": key}) if as_json else out_console.print(f"revoked {key}")

@@ -16,6 +16,8 @@ from tether.errors import ConfigError, ProviderError
 
 
 class OpenAIEmbedder:
+    cache_size = 0  # every call goes to the server
+
     def __init__(self, settings, api_key: str | None = None, client: httpx.Client | None = None) -> None:
         if not settings.base_url:
             raise ConfigError("embed.base_url must be set for kind='openai' (e.g. http://127.0.0.1:8000/v1)")

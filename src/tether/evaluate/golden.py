@@ -40,15 +40,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tether.errors import InvalidInput
+from tether.errors import GoldenError
 
 Kind = Literal["answerable", "unanswerable", "restricted", "injection", "pii", "multi_doc", "updated"]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
 _ID = re.compile(r"^[A-Za-z0-9_.:-]+$")
-
-
-class GoldenError(InvalidInput):
-    """A golden file that cannot be read or does not validate; the message names the case."""
 
 
 class Tags(BaseModel):

@@ -48,6 +48,7 @@ def setup_demo(engine, manifest_path) -> dict[str, int]:
     manifest = _manifest(manifest_path)
     with engine.db.transaction() as conn:
         manifest.apply_principals(conn)
+    manifest.apply_guard(engine.settings.guard)  # the organisation's own names are not personal data
     return _ingest(engine, manifest.requests())
 
 

@@ -17,10 +17,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from tether.embed.base import Embedder
-from tether.generate.base import Capabilities, GenerationRequest
+from tether.generate.base import Capabilities, GenerationRequest, GeneratorBase
 from tether.ground.analysis import terms
 from tether.ground.citations import MARKER
-from tether.ground.sentences import split_sentences
+from tether.text import split_sentences
 from tether.types import Generation
 
 
@@ -35,7 +35,7 @@ class ExtractiveConfig(BaseModel):
     redundancy: float = 0.9
 
 
-class ExtractiveGenerator:
+class ExtractiveGenerator(GeneratorBase):
     """Selects and quotes source sentences; never invents text."""
 
     capabilities = Capabilities(streaming=True, json_schema=False, extractive=True)
@@ -49,10 +49,10 @@ class ExtractiveGenerator:
         """``(source number, sentence, score)`` of the chosen sentences, in source order."""
         cands: list[tuple[int, int, str]] = []
         for n, p in enumerate(req.passages, start=1):
-            for s, e in split_sentences(p.text):
-                if _is_heading(p.text[s:e]):
-                    continue  # a bare heading states nothing worth quoting
-                cands.append((n, s, p.text[s:e]))
+            for sentence in split_sentences(p.text):
+                if not sentence.has_words or _is_heading(sentence.text):
+                    continue  # a bare heading (or rule) states nothing worth quoting
+                cands.append((n, sentence.start, sentence.text))
         if not cands or not req.question.strip():
             return []
         vecs = self.embedder.embed([req.question] + [c[2] for c in cands])

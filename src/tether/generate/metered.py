@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from tether.generate.base import GenerationRequest, Generator
+from tether.generate.base import GenerationRequest, Generator, GeneratorBase
 from tether.observe.trace import Call, Trace, cost_usd
 from tether.settings import ModelConfig
 from tether.types import Generation, Usage
@@ -19,7 +19,7 @@ from tether.types import Generation, Usage
 PROVIDER = {"openai": "openai", "llama": "llama.cpp", "extractive": "tether.extractive"}
 
 
-class Metered:
+class Metered(GeneratorBase):
     """Same protocol as the wrapped generator; one span + one Call per ``generate``/``stream``."""
 
     def __init__(self, gen: Generator, name: str, cfg: ModelConfig, trace: Trace,
@@ -28,6 +28,7 @@ class Metered:
         self.name = gen.name
         self.model_name = name  # the registry name (router/fallback decisions use it)
         self.capabilities = gen.capabilities
+        self.endpoint = gen.endpoint
         self.cfg = cfg
         self.trace = trace
         self.count_tokens = count_tokens
@@ -71,8 +72,7 @@ class Metered:
         parts: list[str] = []
         usage: Usage | None = None
         with self.trace.span("model.call", **self._attrs(req, "chat"), **{"tether.stream": True}) as span:
-            source = getattr(self.inner, "stream_with_usage", None)
-            items = source(req) if source is not None else self.inner.stream(req)
+            items = self.inner.stream_with_usage(req)
             try:
                 for item in items:
                     if isinstance(item, Usage):

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from tether.errors import ConfigError, ContextOverflow, ProviderError, ProviderTimeout
-from tether.generate.base import Capabilities, GenerationRequest
+from tether.generate.base import Capabilities, GenerationRequest, GeneratorBase
 from tether.generate.prompting import render_messages
 from tether.types import Generation, Usage
 
@@ -38,7 +38,7 @@ class OpenAICompatConfig(BaseModel):
     structured_output: Literal["response_format", "guided_json", "prompt"] = "response_format"
 
 
-class OpenAICompatGenerator:
+class OpenAICompatGenerator(GeneratorBase):
     def __init__(self, cfg: OpenAICompatConfig, api_key: str | None = None) -> None:
         try:
             import httpx
@@ -47,6 +47,7 @@ class OpenAICompatGenerator:
             raise ConfigError("the openai package is required for OpenAI-compatible generators") from exc
         self.cfg = cfg
         self.name = f"openai:{cfg.model}"
+        self.endpoint = cfg.base_url.rstrip("/")
         self.capabilities = Capabilities(streaming=cfg.streaming, json_schema=True)
         timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
         self._client = OpenAI(

@@ -21,21 +21,13 @@ from dataclasses import replace
 from tether.embed.base import Embedder
 from tether.generate.base import GenerationRequest, Generator
 from tether.ground.citations import parse_answer
-from tether.ground.config import GroundConfig
+from tether.settings import GroundConfig
 from tether.ground.policy import (
-    abstention, borderline, claims_of, cut, describe, distinct_citations, too_little,
+    abstention, borderline, claims_of, cut, describe, distinct_citations, retrieval_too_weak, too_little,
 )
+from tether.ground.structured import answer_structured
 from tether.ground.verdict import Grounder
 from tether.types import Answer, Generation, Passage, SentenceVerdict, Usage
-
-
-def retrieval_too_weak(passages: list[Passage], cfg: GroundConfig) -> str | None:
-    """Why not to generate at all, or None."""
-    if not passages:
-        return "no_passages"
-    if cfg.min_retrieval_score is not None and max(p.score for p in passages) < cfg.min_retrieval_score:
-        return "weak_retrieval"
-    return None
 
 
 def answer(
@@ -51,8 +43,6 @@ def answer(
     """A grounded answer (or an abstention) to ``question`` from ``passages`` ([1] = first)."""
     cfg = cfg or GroundConfig()
     if json_schema is not None:
-        from tether.ground.structured import answer_structured
-
         return answer_structured(question, passages, generator, embedder, json_schema, cfg, max_tokens=max_tokens)
     weak = retrieval_too_weak(passages, cfg)
     if weak:

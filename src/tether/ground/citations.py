@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tether.ground.sentences import split_sentences
+from tether.text import split_sentences
 
 MARKER = re.compile(
     r"\[\^?\s*(?:sources?\s*:?\s*)?(\d+(?:\s*(?:[,;\u2013-]|and)\s*\d+)*)\s*\]", re.IGNORECASE
@@ -85,6 +85,6 @@ def _claim_spans(text: str) -> list[tuple[int, int]]:
         elif in_code or stripped.startswith("#") or re.fullmatch(r"[-=*_|: ]{3,}", stripped):
             pass
         else:
-            spans.extend(split_sentences(text[: pos + len(line)], pos))
+            spans.extend((s.start, s.end) for s in split_sentences(line, pos) if s.has_words)
         pos += len(line)
     return spans

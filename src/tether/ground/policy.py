@@ -1,6 +1,7 @@
-"""Decisions shared by the plain, structured and streaming answer paths: what counts as the
-model abstaining, how rejected sentences are described to the model, how they are cut from
-the text, and when too little survived to show anything.
+"""Decisions shared by the plain, structured and streaming answer paths: when retrieval is too
+weak to generate at all, what counts as the model abstaining, how rejected sentences are
+described to the model, how they are cut from the text, and when too little survived to show
+anything.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import re
 
 from tether.ground.citations import ParsedSentence
-from tether.ground.config import GroundConfig
-from tether.types import Answer, Citation, SentenceVerdict, Usage
+from tether.settings import GroundConfig
+from tether.types import Answer, Citation, Passage, SentenceVerdict, Usage
 
 _ABSTAIN = re.compile(
     r"(could not|couldn't|cannot|can't|can not|unable to|do not|don't) (find|answer|determine|locate)"
@@ -17,6 +18,15 @@ _ABSTAIN = re.compile(
     r"|no (information|answer) (is|was)? ?(available|provided|found)",
     re.IGNORECASE,
 )
+
+
+def retrieval_too_weak(passages: list[Passage], cfg: GroundConfig) -> str | None:
+    """Why not to generate at all, or None."""
+    if not passages:
+        return "no_passages"
+    if cfg.min_retrieval_score is not None and max(p.score for p in passages) < cfg.min_retrieval_score:
+        return "weak_retrieval"
+    return None
 
 
 def is_abstention(sentence: str) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 
 from tether.embed.base import Embedder
 from tether.ground.analysis import names, numbers, terms, tokens
-from tether.ground.sentences import split_sentences
+from tether.text import split_sentences
 from tether.types import Passage
 
 
@@ -55,7 +55,9 @@ class SourceIndex:
         if self._units is None:
             units: list[list[_Unit]] = []
             for p in self.passages:
-                spans = split_sentences(p.text) or ([(0, len(p.text))] if p.text.strip() else [])
+                spans = [(s.start, s.end) for s in split_sentences(p.text) if s.has_words]
+                if not spans and p.text.strip():
+                    spans = [(0, len(p.text))]
                 units.append([_unit(p.text, s, e) for s, e in spans])
             flat = [u.text for us in units for u in us]
             vecs = self.embedder.embed(flat) if flat else np.zeros((0, 1), dtype=np.float32)

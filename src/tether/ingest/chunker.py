@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from tether.ingest.sentences import split_sentences, split_words
+from tether.text import split_sentences, split_words
 from tether.types import Block, ChunkSpan, LoadedDocument
 
 __all__ = ["chunk_document"]
@@ -126,8 +126,9 @@ class _Chunker:
     def _word_runs(self, unit: _Unit) -> list[_Unit]:
         runs: list[_Unit] = []
         run_start, run_end, run_tokens = -1, -1, 0
-        for start, end in split_words(self.text[unit.start : unit.end], unit.start):
-            tokens = self._word_count(self.text[start:end])
+        for word in split_words(self.text[unit.start : unit.end], unit.start):
+            start, end = word.start, word.end
+            tokens = self._word_count(word.text)
             if run_start >= 0 and run_tokens + tokens > self.max:
                 runs.append(
                     _Unit(run_start, run_end, run_tokens, unit.path, unit.page, gap=0 if runs else unit.gap)
@@ -173,7 +174,11 @@ class _Chunker:
         key = (unit.start, unit.end)
         if key not in self._sentences:
             body = self.text[unit.start : unit.end]
-            spans = _lines(body, unit.start) if by_line else split_sentences(body, unit.start)
+            spans = (
+                _lines(body, unit.start)
+                if by_line
+                else [(s.start, s.end) for s in split_sentences(body, unit.start)]
+            )
             self._sentences[key] = [_Unit(s, e, self._count(s, e), unit.path, unit.page) for s, e in spans]
         return self._sentences[key]
 

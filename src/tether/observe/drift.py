@@ -94,7 +94,7 @@ class Figure:
 
 
 def rules(cfg: ObserveSettings) -> dict[str, DriftRule]:
-    from tether.settings import _default_drift_rules
+    from tether.settings.observe import _default_drift_rules
 
     return {**_default_drift_rules(), **cfg.drift_rules}
 

@@ -29,6 +29,26 @@ from tether.types import Passage
 
 @runtime_checkable
 class Reranker(Protocol):
+    """Reorders retrieved passages by relevance to the query.
+
+    Contract (``tests/contracts/test_reranker_contract.py`` checks every kind here and
+    ``tether.testing.FakeReranker``):
+
+    - ``rerank`` returns the same passage objects, each exactly once: a reordering, never a
+      filter. Only the first ``top_n`` are reordered (best first); the rest follow unchanged.
+    - Each passage of a reordered head gets its relevance in ``scores["rerank"]`` and ``score``,
+      non-increasing down the head (a head of fewer than two may be returned untouched). Text,
+      ids and offsets are never changed.
+    - With nothing else to tell them apart (equal retrieval scores), a passage that shares the
+      query's terms ranks above one that shares none; the same input always gives the same
+      order (ties keep their input order).
+    - An empty list, ``top_n`` of 0 or 1, or a single passage is not an error: the input order
+      comes back.
+    - Failures raise typed errors: ``ProviderError`` (HTTP status in ``details["status"]``),
+      ``ProviderTimeout``; a model folder that cannot be loaded is a ``ConfigError``.
+    """
+
+    #: The kind, shown in traces (``features``, ``cross-encoder``, ``http``).
     name: str
 
     def rerank(self, query: str, passages: list[Passage], *, top_n: int) -> list[Passage]:

@@ -21,3 +21,18 @@ def last_ingest_request(conn: psycopg.Connection, doc_id: int) -> dict | None:
 
 def collection_names(conn: psycopg.Connection) -> list[str]:
     return [r["name"] for r in conn.execute("SELECT name FROM collections ORDER BY name").fetchall()]
+
+
+def documents_under(conn: psycopg.Connection, collection: str, uri_prefix: str) -> list[dict]:
+    """Id and source URI of every document of ``collection`` whose source starts with the prefix."""
+    return conn.execute(
+        "SELECT d.id, d.source_uri FROM documents d JOIN collections c ON c.id = d.collection_id"
+        " WHERE c.name = %s AND starts_with(d.source_uri, %s)",
+        (collection, uri_prefix),
+    ).fetchall()
+
+
+def corpus_size(conn: psycopg.Connection) -> dict[str, int]:
+    """How many documents and chunks the database holds."""
+    row = conn.execute("SELECT count(*) AS n, (SELECT count(*) FROM chunks) AS c FROM documents").fetchone()
+    return {"documents": int(row["n"]), "chunks": int(row["c"])}

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from tether.errors import StoreError
+from tether.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 if "XDG_RUNTIME_DIR" not in os.environ:  # platformdirs (used by the wheel) warns without a private one
@@ -48,7 +48,7 @@ def start(data_dir: Path, *, keep_running: bool = True) -> str:
             pgdata, cleanup_mode=None if keep_running else "stop"
         )
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
-        raise StoreError(
+        raise StoreUnavailable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc}; see {pgdata / 'log'}"
         ) from exc
     return server.get_uri()

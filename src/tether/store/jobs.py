@@ -131,3 +131,18 @@ def get_job(conn: psycopg.Connection, job_id: int) -> dict | None:
 
 def queue_depth(conn: psycopg.Connection) -> int:
     return int(conn.execute("SELECT count(*) AS n FROM jobs WHERE status IN ('queued','running')").fetchone()["n"])
+
+
+def active_by_kind(conn: psycopg.Connection) -> list[dict]:
+    """Jobs queued or running, counted per (kind, status): the queue depth metrics."""
+    return conn.execute(
+        "SELECT kind, status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running')"
+        " GROUP BY kind, status").fetchall()
+
+
+def ingest_outcomes(conn: psycopg.Connection) -> list[dict]:
+    """Finished ingest jobs per outcome (failed, or the result's status) with their chunks."""
+    return conn.execute(
+        "SELECT CASE WHEN status = 'failed' THEN 'failed' ELSE coalesce(result->>'status', 'done') END"
+        " AS outcome, count(*) AS n, coalesce(sum((result->>'chunks')::bigint), 0) AS chunks"
+        " FROM jobs WHERE kind = 'ingest_file' AND status IN ('done', 'failed') GROUP BY 1").fetchall()

@@ -106,6 +106,11 @@ def list_users(conn: psycopg.Connection) -> list[dict[str, object]]:
     ).fetchall()
 
 
+def names_by_id(conn: psycopg.Connection) -> dict[int, str]:
+    """Every principal's name by id (to label audit records)."""
+    return {int(r["id"]): r["name"] for r in conn.execute("SELECT id, name FROM principals").fetchall()}
+
+
 def list_groups(conn: psycopg.Connection) -> list[dict[str, object]]:
     return conn.execute(
         "SELECT g.name, count(m.principal_id) AS members FROM groups g"

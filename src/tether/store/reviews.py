@@ -51,7 +51,7 @@ _SELECT = (
 
 
 def is_reviewer(principal: Principal) -> bool:
-    return principal.role in REVIEWER_ROLES
+    return principal.is_reviewer  # roles: REVIEWER_ROLES
 
 
 def _require_reviewer(principal: Principal) -> None:

@@ -5,7 +5,13 @@
 
 Endpoints: ``POST /v1/chat/completions`` (JSON, or SSE ``data: {...}`` chunks ending in
 ``data: [DONE]``, with usage), ``POST /v1/embeddings`` (deterministic hashed bag-of-words
-vectors) and ``GET /v1/models``. ``script`` decides each chat reply:
+vectors, the same as :class:`~tether.testing.FakeEmbedder`'s), ``POST /v1/rerank`` (Cohere/Jina
+shape, scored like :class:`~tether.testing.FakeReranker`) and ``GET /v1/models``.
+
+Every endpoint: ``api_key="k"`` answers 401 (OpenAI's ``invalid_api_key`` body) to a request
+without ``Authorization: Bearer k``; setting ``fake.forced_status = 500`` (or any status) answers
+every request with that status until it is set back to None (an outage, then a recovery).
+``script`` decides each chat reply:
 
 - a behaviour name: ``quote`` (answers by quoting the best-matching source sentence with its
   citation), ``hallucinate_number``, ``foreign_citation``, ``no_citations``, ``invalid_json``,
@@ -30,7 +36,6 @@ the prompt has more than N words. Each chat request records its fault (or None) 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -42,6 +47,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Union
+
+from tether.testing.fake_embedder import hashed_vector
+from tether.testing.fake_reranker import overlap_score
 
 Messages = list[dict[str, Any]]
 
@@ -170,11 +178,15 @@ def behaviour(name: str, messages: Messages, body: dict[str, Any]) -> str:
 
 class FakeOpenAI:
     def __init__(self, script: Script | list[Script] = "quote", model: str = "fake-model",
-                 faults: Faults | None = None, context_window: int | None = None) -> None:
+                 faults: Faults | None = None, context_window: int | None = None, *,
+                 api_key: str | None = None) -> None:
         self.script = script if isinstance(script, list) else [script]
         self.model = model
         self.faults = faults
         self.context_window = context_window
+        self.api_key = api_key
+        #: When set, every request to any endpoint is answered with this HTTP status.
+        self.forced_status: int | None = None
         self.requests: list[dict[str, Any]] = []
         self._calls = 0
         self._lock = threading.Lock()
@@ -238,12 +250,17 @@ class _Server(ThreadingHTTPServer):
 
 
 def _embed(text: str, dim: int) -> list[float]:
-    vec = [0.0] * dim
-    for w in re.findall(r"\w+", text.lower()):
-        h = hashlib.blake2b(w.encode(), digest_size=8).digest()
-        vec[int.from_bytes(h[:4], "little") % dim] += 1.0 if h[4] & 1 else -1.0
-    norm = sum(v * v for v in vec) ** 0.5 or 1.0
-    return [v / norm for v in vec]
+    return [float(v) for v in hashed_vector(text, dim)]
+
+
+def _refused(fake: "FakeOpenAI", headers: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+    """The (status, body) that every endpoint answers while the fake is down or the key is wrong."""
+    if fake.forced_status is not None:
+        return fake.forced_status, {"error": {"message": f"fake error {fake.forced_status}", "type": "server_error"}}
+    if fake.api_key is not None and headers.get("authorization") != f"Bearer {fake.api_key}":
+        return 401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                               "code": "invalid_api_key"}}
+    return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -264,7 +281,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
+        refused = _refused(self.fake, {k.lower(): v for k, v in self.headers.items()})
+        if refused is not None:
+            self._json(*refused)
+        elif self.path.rstrip("/").endswith("/models"):
             self._json(200, {"object": "list", "data": [{"id": self.fake.model, "object": "model", "owned_by": "fake"}]})
         else:
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
@@ -275,7 +295,10 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         record: dict[str, Any] = {"path": self.path, "body": body, "headers": headers}
         self.fake.requests.append(record)
-        if self.path.endswith("/embeddings"):
+        refused = _refused(self.fake, headers)
+        if refused is not None:
+            self._json(*refused)
+        elif self.path.endswith("/embeddings"):
             inputs = body.get("input", [])
             inputs = [inputs] if isinstance(inputs, str) else inputs
             dim = int(body.get("dimensions") or 384)
@@ -283,6 +306,12 @@ class _Handler(BaseHTTPRequestHandler):
             tokens = sum(len(str(t).split()) for t in inputs)
             self._json(200, {"object": "list", "data": data, "model": body.get("model", self.fake.model),
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        elif self.path.endswith("/rerank"):
+            docs = body.get("documents") or body.get("texts") or []
+            scores = [overlap_score(str(body.get("query", "")), str(d)) for d in docs]
+            order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))[: int(body.get("top_n") or len(docs))]
+            self._json(200, {"model": body.get("model", self.fake.model),
+                             "results": [{"index": i, "relevance_score": scores[i]} for i in order]})
         elif self.path.endswith("/chat/completions"):
             self._chat(body, record)
         else:

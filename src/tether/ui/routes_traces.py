@@ -11,87 +11,69 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
 from tether.api.auth import get_engine
-from tether.errors import NotFound
-from tether.observe import drift, view
-from tether.observe import store as obs_store
+from tether.errors import NotFound, PermissionDenied
+from tether.observe import view
+from tether.ui.pages import not_found, page, signed_in, to_sign_in
 
 router = APIRouter(include_in_schema=False)
 
 
-def _me(request: Request):
-    from tether.ui.routes import _principal
-
-    return _principal(request)
-
-
-def _page(request: Request, name: str, me, status: int = 200, **ctx: object) -> Response:
-    from tether.ui.routes import _page as page
-
-    return page(request, name, me, status=status, **ctx)
-
-
 @router.get("/ui/traces")
 def traces(request: Request, status: str = "", principal: str = "", limit: int = 100) -> Response:
-    me = _me(request)
+    me = signed_in(request)
     if me is None:
-        return RedirectResponse("/ui/sign-in", status_code=303)
-    with get_engine(request).db.connection() as conn:
-        rows = obs_store.list_traces(conn, viewer_id=me.id, admin=me.is_admin, status=status or None,
-                                     principal=(principal or None) if me.is_admin else None,
-                                     limit=max(1, min(limit, 500)))
-    return _page(request, "traces.html", me, traces=rows, outcome=status, user_filter=principal)
+        return to_sign_in()
+    rows = get_engine(request).traces.list(me, principal=principal or None, status=status or None,
+                                           limit=max(1, min(limit, 500)))
+    return page(request, "traces.html", me, traces=rows, outcome=status, user_filter=principal)
 
 
 @router.get("/ui/traces/{trace_id}")
 def trace(request: Request, trace_id: str) -> Response:
-    me = _me(request)
+    me = signed_in(request)
     if me is None:
-        return RedirectResponse("/ui/sign-in", status_code=303)
+        return to_sign_in()
     try:
-        with get_engine(request).db.connection() as conn:
-            row = obs_store.get(conn, trace_id, viewer_id=me.id, admin=me.is_admin)
+        row = get_engine(request).traces.get(me, trace_id)
     except NotFound:
-        return _page(request, "trace.html", me, status=404, trace=None)
-    return _page(request, "trace.html", me, trace=row, rows=view.rows(row["root"]),
-                 sentences=view.sentences(row["root"]),
-                 decisions=view.summary({k: v for k, v in row["attrs"].items() if k != "question"}, limit=20))
+        return not_found(request, me, "trace.html", trace=None)
+    return page(request, "trace.html", me, trace=row, rows=view.rows(row["root"]),
+                sentences=view.sentences(row["root"]),
+                decisions=view.summary({k: v for k, v in row["attrs"].items() if k != "question"}, limit=20))
 
 
 @router.get("/ui/monitor")
 def monitor(request: Request, hours: int = 24) -> Response:
-    me = _me(request)
+    me = signed_in(request)
     if me is None:
-        return RedirectResponse("/ui/sign-in", status_code=303)
-    if not me.is_admin:
-        return _page(request, "trace.html", me, status=404, trace=None)
+        return to_sign_in()
     hours = max(2, min(hours, 24 * 14))
     engine = get_engine(request)
-    cfg = engine.settings.observe
-    with engine.db.connection() as conn:
-        figures = [f.to_dict() for f in drift.figures(conn, cfg)]
-        open_alerts = drift.list_alerts(conn, open_only=True)
-        recent = drift.list_alerts(conn, limit=20)
-        series = drift.hourly(conn, hours=hours)
+    try:  # administrators only; to anyone else the page does not exist
+        report = engine.traces.monitor(me, hours=hours)
+        recent = engine.traces.alerts(me, limit=20)
+    except PermissionDenied:
+        return not_found(request, me, "trace.html", trace=None)
+    series = report["hourly"]
     charts = [
         line_chart("Latency per hour (ms)", series, {"p50": "latency_p50_ms", "p95": "latency_p95_ms"}, "{:.0f}"),
         line_chart("Cost per request (USD)", series, {"mean": "cost_per_request_usd"}, "{:.6f}"),
         line_chart("Abstention rate", series, {"rate": "abstention_rate"}, "{:.0%}", fixed_max=1.0),
         bar_chart("Requests per hour", series, "n"),
     ]
-    return _page(request, "monitor.html", me, figures=figures, open_alerts=open_alerts, alerts=recent,
-                 charts=charts, hours=hours, cfg=cfg)
+    return page(request, "monitor.html", me, figures=report["figures"], open_alerts=report["open"], alerts=recent,
+                charts=charts, hours=hours, cfg=engine.settings.observe)
 
 
 @router.post("/ui/monitor/alerts/{alert_id}/ack")
 def acknowledge(request: Request, alert_id: int) -> Response:
-    me = _me(request)
+    me = signed_in(request)
     if me is None:
-        return RedirectResponse("/ui/sign-in", status_code=303)
-    if not me.is_admin:
-        return _page(request, "trace.html", me, status=404, trace=None)
+        return to_sign_in()
     try:
-        with get_engine(request).db.transaction() as conn:
-            drift.acknowledge(conn, alert_id, me.id)
+        get_engine(request).traces.acknowledge(me, alert_id)
+    except PermissionDenied:
+        return not_found(request, me, "trace.html", trace=None)
     except NotFound:
         pass
     return RedirectResponse("/ui/monitor", status_code=303)

@@ -1,6 +1,6 @@
-"""Thresholds and switches of the grounding stage, in one typed object.
+"""``[ground]``: thresholds and switches of the grounding stage
+(``TETHER_GROUND__SUPPORT_THRESHOLD``).
 
-A pydantic model so the lead can nest it in ``Settings`` (``TETHER_GROUND__SUPPORT_THRESHOLD``).
 Defaults were tuned on HaluEval-QA rows 0-999 (see ``bench/grounding.py``) and reported on
 rows 1000-4999.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+#: What an abstaining answer says (``ground.abstain_text`` by default).
 ABSTAIN_TEXT = "I could not find this in the documents you can access."
 
 

@@ -11,8 +11,8 @@ For each model of the chain (the chosen one, then ``generate.fallbacks`` in orde
   transport errors without a status), up to ``max_attempts`` per model, sleeping exponential
   backoff with full jitter, or the provider's ``Retry-After`` (capped at ``retry_after_cap_s``).
   Client errors (400/401/403/404/422) are not retried: the next model is tried at once.
-- **Circuit breaker** per provider (its ``base_url``, else the model's name), shared across
-  requests (:class:`~tether.generate.breaker.Breakers`): an open breaker skips the model.
+- **Circuit breaker** per provider (its ``endpoint``, else the model's name), shared across
+  requests (:class:`~tether.route.breaker.Breakers`): an open breaker skips the model.
 - **Context overflow** (:class:`~tether.errors.ContextOverflow`): the request's passages are
   halved, dropping the LAST ones (the packer orders them best-first and ``[n]`` indexes the list,
   so numbering stays valid), and the same model is asked again; shrinking does not use attempts.
@@ -36,9 +36,7 @@ Every decision is a trace event: ``model.retry``, ``model.shrink``, ``model.fall
 from __future__ import annotations
 
 import logging
-import queue
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -46,8 +44,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from tether.errors import ConfigError, ContextOverflow, ProviderError, ProviderTimeout, ProviderUnavailable, TetherError
-from tether.generate.base import GenerationRequest, Generator
-from tether.generate.breaker import Breakers
+from tether.generate.base import GenerationRequest, Generator, GeneratorBase
+from tether.route.breaker import Breakers
+from tether.route.pump import Pump, WaitTimeout
 from tether.observe.trace import Trace, null_trace
 from tether.settings import ResilienceSettings
 from tether.types import Generation
@@ -62,13 +61,9 @@ def model_name(gen: Any) -> str:
     return str(getattr(gen, "model_name", None) or gen.name)
 
 
-def provider_key(gen: Any) -> str:
-    """What a breaker is keyed on: the provider's base URL, else the model's name."""
-    for obj in (gen, getattr(gen, "inner", None)):
-        base = getattr(getattr(obj, "cfg", None), "base_url", "") or ""
-        if base:
-            return base.rstrip("/")
-    return model_name(gen)
+def provider_key(gen: Generator) -> str:
+    """What a breaker is keyed on: the provider's ``endpoint`` (base URL), else the model's name."""
+    return gen.endpoint.rstrip("/") or model_name(gen)
 
 
 def retryable(exc: BaseException) -> bool:
@@ -130,7 +125,7 @@ class _Failed(Exception):
         self.reason, self.attempts, self.cause = reason, attempts, cause
 
 
-class Resilient:
+class Resilient(GeneratorBase):
     """A Generator over an ordered chain of generators (primary first)."""
 
     def __init__(self, chain: Sequence[Generator], settings: ResilienceSettings | None = None, *,
@@ -172,7 +167,7 @@ class Resilient:
                     item = pump.next(self._left(deadline))
                 except StopIteration:
                     return
-                except _WaitTimeout:
+                except WaitTimeout:
                     raise self._broken(name, key, sent, ProviderTimeout(
                         "the model's stream exceeded the request deadline", model=name, reason="deadline"))
                 except ProviderError as exc:
@@ -193,9 +188,9 @@ class Resilient:
     def _event(self, name: str, **attrs: Any) -> None:
         self.trace.event(name, **attrs)
 
-    def _open(self, gen: Generator, req: GenerationRequest, deadline: float) -> tuple["_Pump", str | None]:
+    def _open(self, gen: Generator, req: GenerationRequest, deadline: float) -> tuple[Pump, str | None]:
         """Start a stream and wait for its first non-empty delta (None: it ended empty)."""
-        pump = _Pump(iter(gen.stream(req)))
+        pump = Pump(iter(gen.stream(req)))
         ftt = self.settings.first_token_timeout_s
         limit_at = min(deadline, self.clock() + ftt) if ftt > 0 else deadline
         try:
@@ -204,7 +199,7 @@ class Resilient:
                     item = pump.next(max(0.0, limit_at - self.clock()))
                 except StopIteration:
                     return pump, None
-                except _WaitTimeout:
+                except WaitTimeout:
                     why = "deadline" if limit_at >= deadline else "first_token_timeout"
                     raise ProviderTimeout("no first token from the model in time", model=model_name(gen), reason=why) from None
                 if item:
@@ -312,88 +307,6 @@ class Resilient:
     def _closed(self, key: str, name: str) -> None:
         if self.breakers.success(key):
             self._event("breaker.close", model=name)
-
-
-class _WaitTimeout(Exception):
-    """The helper thread did not produce the next item in time."""
-
-
-class _Pump:
-    """Advances an iterator in a helper thread, one item per :meth:`next` call, so the caller can
-    wait with a timeout. Lockstep: the iterator only runs while the caller waits for it, never
-    alongside the caller. On a timeout the iterator is abandoned: the helper closes it as soon as
-    the blocked step returns (bounded by the provider's own timeout)."""
-
-    _END = object()
-
-    def __init__(self, it: Iterator[str]) -> None:
-        self._it = it
-        self._cmd: queue.SimpleQueue[bool] = queue.SimpleQueue()
-        self._out: queue.SimpleQueue[tuple[object, BaseException | None]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._abandoned = False
-        self._done = False
-        self._thread: threading.Thread | None = None
-
-    def _run(self) -> None:
-        while self._cmd.get():
-            try:
-                res: tuple[object, BaseException | None] = (next(self._it), None)
-            except StopIteration:
-                res = (self._END, None)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                res = (None, exc)
-            with self._lock:
-                if not self._abandoned:
-                    self._out.put(res)
-                    if res[0] is self._END or res[1] is not None:
-                        return
-                    continue
-            _close(self._it)
-            return
-
-    def next(self, timeout: float) -> str:
-        if self._done:
-            raise StopIteration
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tether-stream", daemon=True)
-            self._thread.start()
-        self._cmd.put(True)
-        try:
-            item, exc = self._out.get(timeout=max(timeout, 0.0))
-        except queue.Empty:
-            with self._lock:
-                try:
-                    item, exc = self._out.get_nowait()  # it arrived just now
-                except queue.Empty:
-                    self._abandoned = self._done = True
-                    raise _WaitTimeout from None
-        if exc is not None:
-            self._done = True
-            raise exc
-        if item is self._END:
-            self._done = True
-            raise StopIteration
-        return item  # type: ignore[return-value]
-
-    def close(self) -> None:
-        """Stop the helper and close the iterator (unless a timed-out step still owns it)."""
-        with self._lock:
-            if self._abandoned:
-                return
-            self._abandoned = True
-        if self._thread is not None:
-            self._cmd.put(False)
-        _close(self._it)
-
-
-def _close(it: Iterator[str]) -> None:
-    close = getattr(it, "close", None)
-    if close is not None:
-        try:
-            close()
-        except Exception:  # noqa: BLE001 - closing a broken stream must not raise
-            log.debug("closing a model stream failed", exc_info=True)
 
 
 def build_chain(primary: str, settings: Any, get_generator: Callable[[str], Generator], trace: Trace | None,

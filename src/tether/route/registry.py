@@ -36,5 +36,6 @@ def make_generator(cfg: ModelConfig, embedder: Embedder, secrets: Mapping[str, s
     if cfg.kind == "llama":
         from tether.generate.llama_local import LlamaLocalConfig, LlamaLocalGenerator
 
-        return LlamaLocalGenerator(LlamaLocalConfig(model_path=cfg.model_path, n_ctx=cfg.context_window))
+        return LlamaLocalGenerator(LlamaLocalConfig(model_path=cfg.model_path, n_ctx=cfg.context_window,
+                                                    timeout_s=cfg.timeout_s))
     raise ConfigError(f"unknown model kind {cfg.kind!r}; valid kinds: extractive, openai, llama")

@@ -1,16 +1,12 @@
-"""Limits and switches of the HTTP edge that the core Settings does not (yet) carry.
-
-Kept here so the API can enforce request limits today without touching the shared Settings;
-``TETHER_API_*`` environment variables override the defaults at the edge.
-"""
+"""``[api]``: request limits, sessions, rate limits and the in-process worker of the HTTP edge."""
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel
 
 
-class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TETHER_API_", extra="ignore")
+class ApiSettings(BaseModel):
+    """Limits and switches of the HTTP edge (``[api]``, ``TETHER_API__*``)."""
 
     #: Largest JSON (or form) body accepted on any route but uploads.
     max_body_bytes: int = 1 * 1024 * 1024

@@ -1,0 +1,197 @@
+"""One answer run: the state of a request and the order of its steps, the same for every
+entry point (``Tether.ask``, ``Tether.ask_stream``, the OpenAI-compatible endpoint, evaluation).
+
+    input guard -> cache -> retrieve -> route -> pack (+ context guard) -> budget
+      -> generate + ground (live or whole) -> output guard -> respond (trace, cache, review)
+
+:meth:`AnswerPipeline.events` runs the steps and yields stream events as it goes;
+:meth:`AnswerPipeline.ask` runs it and returns the :class:`~tether.answer.respond.AskResult`,
+:meth:`AnswerPipeline.stream` passes the events on. Streaming is only a delivery mode: the only
+step that differs is generation (:mod:`tether.answer.stream`), and only when the sources' policy
+allows showing tokens before the whole answer is guarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether.answer import steps
+from tether.answer import stream as live
+from tether.answer.record import finish_trace
+from tether.answer.respond import (
+    AskResult, Event, done_event, replace_event, replay_events, sources_event, warnings_event,
+)
+from tether.cache.answers import AnswerCache, Lookup
+from tether.embed.base import Embedder
+from tether.generate.base import Generator
+from tether.guard.base import GuardResult
+from tether.guard.stages import AnswerGuards
+from tether.observe.trace import Trace
+from tether.retrieve.filters import SearchFilter
+from tether.retrieve.pack import Packed
+from tether.retrieve.rerank import Reranker
+from tether.retrieve.retriever import Retrieval
+from tether.route.router import Route
+from tether.settings import Settings
+from tether.store.db import Database
+from tether.types import Answer, Passage, Principal
+
+
+@dataclass
+class Services:
+    """What the steps use, given explicitly (the engine builds it once)."""
+
+    settings: Settings
+    db: Database
+    embedder: Callable[[], Embedder]
+    reranker: Callable[[], Reranker | None]
+    #: The routed model for one request: traced, metered, retried and fallen back.
+    model: Callable[[str, Trace], Generator]
+    cache: AnswerCache
+    #: ``(principal, question, *, source, trace_id, answer, passages=None)``: opens a review item
+    #: when ``review`` says so; never raises.
+    hand_off: Callable[..., Any]
+    listeners: list[Callable[[Trace], None]] = field(default_factory=list)
+
+    @property
+    def guards(self) -> AnswerGuards:
+        return AnswerGuards(self.settings.guard)
+
+    def record(self, trace: Trace, status: str, question: str, model: str, details: dict, action: str) -> None:
+        finish_trace(self.db, self.settings.guard, self.listeners, trace, status, question, model, details, action)
+
+
+@dataclass
+class Run:
+    """The state of one request as its steps fill it in."""
+
+    principal: Principal
+    question: str
+    model: str | None  # the requested model (None: routed / default)
+    json_schema: dict | None
+    flt: SearchFilter | None
+    trace: Trace
+    recorder: Callable[[Trace, str, str, str, dict, str], None]
+    stream: bool = False  # delivered as events
+    live: bool = False  # tokens shown as they are generated
+    streamed: bool = False  # some token was shown
+    extra: dict = field(default_factory=dict)  # added to the audit details ({"stream": True})
+    name: str = ""  # the model that answers
+    lookup: Lookup = field(default_factory=Lookup)
+    retrieval: Retrieval = field(default_factory=lambda: Retrieval([]))
+    passages: list[Passage] = field(default_factory=list)
+    confidence: float = 0.0
+    route: Route | None = None
+    packed: Packed | None = None
+    weak: bool = False
+    reservation: Any = None
+    warnings: list[str] = field(default_factory=list)
+    answer: Answer | None = None
+    label: str | None = None
+    out_verdict: GuardResult | None = None
+    blocked: bool = False
+    status: str = ""
+    finished: bool = False
+
+    def finish(self, status: str, details: dict, action: str = "ask", model: str | None = None) -> None:
+        """Store the trace and its audit record (once)."""
+        if self.finished:
+            return
+        self.finished, self.status = True, status
+        self.recorder(self.trace, status, self.question, self.name if model is None else model,
+                      {**self.extra, **details}, action)
+
+    def result(self) -> AskResult:
+        assert self.answer is not None
+        if self.blocked:
+            return AskResult(self.answer, [], Retrieval([]), None, self.name, 0.0, blocked=True)
+        if self.lookup.hit:
+            return AskResult(self.answer, self.passages, Retrieval(self.passages), Packed(self.passages, 0),
+                             self.name, self.confidence)
+        if self.status == "refused":
+            return AskResult(self.answer, [], self.retrieval, self.packed, self.name, self.confidence)
+        assert self.packed is not None
+        return AskResult(self.answer, self.packed.passages, self.retrieval, self.packed, self.name, self.confidence,
+                         warnings=list(self.warnings))
+
+
+class AnswerPipeline:
+    """The one answer path; ``Tether`` delegates ``ask`` and ``ask_stream`` here."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def new_run(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
+                json_schema: dict | None = None, flt: SearchFilter | None = None, stream: bool = False) -> Run:
+        return Run(principal, question, model, json_schema, flt, trace, self.services.record, stream=stream,
+                   extra={"stream": True} if stream else {})
+
+    def ask(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
+            json_schema: dict | None = None, flt: SearchFilter | None = None) -> AskResult:
+        """The answer as one result (every event of the run is dropped)."""
+        run = self.new_run(principal, question, trace, model=model, json_schema=json_schema, flt=flt)
+        try:
+            for _event in self.events(run):
+                pass
+        except Exception as exc:
+            trace.set(error=getattr(exc, "code", type(exc).__name__))
+            run.finish("error", {"error": trace.attrs["error"]}, model=model or "")
+            raise
+        result = run.result()
+        result.trace_id = trace.id or None
+        result.cost_usd = trace.cost_usd
+        return result
+
+    def stream(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
+               flt: SearchFilter | None = None) -> Iterator[Event]:
+        """The answer as events (see :mod:`tether.answer.respond`); the trace is stored before the
+        last event is sent, and also when the run fails or the client goes away."""
+        run = self.new_run(principal, question, trace, model=model, flt=flt, stream=True)
+        try:
+            yield from self.events(run)
+        except Exception as exc:
+            trace.set(error=getattr(exc, "code", type(exc).__name__))
+            raise
+        finally:
+            run.finish("error", {})
+
+    def events(self, run: Run) -> Iterator[Event]:
+        """Run the steps in order, yielding the events a stream delivers."""
+        svc = self.services
+        if not steps.input_guard(svc, run):
+            yield done_event(self._answer(run), run.trace.id or None)
+            return
+        if steps.cache(svc, run):
+            yield sources_event(run.passages)
+            yield from replay_events(self._answer(run))
+            yield done_event(self._answer(run), run.trace.id or None)
+            return
+        steps.retrieve(svc, run)
+        steps.route(svc, run)
+        steps.pack(svc, run)
+        run.live = live.streams_live(svc, run)
+        try:
+            if not steps.budget(svc, run):
+                yield done_event(self._answer(run), run.trace.id or None)
+                return
+            if run.warnings:
+                yield warnings_event(run.warnings)
+            if not run.weak:
+                yield sources_event(run.packed.passages if run.packed else [])
+            if run.live and not run.weak:
+                yield from live.ground_live(svc, run)
+            else:
+                steps.ground(svc, run)
+        finally:  # also when generation raised: the reservation becomes the actual cost
+            steps.settle(svc, run)
+        if steps.output_guard(svc, run) and run.streamed:
+            yield replace_event(self._answer(run))
+        steps.respond(svc, run)
+        yield done_event(self._answer(run), run.trace.id or None)
+
+    @staticmethod
+    def _answer(run: Run) -> Answer:
+        assert run.answer is not None
+        return run.answer

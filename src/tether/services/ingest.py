@@ -1,0 +1,158 @@
+"""Getting documents in: ingest jobs enqueued (from paths, manifests or an upload), workers run,
+batches reported, folders synced.
+
+Why a service: the API, the CLI and the evaluation setup all enqueue the same jobs and read the
+same batches; who may see a batch (its uploader or an administrator) is decided here, once.
+Enqueuing from server paths (``enqueue_paths``, ``enqueue``) is for trusted callers (the CLI
+operator, tests, evaluation setup); what a signed-in user sends goes through ``upload``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tether.embed.base import Embedder
+from tether.errors import InvalidInput, NotFound
+from tether.ingest.pipeline import IngestRequest
+from tether.ingest.worker import INGEST_FILE, Worker
+from tether.settings import Settings
+from tether.store import doc_sources, documents, jobs, principals
+from tether.store.db import Database
+from tether.types import Acl, Principal
+
+_LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+@dataclass
+class Batch:
+    batch_id: str
+    files: list[str]
+
+
+def valid_label(kind: str, value: str) -> str:
+    """A collection or classification name, or InvalidInput saying what is allowed."""
+    if not _LABEL.match(value):
+        raise InvalidInput(f"invalid {kind} {value!r}: lower-case letters, digits, '.', '-', '_' (max 63)")
+    return value
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files under the given paths (folders recursively, hidden files skipped), sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        else:
+            out.append(p)
+    return out
+
+
+class IngestService:
+    def __init__(self, db: Database, settings: Settings, embedder: Callable[[], Embedder]) -> None:
+        self.db = db
+        self.settings = settings
+        self._embedder = embedder
+
+    # enqueueing -----------------------------------------------------------------------------
+    def enqueue_paths(
+        self, paths: Iterable[str | Path], *, collection: str = "default", acl: list[str] | None = None,
+        owner: str | None = None, classification: str = "internal", title: str | None = None,
+    ) -> Batch:
+        files = expand_paths(paths)
+        return self.enqueue([
+            IngestRequest(path=str(f.resolve()), collection=collection, acl=list(acl or []), owner=owner,
+                          classification=classification, title=title if len(files) == 1 else None)
+            for f in files
+        ])
+
+    def enqueue(self, requests: list[IngestRequest]) -> Batch:
+        payloads = [dataclasses.asdict(r) for r in requests]
+        with self.db.transaction() as conn:
+            batch_id = jobs.enqueue(conn, INGEST_FILE, payloads) if payloads else jobs.new_batch_id()
+        return Batch(batch_id, [p["path"] for p in payloads])
+
+    def check_acl(self, specs: list[str], owner: str | None) -> None:
+        """InvalidInput (422) now, rather than a failed job later, when an ACL names unknown
+        users or groups or is malformed."""
+        acl = Acl.parse(specs, owner=owner)
+        with self.db.connection() as conn:
+            principals.acl_tokens(conn, acl)
+
+    def check_upload(self, principal: Principal, *, collection: str = "default", acl: list[str] | None = None,
+                     classification: str = "internal") -> None:
+        """InvalidInput for what ``upload`` would refuse (call it before saving the file)."""
+        valid_label("collection", collection)
+        valid_label("classification", classification)
+        self.check_acl(list(acl or []), principal.name)
+
+    def upload(self, principal: Principal, path: Path, filename: str, *, collection: str = "default",
+               acl: list[str] | None = None, classification: str = "internal", title: str | None = None) -> Batch:
+        """Enqueue a file ``principal`` uploaded (saved at ``path``); they own the document."""
+        self.check_upload(principal, collection=collection, acl=acl, classification=classification)
+        return self.enqueue([IngestRequest(
+            path=str(path.resolve()), collection=collection, acl=list(acl or []), owner=principal.name,
+            classification=classification, title=title or None, source_uri=f"upload://{principal.name}/{filename}",
+        )])
+
+    # working --------------------------------------------------------------------------------
+    def work(
+        self, *, batch_id: str | None = None, until_empty: bool = True,
+        on_result: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
+    ) -> int:
+        worker = Worker(self.db.url, self._embedder(), self.settings)
+        if stop is not None:
+            threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
+        return worker.run(batch_id=batch_id, until_empty=until_empty, on_result=on_result)
+
+    # batches --------------------------------------------------------------------------------
+    def batch_status(self, batch_id: str) -> dict[str, int]:
+        with self.db.connection() as conn:
+            return jobs.batch_status(conn, batch_id)
+
+    def batch_report(self, batch_id: str) -> list[dict]:
+        with self.db.connection() as conn:
+            return jobs.batch_jobs(conn, batch_id)
+
+    def batch(self, principal: Principal, batch_id: str) -> dict:
+        """Progress and per-file results of a batch, for its uploader (every job theirs) or an
+        administrator; anyone else gets NotFound, as for a batch that does not exist."""
+        report = self.batch_report(batch_id)
+        if not report or not (principal.is_admin or all(r["payload"].get("owner") == principal.name
+                                                        for r in report)):
+            raise NotFound(f"batch {batch_id} not found")
+        counts = self.batch_status(batch_id)
+        out = []
+        for r in report:
+            res = r.get("result") or {}
+            out.append({"id": r["id"], "file": Path(r["payload"]["path"]).name,
+                        "collection": r["payload"].get("collection"), "status": r["status"],
+                        "attempts": r["attempts"], "result_status": res.get("status"),
+                        "document_id": res.get("document_id"), "version": res.get("version"),
+                        "chunks": res.get("chunks"), "error": r.get("error")})
+        finished = counts["queued"] == 0 and counts["running"] == 0
+        return {"batch_id": batch_id, "counts": counts, "finished": finished, "jobs": out}
+
+    def sync_folder(self, folder: str | Path, collection: str, present: list[str]) -> list[dict]:
+        """Delete documents of ``collection`` under ``folder`` whose file is gone."""
+        prefix = Path(folder).resolve().as_uri().rstrip("/") + "/"
+        keep = {Path(p).resolve().as_uri() for p in present}
+        removed = []
+        with self.db.transaction() as conn:
+            for r in doc_sources.documents_under(conn, collection, prefix):
+                if r["source_uri"] not in keep:
+                    documents.delete_document(conn, int(r["id"]))
+                    removed.append({"document_id": int(r["id"]), "source_uri": r["source_uri"]})
+        return removed
+
+    def source_request(self, doc_id: int) -> dict | None:
+        """The ingest request that last wrote ``doc_id`` (callers check read rights first)."""
+        with self.db.connection() as conn:
+            return doc_sources.last_ingest_request(conn, doc_id)
