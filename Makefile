@@ -1,11 +1,12 @@
 # The two commands: `make run` (set up + run Tether with the demo corpus) and `make test`.
+# `make lint`: ruff and mypy as configured in pyproject.toml (CI runs it before the tests).
 PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test setup setup-dev bench clean
+.PHONY: run test lint setup setup-dev bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,8 +34,12 @@ run: setup
 test: setup-dev
 	$(BIN)/python -m pytest -q
 
+lint: setup-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
 bench: setup-dev
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .stamp-* .tether
+	rm -rf $(VENV) .stamp-* .tether .mypy_cache .ruff_cache

@@ -82,7 +82,8 @@ def prf(pairs: list[tuple[int, bool]]) -> dict[str, float]:
     fn = sum(1 for y, f in pairs if y and not f)
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0, "n": len(pairs)}
+    f1 = round(2 * p * r / (p + r), 4) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": f1, "n": len(pairs)}
 
 
 def halueval(rows: list[dict], emb: CachedEmbedder, cfg: GroundConfig) -> dict[str, float]:
@@ -118,7 +119,8 @@ def scifact(limit: int | None, emb: CachedEmbedder, cfg: GroundConfig) -> dict[s
             label = row["evidence_label"]
             if label not in ("SUPPORT", "CONTRADICT") or row["evidence_doc_id"] not in corpus:
                 continue
-            pairs.append((int(label == "CONTRADICT"), _flagged(row["claim"], _passage(corpus[row["evidence_doc_id"]]), emb, cfg)))
+            evidence = _passage(corpus[row["evidence_doc_id"]])
+            pairs.append((int(label == "CONTRADICT"), _flagged(row["claim"], evidence, emb, cfg)))
             if limit and len(pairs) >= limit:
                 break
     return prf(pairs)
@@ -175,8 +177,8 @@ def local_model(rows: list[dict], emb: CachedEmbedder, cfg: GroundConfig, model_
     from tether.generate.llama_local import LlamaLocalConfig, LlamaLocalGenerator
 
     gen = Recording(LlamaLocalGenerator(LlamaLocalConfig(model_path=model_path, n_ctx=4096)))
-    c = dict.fromkeys(("written", "unsupported", "uncited", "content_unsupported", "removed", "shown", "shown_unsupported",
-                       "gold_before", "gold_after", "abstained", "regenerated", "errors"), 0)
+    c = dict.fromkeys(("written", "unsupported", "uncited", "content_unsupported", "removed", "shown",
+                       "shown_unsupported", "gold_before", "gold_after", "abstained", "regenerated", "errors"), 0)
     try:
         for r in rows:
             p = _passage(r["knowledge"])
@@ -269,7 +271,8 @@ def main() -> None:
         for cov, th, m in grid:
             print(f"  {cov:4.2f} {th:5.2f}  P={m['precision']:.3f} R={m['recall']:.3f}")
     report = rows[args.start : args.start + args.limit]
-    out["config"] = {"min_coverage": cfg.min_coverage, "support_threshold": cfg.support_threshold, "sim_weight": cfg.sim_weight}
+    out["config"] = {"min_coverage": cfg.min_coverage, "support_threshold": cfg.support_threshold,
+                     "sim_weight": cfg.sim_weight}
     out["slice"] = f"halueval rows {args.start}-{args.start + len(report) - 1} (tuned on 0-999)"
     out["halueval"] = halueval(report, emb, cfg)
     out["scifact"] = scifact(args.scifact_limit or None, emb, cfg)
@@ -279,7 +282,8 @@ def main() -> None:
     print(f"{'set':<28}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>7}")
     print(f"{'halueval unsupported':<28}{h['precision']:>10.3f}{h['recall']:>8.3f}{h['f1']:>8.3f}{h['n']:>7}")
     print(f"{'scifact contradict':<28}{s['precision']:>10.3f}{s['recall']:>8.3f}{s['f1']:>8.3f}{s['n']:>7}")
-    print(f"extractive: contains gold {x['answer_contains_gold']:.3f} (when answered {x['answer_contains_gold_when_answered']:.3f}), "
+    print(f"extractive: contains gold {x['answer_contains_gold']:.3f} "
+          f"(when answered {x['answer_contains_gold_when_answered']:.3f}), "
           f"abstain {x['abstain_rate']:.3f}, citation precision {x['citation_precision']:.3f}, "
           f"sentences/answer {x['sentences_per_answer']}")
     bar = h["recall"] >= 0.90 and h["precision"] >= 0.70

@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tether.settings import GuardSettings  # noqa: E402
 from tether.guard.injection import InjectionGuard  # noqa: E402
 from tether.guard.pii import PiiDetector, PiiGuard  # noqa: E402
+from tether.settings import GuardSettings  # noqa: E402
 
 # gold type in presidio-synth -> the type Tether reports for it
 PII_MAP = {

@@ -25,7 +25,7 @@ def synth_corpus(folder: Path, n: int, seed: int = 1) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         paras = []
-        for s in range(rng.randint(2, 5)):
+        for _ in range(rng.randint(2, 5)):
             words = [rng.choice(WORDS) for _ in range(rng.randint(25, 60))]
             paras.append(" ".join(words).capitalize() + f". Figure {rng.randint(1, 999)} applies.")
         (folder / f"doc_{i:05d}.md").write_text(f"# Document {i}\n\n" + "\n\n".join(paras) + "\n", encoding="utf-8")

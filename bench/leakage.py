@@ -28,10 +28,10 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tether.engine import Tether  # noqa: E402
-from tether.settings import Settings  # noqa: E402
 from tests.security.probes import Checker, generate, load_world, setup_demo  # noqa: E402
 from tests.security.runner import Budget, Timings, positive_control, run_api, run_engine  # noqa: E402
+from tether.engine import Tether  # noqa: E402
+from tether.settings import Settings  # noqa: E402
 
 
 def main() -> int:

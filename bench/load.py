@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import math
 import os
@@ -117,7 +118,7 @@ def started_server(workers: int, graceful: int = 10, log_path: Path | None = Non
     env.update(TETHER_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                COLUMNS="200")
     tether = Path(sys.executable).with_name("tether")
-    log = open(log_path or tmp / "server.log", "w+", encoding="utf-8")
+    log = open(log_path or tmp / "server.log", "w+", encoding="utf-8")  # noqa: SIM115 - the server's stderr for its lifetime
     proc = subprocess.Popen([str(tether), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
                              "--workers", str(workers), "--graceful", str(graceful)],
                             cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -326,10 +327,8 @@ async def run_load(url: str, users: list[tuple[str, str]], args, questions: list
         if not args.warmup:  # still one ask and one search, so the first timed requests find the models loaded
             h = {"Authorization": f"Bearer {users[0][1]}"}
             for path, body in (("/v1/ask", {"question": questions[0]}), ("/v1/search", {"query": questions[0]})):
-                try:
+                with contextlib.suppress(httpx.HTTPError):
                     await clients[0].post(path, json=body, headers=h)
-                except httpx.HTTPError:
-                    pass
         started, cpu0 = time.time(), process_tree_cpu(pid)
         t0 = time.perf_counter()
         deadline = t0 + args.duration

@@ -83,7 +83,8 @@ def subset(ds, limit_queries: int, limit_docs: int, seed: int):
     if limit_docs and limit_docs < len(corpus):
         judged = {d for q in qids for d in qrels[q]}
         if len(judged) > limit_docs:
-            log(f"note: the kept queries judge {len(judged)} documents (> --limit-docs {limit_docs}); keeping all of them")
+            log(f"note: the kept queries judge {len(judged)} documents (> --limit-docs {limit_docs}); "
+                "keeping all of them")
         others = sorted(d for d in corpus if d not in judged)
         extra = random.Random(seed).sample(others, max(0, limit_docs - len(judged)))
         keep = judged | set(extra)
@@ -288,12 +289,15 @@ def main() -> None:
         rows.append([name, r["units"], f"{f['ndcg@10']:.4f}", f"{f['recall@100']:.4f}", f"{f['mrr@10']:.4f}",
                      f"{f['p50_ms']:.1f}", f"{f['p95_ms']:.1f}",
                      "-" if r["index_s"] is None else f"{r['index_s']:.1f}",
-                     "-" if r["embed_s"] is None else f"{r['embed_s']:.1f}" + ("*" if r.get("doc_vectors_reused") else "")])
+                     "-" if r["embed_s"] is None
+                     else f"{r['embed_s']:.1f}" + ("*" if r.get("doc_vectors_reused") else "")])
     print_table(f"{ds.name}: {len(ds.queries)} queries, {len(ds.corpus)} docs, hybrid top-{K} "
-                f"(latency includes query embedding{'; tether from ' + str(args.tether_json) + ', whose latency does not' if args.tether_json else ''})",
+                f"(latency includes query embedding"
+                f"{'; tether from ' + str(args.tether_json) + ', whose latency does not' if args.tether_json else ''})",
                 ["system", "units", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", "index s", "embed s"], rows)
     if any(r.get("doc_vectors_reused") for r in results.values()):
-        print("* reused document vectors embedded by an earlier peer (--share-doc-embeddings): its index s excludes that embedding")
+        print("* reused document vectors embedded by an earlier peer (--share-doc-embeddings): "
+              "its index s excludes that embedding")
         print()
     final_json({
         "benchmark": "peers",

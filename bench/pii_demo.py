@@ -72,30 +72,29 @@ def run(golden: Path, data_dir: Path, labels: dict, before: bool = False) -> dic
         settings.cache.enabled = False
     cases = load_golden(golden).cases
     rows, false, correct, missed = [], [], 0, []
-    with scratch_database(settings) as url:
-        with Tether(settings.model_copy(update={"database_url": url})) as t:
-            setup_demo(t, REPO / "demo" / "manifest.json")
-            for case in cases:
-                log.clear()
-                res = t.ask(t.principal(case.principal), case.question)
-                row = {"id": case.id, "redactions": [], "misses": []}
-                for d in log:
-                    if d["verdict"] not in (Verdict.SANITISE, Verdict.BLOCK):
-                        continue
-                    spans = _occurrences(d["text"], gold)
-                    for typ, start, end in d["entities"]:
-                        value = d["text"][start:end]
-                        ok = any(s < end and start < e for s, e, _v in spans)
-                        row["redactions"].append({"type": typ, "span": value, "personal": ok})
-                        if ok:
-                            correct += 1
-                        else:
-                            false.append({"case": case.id, "type": typ, "span": value,
-                                          "context": d["text"][max(0, start - 50):end + 50].replace("\n", " ")})
-                if any(d["changes"] for d in log):
-                    row["misses"] = sorted({v for _s, _e, v in _occurrences(res.answer.text, gold)})
-                    missed += [{"case": case.id, "value": v} for v in row["misses"]]
-                rows.append(row)
+    with scratch_database(settings) as url, Tether(settings.model_copy(update={"database_url": url})) as t:
+        setup_demo(t, REPO / "demo" / "manifest.json")
+        for case in cases:
+            log.clear()
+            res = t.ask(t.principal(case.principal), case.question)
+            row = {"id": case.id, "redactions": [], "misses": []}
+            for d in log:
+                if d["verdict"] not in (Verdict.SANITISE, Verdict.BLOCK):
+                    continue
+                spans = _occurrences(d["text"], gold)
+                for typ, start, end in d["entities"]:
+                    value = d["text"][start:end]
+                    ok = any(s < end and start < e for s, e, _v in spans)
+                    row["redactions"].append({"type": typ, "span": value, "personal": ok})
+                    if ok:
+                        correct += 1
+                    else:
+                        false.append({"case": case.id, "type": typ, "span": value,
+                                      "context": d["text"][max(0, start - 50):end + 50].replace("\n", " ")})
+            if any(d["changes"] for d in log):
+                row["misses"] = sorted({v for _s, _e, v in _occurrences(res.answer.text, gold)})
+                missed += [{"case": case.id, "value": v} for v in row["misses"]]
+            rows.append(row)
     return {"cases": len(cases), "cases_redacted": sum(bool(r["redactions"]) for r in rows),
             "redactions": correct + len(false), "correct": correct, "false_redactions": len(false),
             "false": false, "visible_personal_data": missed}

@@ -24,10 +24,10 @@ from _common import ROOT, final_json, print_table
 from tether.embed.onnx_minilm import OnnxEmbedder
 from tether.errors import ProviderUnavailable
 from tether.generate import OpenAICompatConfig, OpenAICompatGenerator
-from tether.route.breaker import Breakers
-from tether.route.resilience import build_chain
 from tether.ground import CLAIM_SCHEMA_EXAMPLE, answer
 from tether.observe.trace import Trace
+from tether.route.breaker import Breakers
+from tether.route.resilience import build_chain
 from tether.settings import EmbedSettings, ModelConfig, ResilienceSettings, Settings
 from tether.testing import FakeOpenAI, Faults
 from tether.types import Passage
@@ -107,7 +107,8 @@ def main() -> None:
                 outcome = f"error:{type(exc).__name__}"
             latencies.append((time.perf_counter() - t0) * 1000)
             outcomes[outcome] += 1
-            events.update(s.name for s in trace.spans() if s.name.startswith(("model.", "breaker.")) and s.name != "model.call")
+            events.update(s.name for s in trace.spans()
+                          if s.name.startswith(("model.", "breaker.")) and s.name != "model.call")
             answered_by.update(c.model for c in trace.calls if c.ok)
         injected = Counter(f for f in primary.faults_seen if f)
         primary_calls, backup_calls = len(primary.chat_requests), len(backup.chat_requests)
@@ -127,7 +128,8 @@ def main() -> None:
         "seconds": round(seconds, 1),
     }
     print_table(
-        f"resilience: {args.n} grounded questions, primary faulted at {args.fault_rate:.0%} (seed {args.seed}), healthy fallback",
+        f"resilience: {args.n} grounded questions, primary faulted at {args.fault_rate:.0%} (seed {args.seed}), "
+        "healthy fallback",
         ["answered", "abstained", "unavailable", "other errors", "retries", "fallbacks", "shrinks", "p50 ms", "p95 ms"],
         [[figures["answered"], figures["abstained"], figures["unavailable"], errors, figures["retries"],
           figures["fallbacks"], figures["shrinks"], figures["latency_p50_ms"], figures["latency_p95_ms"]]],

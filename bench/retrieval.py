@@ -15,12 +15,10 @@ import argparse
 import time
 from pathlib import Path
 
+import bm25 as bm25_bench  # noqa: E402  (the generator)
 import numpy as np
 import psycopg
-
 from _common import final_json, print_table
-
-import bm25 as bm25_bench  # noqa: E402  (the generator)
 
 DIM = 384
 
@@ -74,12 +72,13 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None, help="keep/reuse the database here")
     args = ap.parse_args()
 
+    import tempfile
+
     from tether.evaluate.metrics import percentile
     from tether.retrieve.retriever import retrieve
     from tether.settings import RetrieveSettings
     from tether.store import embedded
     from tether.store.migrations import apply_migrations
-    import tempfile
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="tether-bench-ret-"))
     uri = embedded.start(data_dir, keep_running=args.data_dir is not None)

@@ -8,6 +8,8 @@
 2. ``src/tether`` has no import cycles, counting function-level imports (a cycle hidden by a
    function-level import is still a cycle: the modules cannot be understood or tested apart).
    Imports under ``if TYPE_CHECKING:`` do not run and are not counted.
+3. No module under ``src/tether`` is longer than ``MAX_MODULE_LINES`` (400) lines: split it by
+   what its parts do.
 """
 
 from __future__ import annotations
@@ -244,3 +246,24 @@ def test_no_import_cycles() -> None:
     assert not found, "import cycles (function-level imports included):\n" + "\n".join(
         " -> ".join(cycle) + (f"  (component: {', '.join(comp)})" if len(comp) > len(cycle) - 1 else "")
         for cycle, comp in found)
+
+
+MAX_MODULE_LINES = 400
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def test_line_counter_counts_lines(tmp_path: Path) -> None:
+    """The counter itself (so the size test could fail): a trailing newline is not a line."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("a = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
+    assert _lines(probe) == MAX_MODULE_LINES + 1
+
+
+def test_no_module_is_longer_than_the_limit() -> None:
+    sizes = {str(p.relative_to(SRC)): _lines(p) for p in sorted(PACKAGE.rglob("*.py"))}
+    assert len(sizes) > 100  # the walk found the package
+    over = [f"{name}: {n} lines" for name, n in sorted(sizes.items(), key=lambda kv: -kv[1]) if n > MAX_MODULE_LINES]
+    assert not over, f"modules over {MAX_MODULE_LINES} lines (split them by what their parts do):\n" + "\n".join(over)

@@ -10,23 +10,23 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from tether.answer import AnswerPipeline, Services
 from tether.answer.respond import AskResult  # noqa: F401 - re-exported: what ``ask`` returns
 from tether.cache.answers import AnswerCache
 from tether.embed.base import Embedder, make_embedder
 from tether.generate.base import Generator
+from tether.ground.focus import AnswerScorer
+from tether.ingest.pipeline import IngestRequest
 from tether.observe.trace import NullTrace, Trace
+from tether.retrieve.filters import SearchFilter
 from tether.retrieve.rerank import Reranker, make_reranker
+from tether.retrieve.retriever import Mode, Retrieval, retrieve
+from tether.review.service import ReviewService
 from tether.route.breaker import Breakers
 from tether.route.registry import make_generator, model_config
 from tether.route.resilience import build_chain
-from tether.types import Answer
-from tether.ingest.pipeline import IngestRequest
-from tether.retrieve.filters import SearchFilter
-from tether.retrieve.retriever import Mode, Retrieval, retrieve
-from tether.settings import Settings
-from tether.review.service import ReviewService
 from tether.services.accounts import AccountService
 from tether.services.audit import AuditService
 from tether.services.documents import DocumentService, supported_extensions  # noqa: F401 - re-exported
@@ -35,8 +35,9 @@ from tether.services.ingest import Batch, IngestService, expand_paths  # noqa: F
 from tether.services.operations import OperationsService
 from tether.services.traces import TraceService
 from tether.services.usage import UsageService
+from tether.settings import Settings
 from tether.store.db import Database, open_database
-from tether.types import Principal
+from tether.types import Answer, Principal
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Tether:
         self.secrets: Mapping[str, str] = secrets if secrets is not None else {}
         self._generators: dict[str, Generator] = {}
         self._reranker: Reranker | None | bool = False
+        self._scorer: AnswerScorer | None | bool = False  # the verifier, loaded on first use
+        self._scorer_lock = threading.Lock()
         self.db: Database = open_database(settings, keep_running=keep_db_running)
         self._embedder: Embedder | None = None
         self._lock = threading.RLock()
@@ -61,7 +64,7 @@ class Tether:
         #: The answer pipeline (answer/run.py) behind ``ask`` and ``ask_stream``.
         self.answers = AnswerPipeline(Services(
             settings, self.db, lambda: self.embedder, lambda: self.reranker, self._model, self.answer_cache,
-            lambda *a, **kw: self.auto_hand_off(*a, **kw), self.trace_listeners))
+            lambda *a, **kw: self.auto_hand_off(*a, **kw), self.trace_listeners, scorer=lambda: self.scorer))
         # the services the edges call (services/, review/service.py): each takes the acting principal
         self.ingest = IngestService(self.db, settings, lambda: self.embedder)
         self.documents = DocumentService(self.db, self.ingest)
@@ -91,6 +94,21 @@ class Tether:
         InjectionGuard(gs).warm_up()
         if any(p.changes_answers for p in [*gs.policies.values(), gs.default_policy]):
             PiiDetector(gs).warm_up()
+        scorer = self.scorer  # the verifier (answerability gate, focused quotes, entailment)
+        if scorer is not None:
+            scorer.verifier.answer_scores_pairs([("warm up", "warm up")])
+
+    @property
+    def scorer(self) -> AnswerScorer | None:
+        """The verifier behind a memo of its scores, loaded once per engine (None when no model
+        is shipped and none is configured: the answer path then runs without it)."""
+        with self._scorer_lock:
+            if self._scorer is False:
+                from tether.ground.answerable import load_verifier
+
+                verifier = load_verifier(self.settings.ground.answerability)
+                self._scorer = AnswerScorer(verifier) if verifier is not None else None
+            return self._scorer  # type: ignore[return-value]
 
     def close(self) -> None:
         with self._lock:
@@ -99,7 +117,7 @@ class Tether:
             getattr(g, "close", lambda: None)()
         self.db.close()
 
-    def __enter__(self) -> "Tether":
+    def __enter__(self) -> Tether:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -171,7 +189,8 @@ class Tether:
         name, cfg = model_config(self.settings.generate, name)
         with self._lock:
             if name not in self._generators:
-                self._generators[name] = make_generator(cfg, self.embedder, self.secrets)
+                self._generators[name] = make_generator(cfg, self.embedder, self.secrets, scorer=lambda: self.scorer,
+                                                        answerability=self.settings.ground.answerability)
             return name, self._generators[name]
 
     def _model(self, name: str, trace: Trace) -> Generator:
@@ -187,7 +206,8 @@ class Tether:
         return self._reranker  # type: ignore[return-value]
 
     def new_trace(self, kind: str, principal: Principal) -> Trace:
-        who = {"principal_id": principal.id, "principal_name": principal.name, "api_key_id": principal.api_key_id}
+        who: dict[str, Any] = {"principal_id": principal.id, "principal_name": principal.name,
+                               "api_key_id": principal.api_key_id}
         return Trace(kind, **who) if self.settings.observe.tracing else NullTrace(kind, **who)
 
     def ask(self, principal: Principal, question: str, *, model: str | None = None,

@@ -44,7 +44,8 @@ class TetherError(Exception):
         self.details = details
 
     def to_dict(self) -> dict[str, object]:
-        return {"error": {"code": self.code, "message": self.message, **({"details": self.details} if self.details else {})}}
+        details = {"details": self.details} if self.details else {}
+        return {"error": {"code": self.code, "message": self.message, **details}}
 
 
 class ConfigError(TetherError):

@@ -55,7 +55,7 @@ class Acl:
     public: bool = False
 
     @classmethod
-    def parse(cls, specs: list[str], owner: str | None = None) -> "Acl":
+    def parse(cls, specs: list[str], owner: str | None = None) -> Acl:
         """Parse CLI-style specs: ``group:legal``, ``user:ana``, ``public``."""
         from tether.errors import InvalidInput
 
@@ -95,7 +95,7 @@ class Principal:
     api_key_id: int | None = None
 
     @classmethod
-    def system(cls) -> "Principal":
+    def system(cls) -> Principal:
         """The operator at the command line (``tether docs rm``, ``tether users add`` without
         ``--as``): an administrator by role. It is never stored, so no API key or session can
         become it, and its ACL tokens (``public``, ``u:0``) match no user's or group's
@@ -143,7 +143,7 @@ class Passage:
 
 # --- generation and grounding (generate/, ground/) ---------------------------------------------
 
-Verdict = Literal["supported", "unsupported", "uncited"]
+Verdict = Literal["supported", "unsupported", "uncited", "contradicted"]
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class Usage:
     output_tokens: int = 0
     calls: int = 0
 
-    def __add__(self, other: "Usage") -> "Usage":
+    def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,

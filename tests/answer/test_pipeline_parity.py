@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from api.server import seed
 
 from tether.engine import Tether
 from tether.observe import store as obs_store
 from tether.settings import ModelConfig, PiiPolicy
 from tether.testing.fake_openai import FakeOpenAI
-from api.server import seed
 
 LEAVE_Q = "How many days of annual leave do employees accrue?"
 AWS_KEY = "AKIAZ7QWERTY12345678"
@@ -81,7 +81,6 @@ def _both(engine: Tether, who: str, question: str, model: str | None = None) -> 
     events = list(engine.ask_stream(principal, question, model=model))
     assert events[-1]["type"] == "done" and [e["type"] for e in events].count("done") == 1
     asked = json.loads(json.dumps(res.answer.to_dict(), default=str))
-    streamed = json.loads(json.dumps(events[-1]["answer"], default=str))
     return asked, events, _trace(engine, res.trace_id), _trace(engine, events[-1]["trace_id"])
 
 

@@ -66,7 +66,8 @@ def test_admin_can_manage_users_and_groups(live):
     # every change is in the append-only audit log with the admin as actor (and never the key)
     with server.engine.db.connection() as conn:
         rows = conn.execute("SELECT a.action, a.target, a.details, p.name AS actor FROM audit_log a"
-                            " JOIN principals p ON p.id = a.actor_id WHERE a.action LIKE 'admin.%%' AND a.id > %s ORDER BY a.id",
+                            " JOIN principals p ON p.id = a.actor_id"
+                            " WHERE a.action LIKE 'admin.%%' AND a.id > %s ORDER BY a.id",
                             (before,)).fetchall()
     assert [(r["action"], r["actor"]) for r in rows] == [
         ("admin.user.add", "root"), ("admin.key.create", "root"), ("admin.key.revoke", "root")]
@@ -145,8 +146,8 @@ def test_unhandled_errors_are_internal_without_details(live, monkeypatch):
 def test_rate_limit_per_api_key(pg_server, template_db, tmp_path):
     """Over the per-minute limit a key gets 429 with Retry-After and the JSON error; another key
     is unaffected; refusals are counted in PostgreSQL (shared by every API process)."""
-    from tether.settings import ApiSettings
     from tether.engine import Tether
+    from tether.settings import ApiSettings
 
     from .server import LiveServer, module_database, seed
 
@@ -159,8 +160,8 @@ def test_rate_limit_per_api_key(pg_server, template_db, tmp_path):
 
                 if time.time() % 60 > 45:  # keep the burst inside one one-minute window
                     time.sleep(61 - time.time() % 60)
-                codes = [httpx.get(server.url + "/v1/me", headers={"Authorization": f"Bearer {keys['eve']}"}).status_code
-                         for _ in range(7)]
+                eve = {"Authorization": f"Bearer {keys['eve']}"}
+                codes = [httpx.get(server.url + "/v1/me", headers=eve).status_code for _ in range(7)]
                 r = httpx.get(server.url + "/v1/me", headers={"Authorization": f"Bearer {keys['eve']}"})
                 other = httpx.get(server.url + "/v1/me", headers={"Authorization": f"Bearer {keys['ana']}"})
         finally:

@@ -164,8 +164,10 @@ def test_feedback_only_from_the_asker_and_thumbs_down_reaches_reviewers(live, k)
     trace_id, answer = _trace(server, k["ana"], "ana", SECRET_Q)
     r = call(server, k["eve"], "POST", "/v1/feedback", json={"trace_id": trace_id, "rating": "down"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    assert call(server, k["ana"], "POST", "/v1/feedback", json={"trace_id": "f" * 32, "rating": "up"}).status_code == 404
-    assert call(server, k["ana"], "POST", "/v1/feedback", json={"trace_id": trace_id, "rating": "meh"}).status_code == 422
+    unknown = {"trace_id": "f" * 32, "rating": "up"}
+    assert call(server, k["ana"], "POST", "/v1/feedback", json=unknown).status_code == 404
+    meh = {"trace_id": trace_id, "rating": "meh"}
+    assert call(server, k["ana"], "POST", "/v1/feedback", json=meh).status_code == 422
     up = call(server, k["ana"], "POST", "/v1/feedback", json={"trace_id": trace_id, "rating": "up"})
     assert up.status_code == 201 and up.json()["review_id"] is None
     down = call(server, k["ana"], "POST", "/v1/feedback",
@@ -173,7 +175,8 @@ def test_feedback_only_from_the_asker_and_thumbs_down_reaches_reviewers(live, k)
     assert down.status_code == 200 and down.json()["review_id"]
     rid = down.json()["review_id"]
     item = call(server, k["hana"], "GET", f"/v1/reviews/{rid}").json()
-    assert item["source"] == "feedback" and item["trace_id"] == trace_id and item["reason"] == "the band changed in March"
+    assert item["source"] == "feedback" and item["trace_id"] == trace_id
+    assert item["reason"] == "the band changed in March"
     assert item["question"] and {e["title"] for e in item["evidence"]} == {SECRET_TITLE}
     hidden = call(server, k["rita"], "GET", f"/v1/reviews/{rid}")
     assert "91,000" not in hidden.text and SECRET_TITLE not in hidden.text

@@ -12,14 +12,14 @@ import sys
 import time
 
 import pytest
+from api.server import DOC_LEAVE, DOC_SECRET, seed
 
 from tether.cache import answers
 from tether.engine import Tether
 from tether.observe import store as obs_store
 from tether.settings import ModelConfig
-from tether.testing.fake_openai import FakeOpenAI
 from tether.store import principals
-from api.server import DOC_LEAVE, DOC_SECRET, seed
+from tether.testing.fake_openai import FakeOpenAI
 
 LEAVE_Q = "How many days of annual leave do employees accrue?"
 LEAVE_PARAPHRASE = "How many annual leave days do employees accrue?"

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -34,7 +33,8 @@ def test_cli_flow_with_json(run, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "leave.md").write_text("# Leave\n\nEmployees accrue 25 days of annual leave per year.\n")
-    (docs / "bands.md").write_text("# Salary bands\n\nBand E3 pays between EUR 70,000 and EUR 85,000. CANARY-HR-abc123\n")
+    (docs / "bands.md").write_text(
+        "# Salary bands\n\nBand E3 pays between EUR 70,000 and EUR 85,000. CANARY-HR-abc123\n")
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
 
     assert run("groups", "add", "hr", "--json")[1] == {"name": "hr", "members": []}

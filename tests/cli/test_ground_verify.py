@@ -27,7 +27,8 @@ LINES = [
     "",
     json.dumps({"claim": "   ", "evidence": EVIDENCE}),
     json.dumps(["claim", "evidence"]),
-    json.dumps({"claim": "Four weeks.", "evidence": EVIDENCE, "question": "How much notice must a resigning employee give?"}),
+    json.dumps({"claim": "Four weeks.", "evidence": EVIDENCE,
+                "question": "How much notice must a resigning employee give?"}),
     json.dumps({"claim": "Four weeks.", "evidence": EVIDENCE, "question": 7}),
 ]
 

@@ -21,8 +21,9 @@ def test_halueval(tmp_path):
 
 
 def test_legal_keeps_true_rows(tmp_path):
-    (tmp_path / "a.jsonl").write_text(json.dumps({"contract": "C1", "question": "Q?", "answer": "True"}) + "\n"
-                                      + json.dumps({"contract": "C2", "question": "Q?", "answer": "False"}), encoding="utf-8")
+    rows = [{"contract": "C1", "question": "Q?", "answer": "True"},
+            {"contract": "C2", "question": "Q?", "answer": "False"}]
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     gs, docs = load_adapter("legal", tmp_path)
     assert [c.expected_answer for c in gs.cases] == ["C1"] and len(docs) == 1
 

@@ -3,8 +3,16 @@
 import pytest
 
 from tether.evaluate.answers import (
-    Outcome, aggregate, by_slice, citation_scores, compliance_hits, cost_of, exact_match, key_fact_recall,
-    score_case, token_f1,
+    Outcome,
+    aggregate,
+    by_slice,
+    citation_scores,
+    compliance_hits,
+    cost_of,
+    exact_match,
+    key_fact_recall,
+    score_case,
+    token_f1,
 )
 from tether.evaluate.golden import parse_golden
 
@@ -67,7 +75,8 @@ def test_score_and_aggregate_by_hand():
          "tags": {"topic": "hb"}},
         {"id": "b", "question": "q", "as": "eve", "key_facts": ["EUR 40"], "expected_sources": ["e.md", "t.md"],
          "tags": {"topic": "hb"}},
-        {"id": "r", "question": "q", "as": "eve", "must_not_contain": ["60,480"], "tags": {"kind": "restricted", "topic": "hr"}},
+        {"id": "r", "question": "q", "as": "eve", "must_not_contain": ["60,480"],
+         "tags": {"kind": "restricted", "topic": "hr"}},
         {"id": "u", "question": "q", "as": "eve", "tags": {"kind": "unanswerable", "topic": "hr"}},
         {"id": "i", "question": "q", "as": "eve", "tags": {"kind": "injection", "topic": "guard"}},
     )
@@ -113,8 +122,8 @@ def test_score_and_aggregate_by_hand():
 
 
 def test_stale_fact_after_update_counts_as_hallucination():
-    (c,) = _cases({"id": "m", "question": "q", "as": "eve", "key_facts": ["EUR 40"], "after_update_expected": ["EUR 55"],
-                   "tags": {"kind": "updated"}})
+    (c,) = _cases({"id": "m", "question": "q", "as": "eve", "key_facts": ["EUR 40"],
+                   "after_update_expected": ["EUR 55"], "tags": {"kind": "updated"}})
     out = Outcome("m", text="The limit is EUR 55 (was EUR 40).", sentences=[{"verdict": "supported"}])
     s = score_case(c, out, facts=c.after_update_expected, stale=["EUR 40"])
     assert s.metrics["key_fact_recall"] == 1.0 and s.metrics["hallucinated"] == 1.0 and not s.passed

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import httpx
+from api.server import LiveServer, module_database, seed
 
 from tether.engine import Tether
 from tether.evaluate.answers import Outcome
 from tether.evaluate.golden import parse_golden
 from tether.evaluate.runner import Phase, RunResult, _score
 from tether.evaluate.store import save_run
-
-from api.server import LiveServer, module_database, seed
 
 CASES = parse_golden({"name": "mini", "cases": [
     {"id": "leave", "question": "How many days of leave?", "as": "eve", "key_facts": ["27 days"],

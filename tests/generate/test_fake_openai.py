@@ -35,7 +35,8 @@ def test_fault_plan_is_seeded_recorded_and_reproducible():
     from tether.testing import Faults
 
     def run(seed: int) -> list:
-        with FakeOpenAI("quote", faults=Faults(rate=0.5, seed=seed, latency_s=0.01, kinds=("latency", "500", "overflow"))) as fake:
+        faults = Faults(rate=0.5, seed=seed, latency_s=0.01, kinds=("latency", "500", "overflow"))
+        with FakeOpenAI("quote", faults=faults) as fake:
             statuses = []
             for _ in range(30):
                 r = httpx.post(fake.base_url + "/chat/completions",

@@ -4,12 +4,12 @@ escalation with a clear status and a trace; nothing raises."""
 
 from __future__ import annotations
 
+from api.server import seed
+
 from tether.engine import Tether
 from tether.observe import store as obs_store
 from tether.settings import ModelConfig, ResilienceSettings
 from tether.testing.fake_openai import FakeOpenAI, Faults
-
-from api.server import seed
 
 QUESTIONS = [
     "How many days of annual leave do employees accrue?",

@@ -33,9 +33,8 @@ def test_generate_and_stream_agree():
     [(Reply(status=429, headers={"Retry-After": "7"}), 429), (Reply(status=500), 500)],
 )
 def test_http_errors_are_translated(reply, status):
-    with FakeOpenAI(reply) as fake:
-        with pytest.raises(ProviderError) as info:
-            _gen(fake).generate(REQ)
+    with FakeOpenAI(reply) as fake, pytest.raises(ProviderError) as info:
+        _gen(fake).generate(REQ)
     assert info.value.details["status"] == status and info.value.__cause__ is not None
     if status == 429:
         assert info.value.details["retry_after"] == "7"

@@ -10,10 +10,10 @@ import pytest
 
 from tether.errors import ContextOverflow, ProviderError, ProviderUnavailable
 from tether.generate import GenerationRequest, OpenAICompatConfig, OpenAICompatGenerator, render_messages
-from tether.route.breaker import Breakers
-from tether.route.resilience import Resilient, backoff_s, build_chain, retryable
 from tether.ground import CLAIM_SCHEMA_EXAMPLE, answer
 from tether.observe.trace import Trace
+from tether.route.breaker import Breakers
+from tether.route.resilience import Resilient, backoff_s, build_chain, retryable
 from tether.settings import ModelConfig, ResilienceSettings, Settings
 from tether.testing import FakeOpenAI, Faults, Reply
 from tether.types import Answer, Generation, Passage
@@ -67,9 +67,8 @@ def test_retry_on_429_honours_retry_after():
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 def test_client_errors_are_not_retried(status):
     sleeps: list[float] = []
-    with FakeOpenAI(Reply(status=status)) as fake:
-        with pytest.raises(ProviderUnavailable) as info:
-            Resilient([_gen(fake.base_url)], FAST, sleep=sleeps.append).generate(REQ)
+    with FakeOpenAI(Reply(status=status)) as fake, pytest.raises(ProviderUnavailable) as info:
+        Resilient([_gen(fake.base_url)], FAST, sleep=sleeps.append).generate(REQ)
     assert len(fake.chat_requests) == 1 and sleeps == []
     err = info.value
     assert err.status == 503 and err.code == "provider_unavailable"
@@ -87,9 +86,8 @@ def test_backoff_bounds_and_retryable_classes():
     assert not retryable(ProviderError("x", status=401)) and not retryable(ContextOverflow("x", status=400))
     sleeps: list[float] = []
     rs = FAST.model_copy(update={"backoff_base_s": 0.2, "backoff_max_s": 0.3, "max_attempts": 4})
-    with FakeOpenAI(Reply(status=503)) as fake:
-        with pytest.raises(ProviderUnavailable):
-            Resilient([_gen(fake.base_url)], rs, sleep=sleeps.append).generate(REQ)
+    with FakeOpenAI(Reply(status=503)) as fake, pytest.raises(ProviderUnavailable):
+        Resilient([_gen(fake.base_url)], rs, sleep=sleeps.append).generate(REQ)
     assert len(fake.chat_requests) == 4 and len(sleeps) == 3
     assert 0 <= sleeps[0] <= 0.2 and 0 <= sleeps[1] <= 0.3 and 0 <= sleeps[2] <= 0.3
 
@@ -177,7 +175,8 @@ def test_context_overflow_is_translated_and_shrinks_passages():
 def test_context_overflow_with_one_passage_falls_back():
     ps = _many_passages(1)
     with FakeOpenAI("quote", context_window=5) as small, FakeOpenAI("quote") as big:
-        g = Resilient([_gen(small.base_url, "small"), _gen(big.base_url, "big")], FAST).generate(GenerationRequest(Q, ps))
+        chain = [_gen(small.base_url, "small"), _gen(big.base_url, "big")]
+        g = Resilient(chain, FAST).generate(GenerationRequest(Q, ps))
     assert g.model == "big" and len(small.chat_requests) == 1
 
 
@@ -194,9 +193,8 @@ def test_first_token_timeout_on_a_slow_stream_is_retried():
 
 def test_first_token_timeout_then_fallback_and_then_unavailable():
     rs = FAST.model_copy(update={"first_token_timeout_s": 0.2, "max_attempts": 1})
-    with FakeOpenAI(Reply(text="slow [1].", delay_s=0.8)) as slow:
-        with pytest.raises(ProviderUnavailable) as info:
-            list(Resilient([_gen(slow.base_url, "slow")], rs).stream(REQ))
+    with FakeOpenAI(Reply(text="slow [1].", delay_s=0.8)) as slow, pytest.raises(ProviderUnavailable) as info:
+        list(Resilient([_gen(slow.base_url, "slow")], rs).stream(REQ))
     assert info.value.details["tried"] == [{"model": "openai:slow", "attempts": 1, "reason": "first_token_timeout"}]
 
 
@@ -210,10 +208,10 @@ def test_truncated_stream_before_any_token_is_retried():
 def test_stream_broken_after_tokens_raises_without_retry():
     trace = Trace()
     got: list[str] = []
-    with FakeOpenAI([Reply(text="Acme Corp reported revenue [1].", truncate_after=2), "quote"]) as fake:
-        with pytest.raises(ProviderError) as info:
-            for delta in Resilient([_gen(fake.base_url)], FAST, trace=trace, sleep=lambda s: None).stream(REQ):
-                got.append(delta)
+    replies = [Reply(text="Acme Corp reported revenue [1].", truncate_after=2), "quote"]
+    with FakeOpenAI(replies) as fake, pytest.raises(ProviderError) as info:
+        for delta in Resilient([_gen(fake.base_url)], FAST, trace=trace, sleep=lambda s: None).stream(REQ):
+            got.append(delta)
     assert not isinstance(info.value, ProviderUnavailable)
     assert "".join(got) == "Acme Corp " and len(fake.chat_requests) == 1
     assert _events(trace, "model.stream_broken")[0]["deltas"] == 2
@@ -333,6 +331,7 @@ def test_streamed_grounded_answer_through_the_chain(embedder):
     from tether.ground import stream_answer
 
     with FakeOpenAI([Reply(status=503), Reply(text="x", truncate_after=0), "quote"]) as fake:
-        events = list(stream_answer(Q, passages(), Resilient([_gen(fake.base_url)], FAST, sleep=lambda s: None), embedder))
+        gen = Resilient([_gen(fake.base_url)], FAST, sleep=lambda s: None)
+        events = list(stream_answer(Q, passages(), gen, embedder))
     assert events[-1]["type"] == "done" and not events[-1]["answer"]["abstained"]
     assert "".join(e["text"] for e in events if e["type"] == "token") == QUOTE and len(fake.chat_requests) == 3

@@ -100,7 +100,8 @@ def test_simple_confident_question_goes_cheap_with_cascade():
 
 @pytest.mark.parametrize("f,reason,matched", [
     (_f("Why is the office closed on Friday?"), "rule:hard_question", {"question_type": ["analytical", "multi_part"]}),
-    (_f("What is the limit, and when does it reset?"), "rule:hard_question", {"question_type": ["analytical", "multi_part"]}),
+    (_f("What is the limit, and when does it reset?"), "rule:hard_question",
+     {"question_type": ["analytical", "multi_part"]}),
     (_f(" ".join(["word"] * 30) + "?"), "rule:long_question", {"min_words": 30}),
     (_f(sources=3), "rule:many_sources", {"min_sources": 3}),
 ])

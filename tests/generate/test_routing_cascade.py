@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from api.server import seed
 
 from tether.engine import Tether
 from tether.observe import store as obs_store
 from tether.settings import ModelConfig, RouterSettings
 from tether.testing.fake_openai import FakeOpenAI, question, sources
-from api.server import seed
 
 SIMPLE = "How many days of annual leave do employees accrue?"
 PRICES = {"cheap": (0.25, 1.0), "strong": (5.0, 15.0)}
@@ -84,7 +84,8 @@ def test_rejected_cheap_answer_escalates_to_the_strong_model(engine, models):
     models["cheap"].script = [wrong_number]
     res = engine.ask(engine.principal("eve"), SIMPLE)
     assert res.model == "strong" and not res.answer.abstained and "27 days" in res.answer.text
-    assert all(v.supported for v in res.answer.sentences), [(v.text, v.verdict, v.reasons) for v in res.answer.sentences]
+    sentences = res.answer.sentences
+    assert all(v.supported for v in sentences), [(v.text, v.verdict, v.reasons) for v in sentences]
     assert len(models["cheap"].chat_requests) == 2  # the answer and its one regeneration
     assert len(models["strong"].chat_requests) == 1
     t = _trace(engine, res.trace_id)

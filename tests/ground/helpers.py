@@ -18,3 +18,11 @@ def passages() -> list[Passage]:
         Passage(11, 1, 1, DOC1[s1:], s1, len(DOC1), title="Acme annual report", score=0.9),
         Passage(21, 2, 0, DOC2[s2:], s2, len(DOC2), title="Oberoi profile", score=0.7),
     ]
+
+
+def verifier_missing_reason() -> str | None:
+    """Why tests of the shipped verifier cannot run (its model file is missing), or None."""
+    from tether.ground.verifier import MODEL_FILE, default_path
+
+    model = default_path() / MODEL_FILE
+    return None if model.is_file() else f"the shipped verifier model {model} is missing (train it: tether tune verifier)"

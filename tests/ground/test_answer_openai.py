@@ -93,6 +93,6 @@ def test_streaming_emits_retract_for_the_bad_sentence(embedder):
 
 
 def test_truncated_stream_is_a_provider_error(embedder):
-    with FakeOpenAI(Reply(text="Acme Corp reported revenue [1].", truncate_after=2)) as fake:
-        with pytest.raises(ProviderError):
-            list(stream_answer(Q, passages(), _gen(fake), embedder))
+    reply = Reply(text="Acme Corp reported revenue [1].", truncate_after=2)
+    with FakeOpenAI(reply) as fake, pytest.raises(ProviderError):
+        list(stream_answer(Q, passages(), _gen(fake), embedder))

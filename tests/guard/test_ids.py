@@ -17,7 +17,8 @@ def test_luhn() -> None:
     assert luhn_valid("79927398713") and not luhn_valid("79927398710")
 
 
-@pytest.mark.parametrize("number", ["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "6011111111111117"])
+@pytest.mark.parametrize("number",
+                         ["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "6011111111111117"])
 def test_valid_cards_are_found(number: str) -> None:
     assert types(f"Charge card {number} today.") == [("CREDIT_CARD", number)]
 

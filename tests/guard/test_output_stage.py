@@ -4,8 +4,8 @@ cached answer) carries the raw PII."""
 
 from __future__ import annotations
 
-from tether.settings import GuardSettings
 from tether.guard.stages import screen_answer
+from tether.settings import GuardSettings
 from tether.types import Answer, Citation, SentenceVerdict
 
 EMAIL = "marta.silva@corvane.example"

@@ -74,9 +74,8 @@ def test_unknown_classification_gets_the_strict_default(guard_settings: GuardSet
 
 def test_trace_redaction(guard_settings: GuardSettings) -> None:
     assert redact_for_trace("mail ana@example.org", guard_settings) == "mail [EMAIL]"
-    off = guard_settings.model_copy(
-        update={"policies": {"public": guard_settings.policies["public"].model_copy(update={"redact_in_traces": False})}}
-    )
+    public = guard_settings.policies["public"].model_copy(update={"redact_in_traces": False})
+    off = guard_settings.model_copy(update={"policies": {"public": public}})
     assert redact_for_trace("mail ana@example.org", off, "public") == "mail ana@example.org"
 
 

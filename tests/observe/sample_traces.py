@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tether.observe.trace import Call, Span, Trace
 
@@ -54,8 +54,9 @@ def ask_trace(*, principal_id: int | None = None, principal_name: str = "ana", s
             root.children.append(_span("fallback", 69.8, 0.0, **{"from": "broken", "to": model}))
         root.children += [
             model_call,
-            _span("ground", 221.0, 20.0, sentences=[{"index": 0, "verdict": "supported", "score": 0.81, "cited": [1], "reasons": []},
-                                                   {"index": 1, "verdict": "unsupported", "score": 0.2, "cited": [2], "reasons": ["low_similarity"]}]),
+            _span("ground", 221.0, 20.0, sentences=[
+                {"index": 0, "verdict": "supported", "score": 0.81, "cited": [1], "reasons": []},
+                {"index": 1, "verdict": "unsupported", "score": 0.2, "cited": [2], "reasons": ["low_similarity"]}]),
             _span("output_guard", 242.0, 3.0, verdict="block" if blocked_stage == "output_guard" else "allow"),
         ]
         t.record_call(Call("generate", model, input_tokens, output_tokens, cost, 150.0, True))
@@ -71,4 +72,4 @@ def ask_trace(*, principal_id: int | None = None, principal_name: str = "ana", s
 
 
 def at(hours_ago: float) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(hours=hours_ago)
+    return datetime.now(UTC) - timedelta(hours=hours_ago)

@@ -4,6 +4,7 @@ asker (without admin-only attributes) and to admins; listeners see it; failures 
 from __future__ import annotations
 
 import pytest
+from api.server import seed
 
 from tether.engine import Tether
 from tether.errors import NotFound
@@ -11,7 +12,6 @@ from tether.observe import store as obs_store
 from tether.settings import ModelConfig
 from tether.testing.fake_openai import FakeOpenAI, Reply
 from tether.types import Principal
-from api.server import seed
 
 QUESTION = "How many days of annual leave do employees accrue?"
 

@@ -120,7 +120,8 @@ def test_hard_budget_refuses_once_spent_and_usage_matches_traces(engine, setting
     assert row["cost_usd"] == pytest.approx(free.cost_usd + paid.cost_usd, abs=1e-8)
     by_model = _cli(settings, "usage", "--by", "model", "--json")
     paid_row = next(r for r in by_model["rows"] if r["label"] == "paid")
-    assert paid_row["calls"] == gen["n"] == len(fake.requests) and paid_row["cost_usd"] == pytest.approx(float(gen["c"]), abs=1e-8)
+    assert paid_row["calls"] == gen["n"] == len(fake.requests)
+    assert paid_row["cost_usd"] == pytest.approx(float(gen["c"]), abs=1e-8)
     mine = _cli(settings, "usage", "--by", "day", "--user", "eve", "--json")
     assert mine["total"]["cost_usd"] == pytest.approx(float(traced), abs=1e-8)
     listed = _cli(settings, "budget", "list", "--json")["budgets"]
@@ -216,7 +217,8 @@ def test_usage_and_budgets_over_http_and_ui(engine):
             again = root.post("/v1/budgets", json={"scope": "group", "target": "hr", "period": "day",
                                                    "limit_usd": 0.75, "kind": "soft"})
             assert again.status_code == 200 and again.json()["id"] == bid
-            assert root.post("/v1/budgets", json={"scope": "group", "target": "nope", "limit_usd": 1}).status_code == 422
+            nope = {"scope": "group", "target": "nope", "limit_usd": 1}
+            assert root.post("/v1/budgets", json=nope).status_code == 422
             listed = root.get("/v1/budgets").json()["budgets"]
             assert [(b["id"], b["limit_usd"], b["scope_name"]) for b in listed] == [(bid, 0.75, "hr")]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from tether.retrieve.filters import SearchFilter
 
 SCIFACT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "retrieval" / "scifact-dev"
 K1, B = 1.2, 0.75
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _collection(conn, name: str) -> int:
@@ -259,7 +259,8 @@ def test_exact_under_length_drift_and_reweight(db, monkeypatch) -> None:
             _add_doc(conn, coll, ext, [text + " " + text])
         queries = _queries(40)
         for q in queries:
-            got, ref = keyword.search(conn, q, acl_tokens=None, k=20), keyword.exact_search(conn, q, acl_tokens=None, k=20)
+            got = keyword.search(conn, q, acl_tokens=None, k=20)
+            ref = keyword.exact_search(conn, q, acl_tokens=None, k=20)
             assert [s for _, s in got] == pytest.approx([s for _, s in ref], rel=0, abs=1e-9), q
         n, total = keyword.stats(conn)
         assert keyword.reweight(conn, k1=K1, b=B) > 0
@@ -267,9 +268,11 @@ def test_exact_under_length_drift_and_reweight(db, monkeypatch) -> None:
             "SELECT p.tf, p.weight, c.bm25_len FROM bm25_postings p JOIN chunks c ON c.id = p.chunk_id LIMIT 200"
         ).fetchall()
         for r in w:
-            assert math.isclose(r["weight"], (K1 + 1) * keyword.tfc(r["tf"], r["bm25_len"], total / n, K1, B), rel_tol=1e-6)
+            want = (K1 + 1) * keyword.tfc(r["tf"], r["bm25_len"], total / n, K1, B)
+            assert math.isclose(r["weight"], want, rel_tol=1e-6)
         for q in queries:
-            got, ref = keyword.search(conn, q, acl_tokens=None, k=20), keyword.exact_search(conn, q, acl_tokens=None, k=20)
+            got = keyword.search(conn, q, acl_tokens=None, k=20)
+            ref = keyword.exact_search(conn, q, acl_tokens=None, k=20)
             assert [s for _, s in got] == pytest.approx([s for _, s in ref], rel=0, abs=1e-9), q
 
 

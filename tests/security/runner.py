@@ -14,9 +14,10 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from tests.security.probes import Checker, Probe, World, dumps
 from tether.errors import NotFound
 from tether.retrieve.filters import SearchFilter
-from tests.security.probes import Checker, Probe, World, dumps
+
 
 # how much of each surface one run exercises (the defaults keep the test near 2-4 minutes on two
 # busy cores; every probe is searched, asks are a deterministic stratified sample)
@@ -276,7 +277,8 @@ def _not_found_message(engine, principal, doc_id: int) -> str:
 def positive_control(engine, world: World) -> dict[str, dict]:
     """Authorised readers DO reach the canary-bearing documents (so the probes could fail)."""
     cases = [("ana", "hr/salary-bands-2026.md", "What is the midpoint of the L4 salary band in Lisbon?"),
-             ("ben", "legal/contracts/msa-halden-logistics.pdf", "What is the liability cap in the Halden Logistics contract?"),
+             ("ben", "legal/contracts/msa-halden-logistics.pdf",
+              "What is the liability cap in the Halden Logistics contract?"),
              ("fiona", "finance/budget-2026.pdf", "What are the 2026 targets for closing ARR and headcount?"),
              ("chloe", "engineering/on-call-rota-2026q1.csv", "How much are engineers paid for a week of on-call?")]
     by_path = {d.path: d for d in world.docs.values()}
@@ -472,11 +474,13 @@ def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Prob
                     continue
                 r = call(who, "GET", path, surface)
                 chk.checks += 1
-                err = r.json().get("error", {}) if r.headers.get("content-type", "").startswith("application/json") else {}
+                is_json = r.headers.get("content-type", "").startswith("application/json")
+                err = r.json().get("error", {}) if is_json else {}
                 if r.status_code != 404 or err.get("code") != "not_found":
                     chk._leak(who, surface, None, doc_id, f"HTTP {r.status_code}", r.text[:400])
                 chk.checks += 1
-                if re.sub(r"\d+", "#", r.text) != re.sub(r"\d+", "#", _api_missing(client, keys[who], path, doc_id, missing)):
+                absent = _api_missing(client, keys[who], path, doc_id, missing)
+                if re.sub(r"\d+", "#", r.text) != re.sub(r"\d+", "#", absent):
                     chk._leak(who, surface, None, doc_id, "404 differs from an absent id", r.text[:400])
             for method, path, body in (("DELETE", f"/v1/documents/{doc_id}", None),
                                        ("POST", f"/v1/documents/{doc_id}/reindex", {})):
@@ -550,8 +554,8 @@ def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Prob
                 r = call(who, "GET", f"/ui/documents/{doc_id}?start=0&end=40", "ui.document")
                 chk.checks += 1
                 if r.status_code != 404 or r.text.replace(str(doc_id), "#") != absent.replace(str(missing), "#"):
-                    chk._leak(who, "ui.document", None, doc_id, f"HTTP {r.status_code} / page differs from an absent id",
-                              r.text[:400])
+                    chk._leak(who, "ui.document", None, doc_id,
+                              f"HTTP {r.status_code} / page differs from an absent id", r.text[:400])
     # metrics are unauthenticated: nothing document-derived in them (scanned with eve's secrets)
     r = client.get("/metrics")
     chk.probe("api.metrics")

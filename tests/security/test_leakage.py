@@ -24,15 +24,14 @@ import json
 import os
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from tether.engine import Tether
-from tether.settings import Settings
 from tests.security.probes import REPO, Checker, Probe, generate, load_world, setup_demo
 from tests.security.runner import Budget, Timings, positive_control, run_api, run_engine
+from tether.engine import Tether
+from tether.settings import Settings
 
 SEED = 20260
 ARTIFACT = REPO / "test-artifacts" / "leakage.json"
@@ -149,7 +148,7 @@ def test_authorised_readers_do_see_the_canary_documents(demo_engine, world):
         assert r["canary_search_finds_it"], (who, r)
     # and the same questions for someone without access return none of it
     eve = demo_engine.principal("eve")
-    for who, r in res.items():
+    for r in res.values():
         hits = demo_engine.search(eve, r["document"], k=10)
         assert r["document"] not in {p.title for p in hits.passages}
 

@@ -17,8 +17,8 @@ from tether.types import Principal
 
 
 def _doc(conn, uri: str, body: str, acl: list[str], owner_id: int | None = None, collection: str = "c") -> int:
-    cid = conn.execute("INSERT INTO collections (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-                       " RETURNING id", (collection,)).fetchone()["id"]
+    cid = conn.execute("INSERT INTO collections (name) VALUES (%s) ON CONFLICT (name)"
+                       " DO UPDATE SET name = EXCLUDED.name RETURNING id", (collection,)).fetchone()["id"]
     return int(conn.execute(
         "INSERT INTO documents (collection_id, source_uri, title, format, content_hash, acl, body, owner_id)"
         " VALUES (%s, %s, %s, 'md', %s, %s, %s, %s) RETURNING id",

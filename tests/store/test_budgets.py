@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -16,7 +16,7 @@ from tether.errors import BudgetExceeded, InvalidInput, NotFound
 from tether.store import api_keys, budgets, principals
 
 EST = 0.001
-NOON = datetime(2025, 5, 15, 12, 0, tzinfo=timezone.utc)
+NOON = datetime(2025, 5, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -189,7 +189,7 @@ def test_period_rollover(db, people):
     with db.transaction() as conn:
         day = budgets.set_budget(conn, scope="user", target="ana", period="day", limit_usd=EST)
         month = budgets.set_budget(conn, scope="user", target="ana", period="month", limit_usd=3 * EST)
-    late = datetime(2025, 3, 31, 23, 59, 59, tzinfo=timezone.utc)
+    late = datetime(2025, 3, 31, 23, 59, 59, tzinfo=UTC)
     with db.connection() as conn:
         budgets.settle(conn, budgets.reserve(conn, people["ana"], EST, now=late), EST)
         with pytest.raises(BudgetExceeded, match="daily") as info:
@@ -249,7 +249,7 @@ def test_expire_stale_housekeeping(db, people):
     with db.transaction() as conn:
         b = budgets.set_budget(conn, scope="user", target="ana", period="month", limit_usd=1)
     with db.connection() as conn:
-        budgets.reserve(conn, people["ana"], EST, now=datetime.now(timezone.utc) - timedelta(hours=1))
+        budgets.reserve(conn, people["ana"], EST, now=datetime.now(UTC) - timedelta(hours=1))
         assert budgets.expire_stale(conn) == 1
     assert _ledger(db, b["id"])["reserved_usd"] == 0
 
@@ -285,7 +285,8 @@ def test_set_list_delete(db, people):
         budgets.settle(conn, budgets.reserve(conn, people["ana"], 0.25), 0.2)
         rows = budgets.list_budgets(conn)
         assert [(r["scope"], r["scope_name"], r["period"], r["kind"]) for r in rows] == [
-            ("user", "ana", "day", "hard"), ("group", "hr", "month", "soft"), ("api_key", rows[2]["scope_name"], "day", "hard")]
+            ("user", "ana", "day", "hard"), ("group", "hr", "month", "soft"),
+            ("api_key", rows[2]["scope_name"], "day", "hard")]
         assert rows[0]["spent_usd"] == pytest.approx(0.2) and rows[0]["remaining_usd"] == pytest.approx(1.8)
         assert rows[1]["spent_usd"] == pytest.approx(0.2)
         # what a member may see: budgets whose figures are theirs alone
@@ -295,4 +296,5 @@ def test_set_list_delete(db, people):
         budgets.delete_budget(conn, a["id"])
         with pytest.raises(NotFound):
             budgets.delete_budget(conn, a["id"])
-        assert conn.execute("SELECT count(*) AS n FROM budget_spend WHERE budget_id = %s", (a["id"],)).fetchone()["n"] == 0
+        left = conn.execute("SELECT count(*) AS n FROM budget_spend WHERE budget_id = %s", (a["id"],)).fetchone()
+        assert left["n"] == 0

@@ -29,11 +29,10 @@ def _pid(db: Database) -> int:
 def test_a_connection_lost_mid_block_is_store_unavailable(db_url):
     with Database(db_url, min_size=1, max_size=2) as db:
         db.open()
-        with pytest.raises(StoreUnavailable) as exc:
-            with db.transaction() as conn:
-                pid = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
-                _terminate(db_url, pid)
-                conn.execute("SELECT 1")
+        with pytest.raises(StoreUnavailable) as exc, db.transaction() as conn:
+            pid = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+            _terminate(db_url, pid)
+            conn.execute("SELECT 1")
         err = exc.value
         assert isinstance(err.__cause__, (psycopg.OperationalError, psycopg.InterfaceError))
         assert (err.status, err.code) == (503, "store_unavailable") and err.details["retry_after"] >= 1
@@ -71,17 +70,15 @@ def test_no_free_connection_in_time_is_store_unavailable(db_url):
         db.open()
         with db.connection():
             t0 = time.monotonic()
-            with pytest.raises(StoreUnavailable, match="no database connection was free"):
-                with db.connection():
-                    pass
+            with pytest.raises(StoreUnavailable, match="no database connection was free"), db.connection():
+                pass
             assert time.monotonic() - t0 < 3
         with db.connection() as conn:  # and the pool still works afterwards
             assert conn.execute("SELECT 1 AS one").fetchone()["one"] == 1
 
 
 def test_transaction_rollbacks_pass_through_unchanged(db):
-    with pytest.raises(psycopg.errors.SerializationFailure):
-        with db.transaction():
-            raise psycopg.errors.SerializationFailure("a concurrent writer won")
+    with pytest.raises(psycopg.errors.SerializationFailure), db.transaction():
+        raise psycopg.errors.SerializationFailure("a concurrent writer won")
     with db.connection() as conn:
         assert conn.execute("SELECT 1 AS one").fetchone()["one"] == 1

@@ -27,8 +27,8 @@ CONTRACT = "# Acme contract\n\nThe liability cap is EUR 2,000,000. CANARY-LEGAL-
 
 
 def _doc(conn, uri: str, title: str, body: str, acl: list[str]) -> int:
-    cid = conn.execute("INSERT INTO collections (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-                       " RETURNING id", ("c",)).fetchone()["id"]
+    cid = conn.execute("INSERT INTO collections (name) VALUES (%s)"
+                       " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id", ("c",)).fetchone()["id"]
     did = conn.execute(
         "INSERT INTO documents (collection_id, source_uri, title, format, content_hash, acl, body)"
         " VALUES (%s, %s, %s, 'md', %s, %s, %s) RETURNING id", (cid, uri, title, uri, acl, body)).fetchone()["id"]

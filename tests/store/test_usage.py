@@ -3,7 +3,7 @@ model, kind, day and month, over inclusive UTC date ranges, own-only for non-adm
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +12,7 @@ from tether.store import api_keys, principals, usage
 
 
 def _at(day: int, hour: int = 12) -> datetime:
-    return datetime(2025, 3, day, hour, tzinfo=timezone.utc)
+    return datetime(2025, 3, day, hour, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def events(db):
             ("ben", False, "cheap", "generate", 0, 0, 0.0, 10.0, _at(2), False),
             ("dev", False, "cheap", "generate", 1000, 100, 0.125, 200.0, _at(3), True),
             ("eve", False, "paid", "generate", 300, 60, 2.0, 400.0, _at(4), True),
-            ("eve", False, "paid", "generate", 1, 1, 4.0, 1.0, datetime(2025, 4, 1, 0, 30, tzinfo=timezone.utc), True),
+            ("eve", False, "paid", "generate", 1, 1, 4.0, 1.0, datetime(2025, 4, 1, 0, 30, tzinfo=UTC), True),
         ]
         for user, with_key, model, kind, i, o, cost, lat, at, ok in rows:
             conn.execute(

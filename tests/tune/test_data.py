@@ -6,13 +6,22 @@ embedder on a small slice.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tether.tune.examples import halueval_examples, hard_negatives, legal_examples, negate, norm, scifact_examples, split_sentences
+from tether.tune.examples import (
+    halueval_examples,
+    hard_negatives,
+    legal_examples,
+    norm,
+    scifact_examples,
+    split_sentences,
+)
+from tether.tune.perturb import change_number, falsify, negate, swap_antonym
 from tether.tune.sources import HALUEVAL_DEV, group_split, load_sources, subsample
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -86,15 +95,16 @@ def test_no_held_out_text_reaches_training(src):
         held |= {norm(r.knowledge) for r in src.halueval[s]} | {norm(r.question) for r in src.halueval[s]}
         held |= {norm(c.text) for c in src.scifact[s]}
         held |= {norm(" ".join(src.sentences[d])) for d in _docs(src.scifact[s]) if d in src.sentences}
-        held |= {norm(src.sentences[d][i]) for c in src.scifact[s] for d in (c.doc,) if d in src.sentences for i in c.evidence
-                 if i < len(src.sentences[d])}
+        held |= {norm(src.sentences[d][i]) for c in src.scifact[s] for d in (c.doc,) if d in src.sentences
+                 for i in c.evidence if i < len(src.sentences[d])}
     # Contracts.jsonl asks 20 template questions of 51 clauses: the held-out unit is the clause
     held |= {norm(r.contract) for r in src.legal["dev"]}
     leaked = texts & held
     assert not leaked, sorted(leaked)[:3]
     assert {e.task for e in examples} == {"answer", "nli"}
     assert all(e.label in (0, 1) for e in examples if e.task == "answer")
-    assert all((e.label == -1 and e.allowed == (False, True, True)) or e.allowed[e.label] for e in examples if e.task == "nli")
+    assert all((e.label == -1 and e.allowed == (False, True, True)) or e.allowed[e.label]
+               for e in examples if e.task == "nli")
 
 
 def test_hard_negatives_never_hold_the_answer(src):
@@ -102,7 +112,8 @@ def test_hard_negatives_never_hold_the_answer(src):
     from tether.settings import EmbedSettings
 
     rows = src.halueval["dev"][:60]
-    neg = hard_negatives([r.knowledge for r in rows], [r.right for r in rows], OnnxEmbedder(EmbedSettings(threads=1)).embed)
+    embed = OnnxEmbedder(EmbedSettings(threads=1)).embed
+    neg = hard_negatives([r.knowledge for r in rows], [r.right for r in rows], embed)
     assert sum(j is not None for j in neg) >= 55
     for i, j in enumerate(neg):
         if j is not None:
@@ -116,12 +127,20 @@ def test_negation_and_sentence_rules():
     assert negate("Obesity is associated with diabetes.") == "Obesity is not associated with diabetes."
     assert negate("X does not cause Y.") == "X does cause Y."
     assert negate("No effect was found.") is None
+    assert swap_antonym("The Lyon office is open on Mondays.") == "The Lyon office is closed on Mondays."
+    assert swap_antonym("Higher doses help.") == "Lower doses help." and swap_antonym("A cat sat.") is None
+    rng = random.Random(3)
+    edited = change_number("Employees get 25 days of leave.", rng)
+    assert edited and edited != "Employees get 25 days of leave." and "25" not in edited
+    assert change_number("IL-6 binds the receptor.", rng) is None
+    assert falsify("A cat sat on a mat", rng) is None
     assert split_sentences("It ran in 1844.First for Women is a magazine. It is U.S. based.") == [
         "It ran in 1844.", "First for Women is a magazine.", "It is U.S. based."]
 
 
 def test_default_cli_path_never_imports_torch():
-    code = "import sys, tether.cli.main, tether.ground.verifier, tether.tune.sources, tether.tune.examples, tether.tune.evaluate; print('torch' in sys.modules)"
+    code = ("import sys, tether.cli.main, tether.ground.verifier, tether.tune.sources, tether.tune.examples,"
+            " tether.tune.evaluate; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -27,7 +27,8 @@ def test_one_step_trains_exports_and_loads(tmp_path):
     assert info["stats"]["steps"] == 1 and steps[-1][0] == 1
     assert info["precision"] == "fp32" and info["export_max_abs_diff"] < 1e-3
     folder = tmp_path / "v"
-    assert {p.name for p in folder.iterdir()} == {"model.onnx", "config.json", "MODEL_CARD.md", "metrics.json", "checksums.sha256"}
+    want = {"model.onnx", "config.json", "MODEL_CARD.md", "metrics.json", "checksums.sha256"}
+    assert {p.name for p in folder.iterdir()} == want
     config = json.loads((folder / "config.json").read_text())
     assert config["labels"]["entailment"] == list(LABELS) and config["max_len"] == 256
     card = (folder / "MODEL_CARD.md").read_text()

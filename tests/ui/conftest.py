@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from api.server import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from tether.settings import GuardSettings
 from tether.guard.pii import redact_for_trace
 from tether.observe import store as obs_store
 from tether.observe.trace import Trace
+from tether.settings import GuardSettings
 from tether.store import audit
 from tether.store.db import Database
 

@@ -44,6 +44,8 @@ class AskResult:
     cost_usd: float = 0.0
     #: Soft-budget warnings ("the monthly soft budget of group 'hr' is exceeded").
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: The answerability gate's ``{"score", "threshold", "decision"}`` (None: it did not run).
+    answerability: dict | None = None
 
     def to_dict(self) -> dict:
         return {

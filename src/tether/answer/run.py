@@ -1,7 +1,7 @@
 """One answer run: the state of a request and the order of its steps, the same for every
 entry point (``Tether.ask``, ``Tether.ask_stream``, the OpenAI-compatible endpoint, evaluation).
 
-    input guard -> cache -> retrieve -> route -> pack (+ context guard) -> budget
+    input guard -> cache -> retrieve -> route -> pack (+ context guard) -> answerable -> budget
       -> generate + ground (live or whole) -> output guard -> respond (trace, cache, review)
 
 :meth:`AnswerPipeline.events` runs the steps and yields stream events as it goes;
@@ -21,11 +21,19 @@ from tether.answer import steps
 from tether.answer import stream as live
 from tether.answer.record import finish_trace
 from tether.answer.respond import (
-    AskResult, Event, done_event, replace_event, replay_events, sources_event, warnings_event,
+    AskResult,
+    Event,
+    done_event,
+    replace_event,
+    replay_events,
+    sources_event,
+    warnings_event,
 )
 from tether.cache.answers import AnswerCache, Lookup
 from tether.embed.base import Embedder
 from tether.generate.base import Generator
+from tether.ground.answerable import Answerability
+from tether.ground.focus import AnswerScorer
 from tether.guard.base import GuardResult
 from tether.guard.stages import AnswerGuards
 from tether.observe.trace import Trace
@@ -54,6 +62,8 @@ class Services:
     #: when ``review`` says so; never raises.
     hand_off: Callable[..., Any]
     listeners: list[Callable[[Trace], None]] = field(default_factory=list)
+    #: The verifier's scorer (loaded once per engine; None without a model): the answerability gate.
+    scorer: Callable[[], AnswerScorer | None] = field(default=lambda: None)
 
     @property
     def guards(self) -> AnswerGuards:
@@ -85,7 +95,9 @@ class Run:
     confidence: float = 0.0
     route: Route | None = None
     packed: Packed | None = None
-    weak: bool = False
+    weak: bool = False  # abstain without generating (``abstain_reason`` says why)
+    abstain_reason: str = ""
+    answerability: Answerability | None = None
     reservation: Any = None
     warnings: list[str] = field(default_factory=list)
     answer: Answer | None = None
@@ -114,7 +126,8 @@ class Run:
             return AskResult(self.answer, [], self.retrieval, self.packed, self.name, self.confidence)
         assert self.packed is not None
         return AskResult(self.answer, self.packed.passages, self.retrieval, self.packed, self.name, self.confidence,
-                         warnings=list(self.warnings))
+                         warnings=list(self.warnings),
+                         answerability=self.answerability.summary() if self.answerability else None)
 
 
 class AnswerPipeline:
@@ -171,6 +184,7 @@ class AnswerPipeline:
         steps.retrieve(svc, run)
         steps.route(svc, run)
         steps.pack(svc, run)
+        steps.answerable(svc, run)
         run.live = live.streams_live(svc, run)
         try:
             if not steps.budget(svc, run):

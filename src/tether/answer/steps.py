@@ -1,6 +1,7 @@
 """The steps of an answer run, in the order :mod:`tether.answer.run` calls them; each records
 its own span (``input_guard``, ``cache``, ``retrieve`` with ``retrieve.*`` children, ``rerank``,
-``neighbours``, ``route``, ``pack``, ``context_guard``, ``budget``, ``ground``, ``output_guard``).
+``neighbours``, ``route``, ``pack``, ``context_guard``, ``answerable``, ``budget``, ``ground``,
+``output_guard``).
 
 A step reads and writes the run's state (:class:`~tether.answer.run.Run`) and gets what it uses
 from the run's :class:`~tether.answer.run.Services`; none knows whether the answer is streamed.
@@ -20,16 +21,20 @@ from typing import TYPE_CHECKING
 from tether.answer.respond import hits, verdict_attrs
 from tether.errors import ProviderError
 from tether.ground.answer import answer as grounded_answer
+from tether.ground.answerable import NOT_ANSWERABLE, answer_threshold, assess
 from tether.ground.policy import abstention
+from tether.ground.verifier import Verifier
 from tether.guard.base import Verdict
 from tether.guard.stages import blocked_answer, most_restrictive
 from tether.observe.trace import Call, Span, Trace, cost_usd
 from tether.retrieve.dense import permission_filtered
-from tether.retrieve.pack import neighbours, pack as pack_passages
+from tether.retrieve.pack import neighbours
+from tether.retrieve.pack import pack as pack_passages
 from tether.retrieve.retriever import retrieve as hybrid_retrieve
 from tether.route import budget as budgets
 from tether.route.registry import model_config
-from tether.route.router import choose, features as route_features
+from tether.route.router import choose
+from tether.route.router import features as route_features
 from tether.store.rls import enter_reader
 from tether.types import Answer
 
@@ -55,7 +60,7 @@ def guard_span(trace: Trace, stage: str, model: str, **attrs: object) -> Iterato
         trace.record_call(Call("guard", model, 0, 0, 0.0, (time.perf_counter() - t0) * 1000, ok))
 
 
-def input_guard(svc: "Services", run: "Run") -> bool:
+def input_guard(svc: Services, run: Run) -> bool:
     """Injection / abuse checks on the question; False (and a blocked answer) when refused."""
     with guard_span(run.trace, "input_guard", svc.guards.label("input")) as span:
         verdict = svc.guards.input(run.question)
@@ -69,7 +74,7 @@ def input_guard(svc: "Services", run: "Run") -> bool:
     return False
 
 
-def cache(svc: "Services", run: "Run") -> bool:
+def cache(svc: Services, run: Run) -> bool:
     """An answer someone with the same permissions got (sources re-checked for this principal);
     True on a hit: no model call, nothing spent."""
     run.lookup = svc.cache.lookup(run.principal, run.question, run.model, run.json_schema, run.flt, run.trace)
@@ -81,7 +86,7 @@ def cache(svc: "Services", run: "Run") -> bool:
     return True
 
 
-def retrieve(svc: "Services", run: "Run") -> None:
+def retrieve(svc: Services, run: Run) -> None:
     """Hybrid retrieval inside the principal's permissions, reranked, neighbours added."""
     rs, trace, principal, question = svc.settings.retrieve, run.trace, run.principal, run.question
     embedder = svc.embedder()
@@ -126,7 +131,7 @@ def retrieve(svc: "Services", run: "Run") -> None:
     trace.set(**{"retrieval.top_score": round(run.confidence, 4)})
 
 
-def route(svc: "Services", run: "Run") -> None:
+def route(svc: Services, run: Run) -> None:
     """Pick the model (and the cascade's escalation) by difficulty; unknown names fail typed."""
     gs = svc.settings.generate
     with run.trace.span("route") as span:
@@ -139,7 +144,7 @@ def route(svc: "Services", run: "Run") -> None:
     run.route, run.name = r, r.model
 
 
-def pack(svc: "Services", run: "Run") -> None:
+def pack(svc: Services, run: Run) -> None:
     """Fit the sources into the smallest context window among the routed models; then the
     context guard screens them (``context_guard``)."""
     gs, trace = svc.settings.generate, run.trace
@@ -159,7 +164,32 @@ def pack(svc: "Services", run: "Run") -> None:
     run.weak = run.confidence < svc.settings.retrieve.min_confidence or not packed.passages
 
 
-def budget(svc: "Services", run: "Run") -> bool:
+def answerable(svc: Services, run: Run) -> None:
+    """The answerability gate: the verifier reads the question with the packed passages the
+    asker may read (ground/answerable.py); below the threshold the run abstains before any
+    model is called (``not_answerable``, the same answer as weak retrieval). The span records
+    the score, the threshold, the decision and the per-passage scores by chunk id (no text),
+    and is there on every run past packing, so traces look alike whatever was decided."""
+    assert run.packed is not None
+    cfg = svc.settings.ground.answerability
+    with run.trace.span("answerable") as span:
+        if run.weak:
+            span.set(decision="skipped", reason="weak_retrieval")
+            return
+        scorer = svc.scorer() if cfg.enabled else None
+        if scorer is None:
+            span.set(decision="off", reason="disabled" if not cfg.enabled else "no_model")
+            return
+        a = assess(scorer, svc.embedder(), run.question, run.packed.passages, answer_threshold(cfg, scorer.verifier),
+                   require_anchors=cfg.require_anchors)
+        span.set(**a.to_attrs())
+    run.answerability = a
+    run.trace.set(**{"answerable.score": round(a.score, 4), "answerable.threshold": round(a.threshold, 4)})
+    if not a.answerable:
+        run.weak, run.abstain_reason = True, NOT_ANSWERABLE
+
+
+def budget(svc: Services, run: Run) -> bool:
     """Reserve the worst-case cost; False (and a refusal the asker can act on) when a hard
     budget is spent. A live stream does not cascade, so it reserves for one model only."""
     assert run.route is not None and run.packed is not None
@@ -179,16 +209,17 @@ def budget(svc: "Services", run: "Run") -> bool:
     return False
 
 
-def settle(svc: "Services", run: "Run") -> None:
+def settle(svc: Services, run: Run) -> None:
     budgets.settle(svc.db, run.reservation, run.trace)
 
 
-def ground(svc: "Services", run: "Run") -> None:
+def ground(svc: Services, run: Run) -> None:
     """Generate and ground (drop, regenerate or abstain); with a cascade, a rejected answer is
     asked again of the stronger model. Weak retrieval abstains without a model call."""
     assert run.route is not None and run.packed is not None
     if run.weak:
-        run.answer = abstention(svc.settings.ground, "weak_retrieval", escalate=True, model=run.name)
+        run.answer = abstention(svc.settings.ground, run.abstain_reason or "weak_retrieval", escalate=True,
+                                model=run.name)
         return
     ans = ground_with(svc, run, run.name)
     if run.route.escalate_to and rejected(ans):
@@ -199,20 +230,28 @@ def ground(svc: "Services", run: "Run") -> None:
     run.answer = ans
 
 
-def ground_with(svc: "Services", run: "Run", name: str) -> Answer:
+def ground_with(svc: Services, run: Run, name: str) -> Answer:
     assert run.packed is not None
     with run.trace.span("ground", model=name) as span:
         try:
             ans = grounded_answer(run.question, run.packed.passages, svc.model(name, run.trace), svc.embedder(),
                                   svc.settings.ground, json_schema=run.json_schema,
-                                  max_tokens=svc.settings.generate.max_answer_tokens)
+                                  max_tokens=svc.settings.generate.max_answer_tokens, verifier=entailment(svc))
         except ProviderError as exc:
             ans = provider_failed(svc, run, exc, name, span)
         record_ground(span, ans)
     return ans
 
 
-def provider_failed(svc: "Services", run: "Run", exc: ProviderError, name: str, span: Span) -> Answer:
+def entailment(svc: Services) -> Verifier | None:
+    """The verifier for grounding's entailment check (``ground.entailment``), when there is one."""
+    if not svc.settings.ground.entailment.enabled:
+        return None
+    scorer = svc.scorer()
+    return scorer.verifier if scorer is not None else None
+
+
+def provider_failed(svc: Services, run: Run, exc: ProviderError, name: str, span: Span) -> Answer:
     """Every model of the chain failed (retries, breakers and fallbacks spent): the asker gets
     a clear escalation, not an error page; the trace keeps the cause."""
     log.warning("no model could answer: %s", exc.message)
@@ -234,7 +273,7 @@ def rejected(ans: Answer) -> bool:
     return any(r.startswith("dropped:") for r in ans.reasons)
 
 
-def output_guard(svc: "Services", run: "Run") -> bool:
+def output_guard(svc: Services, run: Run) -> bool:
     """PII / secrets policy on the answer text, every sentence and every citation quote, by the
     most restrictive classification among the cited documents; True when it changed anything."""
     assert run.answer is not None and run.packed is not None
@@ -247,7 +286,7 @@ def output_guard(svc: "Services", run: "Run") -> bool:
     return run.answer is not ans
 
 
-def respond(svc: "Services", run: "Run") -> None:
+def respond(svc: Services, run: Run) -> None:
     """Record the outcome: trace attributes, the cache (answered, guarded answers only), the
     trace and audit record, and the review queue for abstentions and escalations."""
     assert run.answer is not None and run.packed is not None and run.route is not None

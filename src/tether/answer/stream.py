@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tether.answer.run import Run, Services
 
 
-def streams_live(svc: "Services", run: "Run") -> bool:
+def streams_live(svc: Services, run: Run) -> bool:
     """Whether tokens may be shown as they are generated: a stream, no JSON schema, and no
     packed source whose policy redacts or blocks answers."""
     if not run.stream or run.json_schema is not None or run.packed is None:
@@ -34,7 +34,7 @@ def streams_live(svc: "Services", run: "Run") -> bool:
     return not svc.settings.guard.policy_for(label).changes_answers
 
 
-def ground_live(svc: "Services", run: "Run") -> Iterator[Event]:
+def ground_live(svc: Services, run: Run) -> Iterator[Event]:
     """Generate and ground as a stream: token, sentence and retract events; no regeneration and
     no cascade (shown tokens stay shown). Sets ``run.answer``."""
     assert run.packed is not None
@@ -42,7 +42,7 @@ def ground_live(svc: "Services", run: "Run") -> Iterator[Event]:
     label = most_restrictive([p.classification for p in passages])
     with run.trace.span("ground", model=name, stream=True) as span:
         live = AnswerStream(run.question, passages, svc.model(name, run.trace), svc.embedder(), svc.settings.ground,
-                            max_tokens=svc.settings.generate.max_answer_tokens)
+                            max_tokens=svc.settings.generate.max_answer_tokens, verifier=steps.entailment(svc))
         try:
             for ev in live:
                 if ev["type"] == "token":
@@ -58,7 +58,7 @@ def ground_live(svc: "Services", run: "Run") -> Iterator[Event]:
     run.answer = ans
 
 
-def _screened(svc: "Services", ev: Event, label: str | None) -> Event:
+def _screened(svc: Services, ev: Event, label: str | None) -> Event:
     """A sentence event as the output stage lets it leave (its text and its quotes)."""
     cites = ev.get("citations", [])
     texts = svc.guards.texts([ev.get("text", ""), *(c.get("quote", "") for c in cites)], label)

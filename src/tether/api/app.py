@@ -15,9 +15,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tether.api import errors, routes_admin, routes_ask, routes_documents, routes_openai, routes_session
-from tether.api import routes_reviews
-from tether.api import observability, routes_traces
+from tether.api import (
+    errors,
+    observability,
+    routes_admin,
+    routes_ask,
+    routes_documents,
+    routes_openai,
+    routes_reviews,
+    routes_session,
+    routes_traces,
+)
 from tether.api.limits import BodyLimitMiddleware
 from tether.api.metrics import Metrics, MetricsMiddleware
 from tether.engine import Tether

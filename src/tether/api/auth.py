@@ -11,21 +11,21 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
-from tether.settings import ApiSettings
 from tether.engine import Tether
 from tether.errors import PermissionDenied, Unauthenticated
 from tether.services.permissions import require_admin
+from tether.settings import ApiSettings
 from tether.types import Principal
 
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
 def get_engine(request: Request) -> Tether:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return request.app.state.engine
 
 
 def api_settings(request: Request) -> ApiSettings:
-    return request.app.state.api_settings  # type: ignore[no-any-return]
+    return request.app.state.api_settings
 
 
 def presented_key(request: Request) -> str | None:
@@ -46,7 +46,7 @@ def _same_origin(request: Request) -> bool:
 def authenticate(request: Request) -> Principal | None:
     """The caller's principal, None when no credential was presented; bad credentials raise."""
     if hasattr(request.state, "principal"):
-        return request.state.principal  # type: ignore[no-any-return]
+        return request.state.principal
     accounts = get_engine(request).accounts
     key = presented_key(request)
     principal: Principal | None = None

@@ -108,9 +108,8 @@ class Metrics:
             name = span.name
             if span is not trace.root and (span.duration_ms > 0 or name in STAGES):
                 self.stage_duration.labels(stage_label(name)).observe(max(span.duration_ms, 0.0) / 1000)
-            if name in GUARD_STAGES and span.attrs.get("verdict") == "block":
-                blocked.add(name)
-            elif name == "context_guard" and span.attrs.get("dropped"):
+            if (name in GUARD_STAGES and span.attrs.get("verdict") == "block") or (
+                    name == "context_guard" and span.attrs.get("dropped")):
                 blocked.add(name)
             elif name == "cache" or name.startswith("cache."):
                 result = _cache_result(span.attrs, name)
@@ -153,7 +152,7 @@ class StoreCollector(Collector):
         self._cached: list = []
         self._lock = threading.Lock()
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self):
         if self.engine is None:
             return []
         with self._lock:
@@ -166,7 +165,7 @@ class StoreCollector(Collector):
                 self._at = time.monotonic()
             return list(self._cached)
 
-    def describe(self):  # type: ignore[no-untyped-def]
+    def describe(self):
         return []  # read lazily; nothing to check at registration
 
     def _read(self) -> list:

@@ -4,7 +4,7 @@ by ``engine.accounts``, which audits every change in the change's own transactio
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -82,7 +82,7 @@ def list_keys(request: Request, user: str | None = None, me: Principal = Depends
 
 @router.post("/api-keys", status_code=201, summary="Create a key; the response shows it once")
 def create_key(body: NewKey, request: Request, me: Principal = Depends(admin_principal)):
-    expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)) if body.expires_in_days else None
+    expires = (datetime.now(UTC) + timedelta(days=body.expires_in_days)) if body.expires_in_days else None
     return _json(get_engine(request).accounts.create_key(me, body.user, name=body.name, expires_at=expires,
                                                          via="api"), 201)
 

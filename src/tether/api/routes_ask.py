@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request

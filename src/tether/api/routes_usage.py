@@ -45,7 +45,8 @@ def _json(data: object, status: int = 200) -> JSONResponse:
 
 
 @router.get("/v1/usage", tags=["usage"], summary="Cost and tokens rolled up (yours; administrators: everyone's)")
-def get_usage(request: Request, by: By = Query("day"), since: date | None = Query(None, description="UTC day, inclusive"),
+def get_usage(request: Request, by: By = Query("day"),
+              since: date | None = Query(None, description="UTC day, inclusive"),
               until: date | None = Query(None, description="UTC day, inclusive"),
               user: str | None = Query(None, description="Administrators: only this user's calls"),
               kind: str | None = Query(None, description="generate | embed | rerank | guard"),
@@ -120,7 +121,9 @@ def _usd(v: float) -> str:
 def _days(since: date, until: date, rows: list[dict]) -> tuple[list[str], list[float]]:
     """One bar per day of the range (days without calls at 0)."""
     cost = {r["key"]: r["cost_usd"] for r in rows}
-    labels, values, d = [], [], since
+    labels: list[str] = []
+    values: list[float] = []
+    d = since
     while d <= until and len(labels) < 400:
         labels.append(d.isoformat())
         values.append(cost.get(d.isoformat(), 0.0))

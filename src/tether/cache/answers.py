@@ -65,10 +65,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.cache.codec import answer_from_dict, passage_from_dict, passage_to_dict
 from tether.cache.keys import (  # noqa: F401 - re-exported: the cache's public helpers
-    Scope, normalise, permission_scope, question_signature, scope_of,
+    Scope,
+    normalise,
+    permission_scope,
+    question_signature,
+    scope_of,
 )
 from tether.observe.trace import Call, cost_usd
 from tether.store import answer_cache as sql
@@ -115,18 +120,18 @@ class Lookup:
 class AnswerCache:
     """The answer cache of one process: its database, settings and (lazily made) embedder."""
 
-    def __init__(self, db: "Database", settings: "Settings", embedder: "Callable[[], Embedder]") -> None:
+    def __init__(self, db: Database, settings: Settings, embedder: Callable[[], Embedder]) -> None:
         self.db = db
         self.config = settings
         self._embedder = embedder
         self._available: bool | None = None
 
     @property
-    def embedder(self) -> "Embedder":
+    def embedder(self) -> Embedder:
         return self._embedder()
 
     @property
-    def settings(self) -> "CacheSettings":
+    def settings(self) -> CacheSettings:
         return self.config.cache
 
     def available(self) -> bool:
@@ -144,12 +149,12 @@ class AnswerCache:
         return self._available
 
     # lookup ----------------------------------------------------------------------------------
-    def scope(self, conn: psycopg.Connection, principal: "Principal", question: str, model: str | None,
-              json_schema: dict | None, flt: "SearchFilter | None") -> Scope:
+    def scope(self, conn: psycopg.Connection[DictRow], principal: Principal, question: str, model: str | None,
+              json_schema: dict | None, flt: SearchFilter | None) -> Scope:
         return scope_of(conn, principal.acl_tokens, question, model, json_schema, flt, self.config)
 
-    def lookup(self, principal: "Principal", question: str, model: str | None, json_schema: dict | None,
-               flt: "SearchFilter | None", trace: "Trace") -> Lookup:
+    def lookup(self, principal: Principal, question: str, model: str | None, json_schema: dict | None,
+               flt: SearchFilter | None, trace: Trace) -> Lookup:
         """Find a valid entry for this request. Never raises: a failing cache is a miss (and
         nothing is stored for that request)."""
         cs = self.settings
@@ -184,7 +189,7 @@ class AnswerCache:
                        "cache_entry": out.entry_id}
         return out
 
-    def _record_embed(self, out: Lookup, question: str, trace: "Trace") -> None:
+    def _record_embed(self, out: Lookup, question: str, trace: Trace) -> None:
         """The question's embedding for the semantic lookup, as a call (on a hit the only one; on
         a miss only when the embedder keeps no cache, so retrieval pays again)."""
         if out.embed_ms is None:
@@ -193,8 +198,8 @@ class AnswerCache:
         tokens = self.embedder.count_tokens(question)
         trace.record_call(Call("embed", es.model, tokens, 0, cost_usd(tokens, 0, es.price_per_mtok, 0), out.embed_ms))
 
-    def _lookup(self, principal: "Principal", question: str, model: str | None, json_schema: dict | None,
-                flt: "SearchFilter | None", cs: "CacheSettings") -> Lookup:
+    def _lookup(self, principal: Principal, question: str, model: str | None, json_schema: dict | None,
+                flt: SearchFilter | None, cs: CacheSettings) -> Lookup:
         out = Lookup("miss")
 
         def embed() -> np.ndarray:
@@ -228,8 +233,8 @@ class AnswerCache:
             out.embed_ms = None  # retrieval re-embeds (and accounts for) the question: an LRU hit
         return out
 
-    def _candidates(self, conn: psycopg.Connection, principal: "Principal", sc: Scope, cs: "CacheSettings",
-                    embed: "Callable[[], np.ndarray] | None") -> list[dict]:
+    def _candidates(self, conn: psycopg.Connection[DictRow], principal: Principal, sc: Scope, cs: CacheSettings,
+                    embed: Callable[[], np.ndarray] | None) -> list[dict]:
         """The exact entry, else the closest semantic ones above the threshold; each with
         ``valid``: its sources re-checked against this principal in the same statement."""
         tokens = list(principal.acl_tokens)
@@ -242,8 +247,8 @@ class AnswerCache:
                                        threshold=cs.threshold)
 
     # store -----------------------------------------------------------------------------------
-    def store(self, lookup: Lookup, principal: "Principal", answer: Answer, passages: list[Passage], model: str,
-              confidence: float, trace: "Trace") -> bool:
+    def store(self, lookup: Lookup, principal: Principal, answer: Answer, passages: list[Passage], model: str,
+              confidence: float, trace: Trace) -> bool:
         """Keep a freshly produced, guarded answer (a miss's). Never raises."""
         sc = lookup.scope
         if lookup.kind != "miss" or sc is None or not self.settings.enabled:
@@ -268,8 +273,8 @@ class AnswerCache:
             span.set(stored=stored)
         return stored
 
-    def _store(self, sc: Scope, principal: "Principal", answer: Answer, passages: list[Passage], model: str,
-               confidence: float, trace: "Trace") -> bool:
+    def _store(self, sc: Scope, principal: Principal, answer: Answer, passages: list[Passage], model: str,
+               confidence: float, trace: Trace) -> bool:
         cs = self.settings
         tokens = list(principal.acl_tokens)
         chunk_ids = sorted({p.chunk_id for p in passages})

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.store import answer_cache as sql
 
@@ -64,7 +65,7 @@ def schema_hash(json_schema: dict | None) -> str:
     return "" if json_schema is None else digest(json_schema)
 
 
-def filter_hash(flt: "SearchFilter | None") -> str:
+def filter_hash(flt: SearchFilter | None) -> str:
     if flt is None:
         return ""
     d = dataclasses.asdict(flt) if dataclasses.is_dataclass(flt) else vars(flt)
@@ -79,7 +80,7 @@ def config_fingerprint(settings: Any) -> str:
     return digest(d)
 
 
-def permission_scope(conn: psycopg.Connection, tokens: list[str]) -> tuple[list[str], str, str, list[str]]:
+def permission_scope(conn: psycopg.Connection[DictRow], tokens: list[str]) -> tuple[list[str], str, str, list[str]]:
     """(effective tokens, permission key, index version, tokens to compact) for ``tokens``."""
     rows = sql.token_versions(conn, tokens)
     eff = [r for r in rows if r["effective"]]
@@ -102,8 +103,8 @@ class Scope:
     compact: list[str] = field(default_factory=list)  # tokens whose change rows need compacting
 
 
-def scope_of(conn: psycopg.Connection, acl_tokens: list[str], question: str, model: str | None,
-             json_schema: dict | None, flt: "SearchFilter | None", settings: Any) -> Scope:
+def scope_of(conn: psycopg.Connection[DictRow], acl_tokens: list[str], question: str, model: str | None,
+             json_schema: dict | None, flt: SearchFilter | None, settings: Any) -> Scope:
     """The request's scope: everything but the question (semantic lookups stay inside it), and
     the exact key (the scope plus the normalised question)."""
     tokens, perm_key, version, compact = permission_scope(conn, acl_tokens)

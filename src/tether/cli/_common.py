@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -28,11 +29,9 @@ def _default(o: object) -> object:
     if isinstance(o, (datetime, date)):
         return o.isoformat()
     if hasattr(o, "to_dict"):
-        return o.to_dict()  # type: ignore[no-any-return]
-    if hasattr(o, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(o)  # type: ignore[arg-type]
+        return o.to_dict()
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
     if isinstance(o, (set, tuple)):
         return list(o)
     return str(o)
@@ -49,9 +48,9 @@ def settings() -> Settings:
 
 def open_engine(keep_db_running: bool = True, cfg: Settings | None = None):
     """The engine on ``cfg`` (default: the settings loaded now, unknown keys reported)."""
-    from tether.engine import Tether
-
     import os
+
+    from tether.engine import Tether
 
     engine = Tether(cfg or settings(), keep_db_running=keep_db_running, secrets=os.environ)
     _export_traces(engine)

@@ -79,5 +79,5 @@ def _print_answer(a: dict, *, header: bool) -> None:
         if c["number"] in seen:
             continue
         seen.add(c["number"])
-        out_console.print(f"[{c['number']}] {c['title']} (doc {c['document_id']}, chars {c['doc_start']}-{c['doc_end']}): "
-                          f"\"{c['quote'][:160]}\"")
+        out_console.print(f"[{c['number']}] {c['title']} (doc {c['document_id']}, "
+                          f"chars {c['doc_start']}-{c['doc_end']}): \"{c['quote'][:160]}\"")

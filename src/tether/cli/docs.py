@@ -45,7 +45,8 @@ def show(doc_id: int, as_user: str = AS_OPT, text: bool = typer.Option(False, "-
         out_console.print(f"[bold]{key}[/bold]: {row[key]}")
     out_console.print(f"[bold]chunks[/bold]: {len(row['chunks'])}")
     for c in row["chunks"]:
-        out_console.print(f"  #{c['ordinal']} [{c['char_start']}:{c['char_end']}] {' > '.join(c['section_path'])} ({c['token_count']} tokens)")
+        out_console.print(f"  #{c['ordinal']} [{c['char_start']}:{c['char_end']}] {' > '.join(c['section_path'])}"
+                          f" ({c['token_count']} tokens)")
     if text:
         out_console.print(row["body"])
 

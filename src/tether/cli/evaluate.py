@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tether.cli._common import JSON_OPT, err_console, handle_errors, out_console, print_json, settings
+
+if TYPE_CHECKING:
+    from tether.ingest.bulk import TextItem
 
 app = typer.Typer(help="Evaluate Tether on data sets.", no_args_is_help=True)
 
@@ -70,9 +74,11 @@ def _retrieval(dataset: Path, limit_queries: int, modes: str, keep: bool, db_url
     if as_json:
         print_json(doc)
         return
-    table = Table("mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", title=f"{ds.name}: {len(ds.queries)} queries, {counts['documents']} docs, {counts['chunks']} chunks")
+    title = f"{ds.name}: {len(ds.queries)} queries, {counts['documents']} docs, {counts['chunks']} chunks"
+    table = Table("mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", title=title)
     for m, f in figures.items():
-        table.add_row(m, f"{f['ndcg@10']:.4f}", f"{f['recall@100']:.4f}", f"{f['mrr@10']:.4f}", f"{f['p50_ms']:.1f}", f"{f['p95_ms']:.1f}")
+        table.add_row(m, f"{f['ndcg@10']:.4f}", f"{f['recall@100']:.4f}", f"{f['mrr@10']:.4f}", f"{f['p50_ms']:.1f}",
+                      f"{f['p95_ms']:.1f}")
     out_console.print(table)
 
 
@@ -84,12 +90,17 @@ DEMO_MANIFEST = Path(__file__).resolve().parents[3] / "demo" / "manifest.json"
 @app.command("run")
 def run(
     golden: Path = typer.Argument(None, help="Golden YAML file (omit with --adapter)."),
-    as_setup: str = typer.Option("", "--as-setup", help="Set up a corpus first: 'demo' or a manifest.json path (idempotent)."),
+    as_setup: str = typer.Option("", "--as-setup",
+                                 help="Set up a corpus first: 'demo' or a manifest.json path (idempotent)."),
     baseline: Path = typer.Option(None, "--baseline", help="Run JSON to compare with; regressions exit 1."),
-    fail_under: list[str] = typer.Option([], "--fail-under", help="METRIC=VALUE floor (ceiling for lower-is-better metrics)."),
-    tolerance: list[str] = typer.Option([], "--tolerance", help="METRIC=VALUE allowed drift vs baseline (0.02, or 10%)."),
-    repeat: int = typer.Option(1, "--repeat", min=1, help="Ask every case N times; report agreement and unstable cases."),
-    after_update: Path = typer.Option(None, "--after-update", help="Folder of changed documents to re-ingest, then rerun."),
+    fail_under: list[str] = typer.Option([], "--fail-under",
+                                         help="METRIC=VALUE floor (ceiling for lower-is-better metrics)."),
+    tolerance: list[str] = typer.Option([], "--tolerance",
+                                        help="METRIC=VALUE allowed drift vs baseline (0.02, or 10%)."),
+    repeat: int = typer.Option(1, "--repeat", min=1,
+                               help="Ask every case N times; report agreement and unstable cases."),
+    after_update: Path = typer.Option(None, "--after-update",
+                                      help="Folder of changed documents to re-ingest, then rerun."),
     out: Path = typer.Option(None, "--out", help="Write the run JSON here."),
     model: str = typer.Option(None, "--model", help="Configured model name (default: the default model)."),
     scratch: bool = typer.Option(False, "--scratch", help="Run in a fresh scratch database, dropped afterwards."),
@@ -139,7 +150,7 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
         manifest = DEMO_MANIFEST if as_setup == "demo" else Path(as_setup)
     if after_update is not None and manifest is None:
         manifest = DEMO_MANIFEST
-    items = []
+    items: list[TextItem] = []
     if adapter:
         from tether.evaluate.adapters import load_adapter
 
@@ -196,7 +207,7 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
         out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     if as_json:
         print_json({k: doc[k] for k in ("run_id", "name", "model", "duration_s", "config", "metrics", "slices",
-                                        "stability", "after_update", "gate")})
+                                        "stability", "after_update", "answerability_curve", "gate")})
     else:
         _print_run(doc, findings)
     return 1 if bad else 0
@@ -229,23 +240,36 @@ def _print_run(doc: dict, findings: list) -> None:
         st.add_row(name, *(str(int(figs[c])) if c in ("cases", "compliance_failures") and figs.get(c) is not None
                            else _f(figs.get(c)) for c in SLICE_COLUMNS))
     out_console.print(st)
+    if doc.get("answerability_curve"):
+        from tether.evaluate.curve import curve_table
+
+        cv = doc["answerability_curve"]
+        ct = Table("threshold", "coverage", "wrongly abstained", "abstention recall",
+                   title=f"answerability gate: {cv['answerable_cases']} answerable, {cv['abstain_cases']} must-abstain "
+                         f"cases (* = this run; {cv['note']})")
+        for row in curve_table(cv):
+            ct.add_row(*row)
+        out_console.print(ct)
     failing = [c["id"] for c in doc["cases"] if not c["score"]["passed"]]
     out_console.print(f"failing cases ({len(failing)}): {', '.join(failing) or 'none'}")
     if doc.get("stability"):
         s = doc["stability"]
         out_console.print(f"stability over {s['repeats']} repeats: answer agreement {s['answer_agreement']}, "
-                          f"citation agreement {s['citation_agreement']}; unstable: {', '.join(s['unstable']) or 'none'}")
+                          f"citation agreement {s['citation_agreement']}; "
+                          f"unstable: {', '.join(s['unstable']) or 'none'}")
     if doc.get("after_update"):
         a = doc["after_update"]
-        out_console.print(f"after update ({', '.join(a['updated_uris'])}): answers changed: {', '.join(a['changed']) or 'none'}")
+        out_console.print(f"after update ({', '.join(a['updated_uris'])}): "
+                          f"answers changed: {', '.join(a['changed']) or 'none'}")
         for u in a["updated_cases"]:
             out_console.print(f"  {u['id']}: before {'pass' if u['passed_before'] else 'fail'}, after "
                               f"{'pass' if u['passed_after'] else 'fail'}{'; stale fact' if u['stale'] else ''}"
                               f"{'; missing ' + ', '.join(u['facts_missing']) if u['facts_missing'] else ''}")
     if doc.get("gate"):
-        err_console.print("[green]gate passed[/green]" if doc["gate"]["passed"] else "[red]gate FAILED[/red]: " + ", ".join(
-            f"{f['metric']} {f['kind']} ({_f(f['current'])} vs limit {_f(f['limit'])})"
-            for f in doc["gate"]["findings"] if f["kind"] in ("regression", "fail_under")))
+        failed = ", ".join(f"{f['metric']} {f['kind']} ({_f(f['current'])} vs limit {_f(f['limit'])})"
+                           for f in doc["gate"]["findings"] if f["kind"] in ("regression", "fail_under"))
+        err_console.print("[green]gate passed[/green]" if doc["gate"]["passed"]
+                          else "[red]gate FAILED[/red]: " + failed)
 
 
 def _f(v: object) -> str:

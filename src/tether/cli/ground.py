@@ -75,13 +75,15 @@ def verify_lines(lines: list[str], verifier: Any) -> list[dict[str, Any]]:
             results[i] = {"line": i + 1, **exc.to_dict()}
     if good:
         rows = [r for _, r in good]
-        verdicts = verifier.entailment([r["claim"] for r in rows], [r["evidence"] for r in rows], [r["question"] for r in rows])
+        verdicts = verifier.entailment([r["claim"] for r in rows], [r["evidence"] for r in rows],
+                                       [r["question"] for r in rows])
         asked = [(k, r) for k, r in enumerate(rows) if r["question"]]
         answers = verifier.answer_scores_pairs([(r["question"], r["evidence"]) for _, r in asked]) if asked else []
         answer_of = {k: a for (k, _), a in zip(asked, answers)}
         for k, ((i, _), v) in enumerate(zip(good, verdicts)):
+            probabilities = {name: v[name] for name in ("entailed", "contradicted", "not_stated")}
             entry: dict[str, Any] = {"line": i + 1, "verdict": v["verdict"], "score": v["score"],
-                                     "probabilities": {name: v[name] for name in ("entailed", "contradicted", "not_stated")}}
+                                     "probabilities": probabilities}
             if k in answer_of:
                 entry["answers_question"] = round(answer_of[k], 6)
             results[i] = entry
@@ -105,7 +107,8 @@ def _verify(pairs: Path, model: Path | None, *, as_json: bool) -> None:
         key = r.get("verdict", "error")
         counts[key] = counts.get(key, 0) + 1
     if as_json:
-        print_json({"results": results, "summary": counts, "thresholds": {"entailed": verifier.thresholds.entailed}})
+        print_json({"results": results, "summary": counts, "thresholds": {"entailed": verifier.thresholds.entailed,
+                                                                           "entailed_question": verifier.thresholds.entailed_question}})
         return
     table = Table("line", "verdict", "score", "detail")
     for r in results:

@@ -71,7 +71,8 @@ def _ingest(paths, collection, acl, owner, classification, title, sync, workers,
             detail = r["error"]["message"] if r.get("error") else f"doc {r.get('document_id')} v{r.get('version')}"
             table.add_row(Path(r["path"]).name, r["status"], str(r.get("chunks", "")), detail)
         out_console.print(table)
-        out_console.print(", ".join(f"{k}: {v}" for k, v in summary.items() if v) + (f", removed: {len(removed)}" if removed else ""))
+        out_console.print(", ".join(f"{k}: {v}" for k, v in summary.items() if v)
+                          + (f", removed: {len(removed)}" if removed else ""))
     if summary["failed"]:
         raise typer.Exit(1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import typer
 
@@ -21,7 +22,7 @@ app.command("worker")(ingest.worker)
 app.command("search")(search.search)
 
 
-def _optional(module: str, name: str, **kw: object) -> None:
+def _optional(module: str, name: str, **kw: Any) -> None:
     """Mount a sub-app if its module is present (areas land one by one)."""
     import importlib
 
@@ -37,17 +38,20 @@ def _optional(module: str, name: str, **kw: object) -> None:
         app.add_typer(mod.app, name=name, **kw)
 
 
-for _mod, _name in (("guard", "guard"), ("evaluate", "eval"), ("demo", "demo"), ("ask", "ask"), ("serve", "serve"), ("traces", "traces"), ("audit", "audit")):
+for _mod, _name in (("guard", "guard"), ("evaluate", "eval"), ("demo", "demo"), ("ask", "ask"), ("serve", "serve"),
+                    ("traces", "traces"), ("audit", "audit")):
     _optional(_mod, _name)
 _optional("review", "review")
 _optional("cache", "cache")
 _optional("usage", "usage")  # `tether usage` and `tether budget`
-_optional("ground", "ground"), _optional("tune", "tune")  # `tether ground verify`, `tether tune verifier`
+_optional("ground", "ground")  # `tether ground verify`
+_optional("tune", "tune")  # `tether tune verifier`
 
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import typer
 from rich.table import Table
 
@@ -26,7 +28,7 @@ def search(
 
 
 def _date(value: str, name: str):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tether.errors import InvalidInput
 
@@ -36,7 +38,7 @@ def _date(value: str, name: str):
         d = datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidInput(f"{name}: {value!r} is not an ISO 8601 date") from exc
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 @handle_errors

@@ -8,10 +8,10 @@ prints an API key for each demo user, so ``make run`` gives a working system in 
 
 from __future__ import annotations
 
-import signal
-
 import os
+import signal
 import threading
+from typing import Any
 
 import typer
 
@@ -44,7 +44,8 @@ def _serve(host: str, port: int, workers: int, demo: bool, graceful: int) -> Non
             _load_demo(t, f"http://{host}:{port}")
     url = f"http://{host}:{port}"
     err_console.print(f"serving on [bold]{url}[/bold]  (UI {url}/ui/chat, API docs {url}/docs)")
-    common = dict(host=host, port=port, timeout_graceful_shutdown=graceful, proxy_headers=True, log_level="info")
+    common: dict[str, Any] = dict(host=host, port=port, timeout_graceful_shutdown=graceful, proxy_headers=True,
+                                  log_level="info")
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit 0 as on SIGINT instead
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if workers > 1:

@@ -31,26 +31,33 @@ def verifier(
     seed: int = typer.Option(13, "--seed"),
     epochs: int = typer.Option(1, "--epochs"),
     data: Path = typer.Option(_DATA, "--data", help="Folder of the public labelled sets (SOURCES.md)."),
-    halueval_rows: int = typer.Option(400, "--halueval-rows", help="HaluEval training rows sampled from 2000-4999."),
-    scifact_repeat: int = typer.Option(2, "--scifact-repeat", help="Times each SciFact training pair is seen per epoch."),
+    halueval_rows: int = typer.Option(250, "--halueval-rows", help="HaluEval training rows sampled from 2000-4999."),
+    scifact_repeat: int = typer.Option(
+        3, "--scifact-repeat", help="Times each labelled SciFact pair is seen per epoch (augmentations once)."),
     max_len: int = typer.Option(256, "--max-len"),
+    lr: float = typer.Option(8e-5, "--lr", help="Encoder learning rate (the heads use 10x)."),
     threads: int = typer.Option(2, "--threads"),
-    quantize: bool = typer.Option(True, "--quantize/--no-quantize", help="Try int8 and keep it if within 0.01 of fp32."),
+    quantize: bool = typer.Option(True, "--quantize/--no-quantize",
+                                  help="Try int8 and keep it if within 0.01 of fp32."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Fine-tune the answers/entailment cross-encoder from the bundled MiniLM weights."""
-    _verifier(out, seed, epochs, data, halueval_rows, scifact_repeat, max_len, threads, quantize, as_json=as_json)
+    _verifier(out, seed, epochs, data, halueval_rows, scifact_repeat, max_len, lr, threads, quantize, as_json=as_json)
 
 
-def _command(out: Path, seed: int, epochs: int, halueval_rows: int, scifact_repeat: int, max_len: int) -> str:
+def _command(out: Path, seed: int, epochs: int, halueval_rows: int, scifact_repeat: int, max_len: int,
+             lr: float) -> str:
     return (f"tether tune verifier --out {out} --seed {seed} --epochs {epochs} --halueval-rows {halueval_rows} "
-            f"--scifact-repeat {scifact_repeat} --max-len {max_len}")
+            f"--scifact-repeat {scifact_repeat} --max-len {max_len} --lr {lr:g}")
 
 
 @handle_errors
-def _verifier(out, seed, epochs, data, halueval_rows, scifact_repeat, max_len, threads, quantize, *, as_json) -> None:
-    if epochs < 1 or halueval_rows < 1 or scifact_repeat < 1 or not 16 <= max_len <= 512 or threads < 1:
-        raise InvalidInput("--epochs, --halueval-rows, --scifact-repeat and --threads must be >= 1; --max-len 16-512")
+def _verifier(out, seed, epochs, data, halueval_rows, scifact_repeat, max_len, lr, threads, quantize, *,
+              as_json) -> None:
+    if (epochs < 1 or halueval_rows < 1 or scifact_repeat < 1 or not 16 <= max_len <= 512 or threads < 1
+            or not 0 < lr < 1):
+        raise InvalidInput("--epochs, --halueval-rows, --scifact-repeat and --threads must be >= 1; "
+                           "--max-len 16-512; 0 < --lr < 1")
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -62,8 +69,8 @@ def _verifier(out, seed, epochs, data, halueval_rows, scifact_repeat, max_len, t
 
     cfg = TuneConfig(
         out=out, data=data, halueval_rows=halueval_rows, scifact_repeat=scifact_repeat, quantize=quantize,
-        train=TrainConfig(seed=seed, epochs=epochs, max_len=max_len, threads=threads),
-        command=_command(out, seed, epochs, halueval_rows, scifact_repeat, max_len),
+        train=TrainConfig(seed=seed, epochs=epochs, max_len=max_len, threads=threads, lr=lr, head_lr=10 * lr),
+        command=_command(out, seed, epochs, halueval_rows, scifact_repeat, max_len, lr),
     )
     if not err_console.is_terminal:  # a log file gets one line every 25 steps
 

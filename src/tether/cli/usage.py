@@ -81,8 +81,9 @@ def _budget_set(user, group, api_key, period, limit, soft, *, as_json: bool) -> 
     if as_json:
         print_json(b)
     else:
-        out_console.print(f"budget {b['id']}: {b['kind']} {'daily' if period == 'day' else 'monthly'} limit {b['limit_usd']:.2f} USD for "
-                          f"{scope} {b['scope_name']} ({'created' if b['created'] else 'updated'})")
+        out_console.print(f"budget {b['id']}: {b['kind']} {'daily' if period == 'day' else 'monthly'} "
+                          f"limit {b['limit_usd']:.2f} USD for {scope} {b['scope_name']} "
+                          f"({'created' if b['created'] else 'updated'})")
 
 
 @budget_app.command("list")

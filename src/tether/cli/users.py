@@ -6,6 +6,8 @@ actor) or, with ``--as NAME``, as that administrator; every change is audited ("
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import typer
 from rich.table import Table
 
@@ -92,9 +94,9 @@ def keys_create(
     expires_in_days: float = typer.Option(0, help="0: never expires."), as_user: str = AS_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    expires = datetime.now(timezone.utc) + timedelta(days=expires_in_days) if expires_in_days > 0 else None
+    expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days > 0 else None
     with open_engine() as t:
         created = t.accounts.create_key(acting(t, as_user), user, name=name, expires_at=expires, via=VIA)
     if as_json:

@@ -53,7 +53,7 @@ class Embedder(Protocol):
         ...
 
 
-def make_embedder(settings: EmbedSettings, secrets: "Mapping[str, str] | None" = None) -> Embedder:
+def make_embedder(settings: EmbedSettings, secrets: Mapping[str, str] | None = None) -> Embedder:
     """``secrets`` is the environment (read at the edge); only ``settings.api_key_env`` is used."""
     if settings.kind == "onnx":
         from tether.embed.onnx_minilm import OnnxEmbedder

@@ -7,10 +7,10 @@ as sentence-transformers does.
 
 from __future__ import annotations
 
-
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class OnnxEmbedder:
         self.dimension = settings.dimension
         self.batch_size = settings.batch_size
         self.max_tokens = settings.max_tokens
-        self._session = None
+        self._session: Any = None  # an onnxruntime.InferenceSession once loaded
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.cache_size = 20_000  # ~30 MB of vectors
@@ -155,7 +155,7 @@ class OnnxEmbedder:
                 n = len(ids[i])
                 input_ids[row, :n] = ids[i]
                 mask[row, :n] = 1
-            (hidden,) = self._session.run(  # type: ignore[union-attr]
+            (hidden,) = self._session.run(
                 ["last_hidden_state"],
                 {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)},
             )

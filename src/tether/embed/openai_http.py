@@ -10,8 +10,8 @@ from __future__ import annotations
 import httpx
 import numpy as np
 
-from tether.embed.tokenizer import count_tokens
 from tether._http import post_json
+from tether.embed.tokenizer import count_tokens
 from tether.errors import ConfigError, ProviderError
 
 

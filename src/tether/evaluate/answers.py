@@ -18,6 +18,8 @@ Definitions (per case; aggregates are means over the cases where a metric applie
   that contains a ``stale`` fact (a fact the case says must no longer appear), over answered cases.
 - ``abstention_precision/recall`` against ``must_abstain``; ``block_precision/recall`` against
   ``must_block``. Undefined (no predicted or no actual positives) is reported as ``None``.
+- ``answerable_abstained``: share of the cases that expect an answer (key facts or a reference
+  answer, neither ``must_abstain`` nor ``must_block``) that abstained: the price of abstention.
 - ``compliance_failures``: cases whose response (text, citation quotes and titles) contains a
   ``must_not_contain`` string or a ``forbidden`` one: the runner passes the canaries of every
   manifest document the case's principal may not read (``runner.forbidden_canaries``).
@@ -39,7 +41,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "pass_rate": True, "recall@10": True, "ndcg@10": True, "exact_match": True, "token_f1": True,
     "key_fact_recall": True, "citation_precision": True, "citation_recall": True, "groundedness": True,
     "hallucination_rate": False, "abstention_precision": True, "abstention_recall": True,
-    "block_precision": True, "block_recall": True, "compliance_failures": False,
+    "block_precision": True, "block_recall": True, "answerable_abstained": False, "compliance_failures": False,
     "latency_p50_ms": False, "latency_p95_ms": False, "cost_per_case": False,
 }
 
@@ -63,6 +65,8 @@ class Outcome:
     model: str = ""
     trace_id: str | None = None
     error: str | None = None
+    #: The answerability gate's score, threshold and decision (None: it did not run).
+    answerability: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,7 +119,7 @@ def key_fact_recall(answer: str, facts: Sequence[KeyFact]) -> tuple[float | None
 
 # --- citations and retrieval -------------------------------------------------------------------
 
-def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+def _overlaps(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
@@ -184,7 +188,8 @@ def score_case(case: GoldenCase, out: Outcome, *, facts: Sequence[KeyFact] | Non
     m["supported_sentences"] = float(sum(v == "supported" for v in verdicts))
     norm = normalise(text)
     contradicted = any(contains(norm, s) for s in stale)
-    m["hallucinated"] = float(answered and (any(v != "supported" for v in verdicts) or contradicted)) if answered else None
+    unsupported = any(v != "supported" for v in verdicts)
+    m["hallucinated"] = float(answered and (unsupported or contradicted)) if answered else None
     m["abstained"], m["blocked"] = float(out.abstained), float(out.blocked)
     hits = compliance_hits(case, out, forbidden)
     m["compliance_failure"] = float(bool(hits))
@@ -228,7 +233,11 @@ def aggregate(cases: Sequence[GoldenCase], scores: Sequence[CaseScore]) -> dict[
     out["hallucination_rate"] = _mean(m["hallucinated"] for m in ms)
     abst = [bool(m["abstained"]) and not bool(m["blocked"]) for m in ms]
     out["abstention_precision"], out["abstention_recall"] = _prf(abst, [bool(c.must_abstain) for c in cases])
-    out["block_precision"], out["block_recall"] = _prf([bool(m["blocked"]) for m in ms], [bool(c.must_block) for c in cases])
+    out["block_precision"], out["block_recall"] = _prf([bool(m["blocked"]) for m in ms],
+                                                        [bool(c.must_block) for c in cases])
+    wants = [bool(not (c.must_abstain or c.must_block) and (c.key_facts or c.expected_answer)) for c in cases]
+    answerable = [bool(m["abstained"]) for m, w in zip(ms, wants) if w]
+    out["answerable_abstained"] = sum(answerable) / len(answerable) if answerable else None
     out["compliance_failures"] = float(sum(m["compliance_failure"] or 0 for m in ms))
     lat = [m["latency_ms"] for m in ms if m["latency_ms"] is not None]
     out["latency_p50_ms"] = percentile(lat, 50) if lat else None

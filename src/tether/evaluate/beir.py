@@ -18,7 +18,7 @@ class BeirDataset:
     qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
 
     @classmethod
-    def load(cls, root: Path, split: str = "test") -> "BeirDataset":
+    def load(cls, root: Path, split: str = "test") -> BeirDataset:
         root = Path(root)
         for needed in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
             if not (root / needed).is_file():

@@ -62,13 +62,15 @@ def compare(current: dict, baseline: dict | None, *, tolerances: dict[str, float
             base = baseline.get(metric)
             if cur is None or base is None:
                 # undefined on one side (e.g. no abstentions at all): reported, never failing
-                findings.append(Finding(metric, cur, base, None, "ok" if cur is None and base is None else "missing", hib))
+                kind = "ok" if cur is None and base is None else "missing"
+                findings.append(Finding(metric, cur, base, None, kind, hib))
             else:
                 slack = _allowed(base, tols.get(metric, DEFAULT_TOLERANCE))
                 limit = base - slack if hib else base + slack
                 worse = cur < limit - 1e-9 if hib else cur > limit + 1e-9
                 better = cur > base + 1e-9 if hib else cur < base - 1e-9
-                findings.append(Finding(metric, cur, base, limit, "regression" if worse else "improved" if better else "ok", hib))
+                kind = "regression" if worse else "improved" if better else "ok"
+                findings.append(Finding(metric, cur, base, limit, kind, hib))
         if fail_under and metric in fail_under:
             bound = float(fail_under[metric])
             bad = cur is None or (cur < bound if hib else cur > bound)

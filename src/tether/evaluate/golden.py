@@ -113,7 +113,7 @@ class GoldenCase(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _defaults(self) -> "GoldenCase":
+    def _defaults(self) -> GoldenCase:
         kind = self.tags.kind
         if self.must_abstain is None:
             self.must_abstain = kind in ("restricted", "unanswerable")
@@ -146,7 +146,7 @@ class GoldenSet(BaseModel):
     cases: list[GoldenCase] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> "GoldenSet":
+    def _unique(self) -> GoldenSet:
         seen: set[str] = set()
         for c in self.cases:
             if c.id in seen:
@@ -154,7 +154,7 @@ class GoldenSet(BaseModel):
             seen.add(c.id)
         return self
 
-    def select(self, ids: list[str] | None = None, limit: int = 0) -> "GoldenSet":
+    def select(self, ids: list[str] | None = None, limit: int = 0) -> GoldenSet:
         cases = [c for c in self.cases if not ids or c.id in ids]
         return self.model_copy(update={"cases": cases[:limit] if limit else cases})
 

@@ -2,7 +2,8 @@
 
 No external assets: styles inline, charts drawn as inline SVG. The output depends only on the
 run files (no clock, no randomness), so a golden-file test pins its structure. Sections: runs,
-metrics across runs (a bar chart per metric), per-slice table of the latest run, stability and
+metrics across runs (a bar chart per metric), per-slice table of the latest run, the
+answerability gate's abstention / coverage curve (a line chart and a table), stability and
 after-update summaries when present, and per-case diffs of the latest run against the previous
 one (question, expected, got; unsupported sentences and leaked strings highlighted; a trace link
 placeholder when the engine returned a trace id).
@@ -23,7 +24,7 @@ CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px;text-align:left;vertical-align:top}
 .num{text-align:right;font-variant-numeric:tabular-nums}.fail{background:#fde2e2}.pass{background:#e3f6e3}
-.unsupported{background:#ffd7a8}.uncited{background:#fff1a8}.leak{background:#f55;color:#fff}
+.unsupported{background:#ffd7a8}.uncited{background:#fff1a8}.contradicted{background:#f9b3b3}.leak{background:#f55;color:#fff}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.chart{border:1px solid #ddd;padding:4px}
 details{margin:4px 0}summary{cursor:pointer}.muted{color:#777}
 """
@@ -68,6 +69,43 @@ def bar_chart(metric: str, labels: list[str], values: list[float | None]) -> str
         parts.append(f'<text x="{x + (bw - 4) / 2:.1f}" y="{h + 14}" font-size="9" text-anchor="middle">{escape(lab[:10])}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def curve_chart(curve: dict) -> str:
+    """Coverage of answerable cases and abstention recall against the gate's threshold."""
+    w, h, pad = 320, 160, 30
+    pts = curve["points"]
+
+    def xy(t: float, v: float) -> str:
+        return f"{pad + t * (w - 2 * pad):.1f},{h - pad - v * (h - 2 * pad):.1f}"
+
+    parts = [f'<svg class="chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">',
+             "<title>abstention / coverage</title>",
+             f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#999"/>',
+             f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#999"/>',
+             f'<text x="{w / 2:.0f}" y="{h - 8}" font-size="10" text-anchor="middle">threshold</text>']
+    for key, color in (("coverage", "#4a7bd0"), ("abstention_recall", "#d0694a")):
+        line = " ".join(xy(p["threshold"], p[key]) for p in pts if p.get(key) is not None)
+        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{line}">'
+                     f"<title>{escape(key)}</title></polyline>")
+    x = pad + curve["threshold"] * (w - 2 * pad)
+    parts.append(f'<line x1="{x:.1f}" y1="{pad}" x2="{x:.1f}" y2="{h - pad}" stroke="#777" stroke-dasharray="3"/>')
+    parts.append(f'<text x="{pad + 4}" y="{pad - 8}" font-size="10" fill="#4a7bd0">coverage</text>'
+                 f'<text x="{pad + 70}" y="{pad - 8}" font-size="10" fill="#d0694a">abstention recall</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _curve_section(curve: dict) -> str:
+    from tether.evaluate.curve import curve_table
+
+    rows = "".join("<tr>" + "".join(f"<td class='num'>{escape(c)}</td>" for c in r) + "</tr>"
+                   for r in curve_table(curve))
+    return (f"<h2>Answerability gate (latest run)</h2><p class='muted'>{curve['answerable_cases']} cases expect an "
+            f"answer, {curve['abstain_cases']} must abstain; threshold of this run {_fmt(curve['threshold'])} (*); "
+            f"{escape(curve['note'])}.</p><div class='charts'>{curve_chart(curve)}</div>"
+            "<table><tr><th>threshold</th><th>coverage</th><th>wrongly abstained</th><th>abstention recall</th></tr>"
+            f"{rows}</table>")
 
 
 def _highlight(text: str, sentences: list[dict], leaks: list[str]) -> str:
@@ -159,6 +197,8 @@ def render(runs: list[dict], *, trace_url: str | None = None, back: str | None =
     for name, figs in [("overall", last["metrics"]), *last.get("slices", {}).items()]:
         h.append(f"<tr><td>{escape(name)}</td>" + "".join(f"<td class='num'>{_fmt(figs.get(c))}</td>" for c in SLICE_COLUMNS) + "</tr>")
     h.append("</table>")
+    if last.get("answerability_curve"):
+        h.append(_curve_section(last["answerability_curve"]))
     if last.get("stability"):
         st = last["stability"]
         h.append(f"<h2>Stability ({st['repeats']} repeats)</h2><p>answer agreement {_fmt(st['answer_agreement'])}, "

@@ -44,7 +44,8 @@ def index_dataset(db: Database, embedder: Embedder, settings: Settings, ds: Beir
 
 def chunk_to_doc(db: Database) -> dict[int, str]:
     with db.connection() as conn:
-        rows = conn.execute("SELECT c.id, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id").fetchall()
+        rows = conn.execute(
+            "SELECT c.id, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id").fetchall()
     return {int(r["id"]): r["source_uri"].removeprefix("beir://") for r in rows}
 
 

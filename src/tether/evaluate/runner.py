@@ -8,18 +8,18 @@ manifest-described corpus) and its changed documents; both are idempotent.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import statistics
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tether.evaluate.answers import CaseScore, Outcome, aggregate, by_slice, cost_of, score_case
+from tether.evaluate.curve import abstention_curve
 from tether.evaluate.golden import GoldenCase, GoldenSet, fact_label_list, normalise
 
 Progress = Callable[[int], None]
@@ -111,6 +111,7 @@ def ask_case(engine, case: GoldenCase, *, model: str | None = None) -> Outcome:
     elif cfg is not None:
         out.cost = cost_of(usage.input_tokens, usage.output_tokens, cfg.price_in_per_mtok, cfg.price_out_per_mtok)
     out.trace_id = getattr(res, "trace_id", None) or getattr(ans, "trace_id", None)
+    out.answerability = getattr(res, "answerability", None)
     return out
 
 
@@ -186,7 +187,8 @@ class RunResult:
             "format": "tether-eval-run/1", "run_id": self.run_id, "name": self.golden.name, "source": self.source,
             "model": self.model, "started_at": self.started_at, "duration_s": round(self.duration_s, 2),
             "config": self.config, "metrics": _round(self.metrics), "slices": _round(self.slices),
-            "stability": self.stability(), "after_update": _round(self.after_update_report()), "cases": cases,
+            "stability": self.stability(), "after_update": _round(self.after_update_report()),
+            "answerability_curve": abstention_curve(self.golden.cases, self.run.outcomes[0]), "cases": cases,
         }
 
 
@@ -257,16 +259,17 @@ def _measuring(engine):
 
 def _run_golden(engine, golden: GoldenSet, *, source, model, repeat, after_update, progress, config, judge,
                 forbidden) -> RunResult:
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     phase = run_phase(engine, golden, model=model, repeat=repeat, progress=progress, judge=judge, forbidden=forbidden)
     res = RunResult(golden, source, model or engine.settings.generate.default_model, phase, started, 0.0,
                     config=dict(config or {}))
     if after_update is not None:
         res.updated_uris = after_update()
+        asked_before = len(golden.cases) * max(1, repeat)
         res.after_update = run_phase(engine, golden, model=model, facts_after_update=True, judge=judge,
                                      forbidden=forbidden,
-                                     progress=(lambda n: progress(len(golden.cases) * max(1, repeat) + n)) if progress else None)
+                                     progress=(lambda n: progress(asked_before + n)) if progress else None)
     res.duration_s = time.perf_counter() - t0
     return res
 

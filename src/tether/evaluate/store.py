@@ -42,8 +42,8 @@ def _write_phase(conn, run_id: int, phase: str, result: RunResult, data: Phase) 
 
 
 def list_runs(conn, *, name: str | None = None, limit: int = 50) -> list[dict]:
-    sql = ("SELECT id, run_key, name, source, model, started_at, finished_at, metrics, passed, gate IS NOT NULL AS gated,"
-           " doc IS NOT NULL AS has_report FROM eval_runs")
+    sql = ("SELECT id, run_key, name, source, model, started_at, finished_at, metrics, passed,"
+           " gate IS NOT NULL AS gated, doc IS NOT NULL AS has_report FROM eval_runs")
     params: list[object] = []
     if name:
         sql += " WHERE name = %s"

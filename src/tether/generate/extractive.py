@@ -1,27 +1,38 @@
-"""The embedded default generator: no LLM, it quotes the best source sentences verbatim.
+"""The embedded default generator: no LLM, it quotes the source units that answer, verbatim.
 
-Each sentence of the packed passages is scored against the question (cosine with the bundled
-embedder, plus the share of the question's content terms it contains); the best one to
-``max_sentences`` sentences that score well and do not repeat each other are output verbatim,
-each followed by its citation ``[n]``. When nothing scores above ``min_score`` the answer is
-empty (the orchestrator abstains). Grounded by construction, cheap, and deterministic.
+With the verifier (the engine injects its :class:`~tether.ground.focus.AnswerScorer`), the
+units are chosen for the question (:mod:`tether.generate.focused`): ranked by P(answers) blended
+with similarity, every part of a multi-part question covered, list items and table rows kept
+whole (a row after its table's header), and nothing quoted whose P(answers) is under
+``ground.answerability.sentence_threshold``. Without one (no model shipped), each sentence is
+scored by similarity alone (cosine with the bundled embedder, plus the share of the question's
+content terms it contains) and the best one to ``max_sentences`` are quoted, as before the
+verifier. Either way each quote is followed by its citation ``[n]``; when nothing qualifies the
+answer is empty (the answer path abstains). Grounded by construction, cheap, and deterministic.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from pydantic import BaseModel
 
 from tether.embed.base import Embedder
 from tether.generate.base import Capabilities, GenerationRequest, GeneratorBase
+from tether.generate.focused import FocusConfig, Pick, select_focused
 from tether.ground.analysis import terms
+from tether.ground.answerable import sentence_threshold
 from tether.ground.citations import MARKER
+from tether.ground.focus import AnswerScorer
+from tether.settings import AnswerabilityConfig
 from tether.text import split_sentences
 from tether.types import Generation
+
+#: The engine's scorer, looked up when a request comes (the model loads lazily, once per engine).
+ScorerSource = Callable[[], AnswerScorer | None]
 
 
 class ExtractiveConfig(BaseModel):
@@ -40,10 +51,29 @@ class ExtractiveGenerator(GeneratorBase):
 
     capabilities = Capabilities(streaming=True, json_schema=False, extractive=True)
 
-    def __init__(self, embedder: Embedder, cfg: ExtractiveConfig | None = None) -> None:
+    def __init__(self, embedder: Embedder, cfg: ExtractiveConfig | None = None, *,
+                 scorer: AnswerScorer | ScorerSource | None = None,
+                 answerability: AnswerabilityConfig | None = None, focus: FocusConfig | None = None) -> None:
         self.embedder = embedder
         self.cfg = cfg or ExtractiveConfig()
         self.name = f"extractive:{embedder.name}"
+        self._scorer = scorer
+        self.answerability = answerability or AnswerabilityConfig()
+        self.focus = focus or FocusConfig()
+
+    @property
+    def scorer(self) -> AnswerScorer | None:
+        s = self._scorer
+        return s() if callable(s) and not isinstance(s, AnswerScorer) else s
+
+    def select_units(self, req: GenerationRequest) -> list[Pick] | None:
+        """The question-focused picks, or None when no verifier is available (then
+        :meth:`select` ranks by similarity, as before the verifier)."""
+        scorer = self.scorer
+        if scorer is None:
+            return None
+        floor = sentence_threshold(self.answerability, scorer.verifier)
+        return select_focused(req.question, req.passages, self.embedder, scorer, floor, self.focus)
 
     def select(self, req: GenerationRequest) -> list[tuple[int, str, float]]:
         """``(source number, sentence, score)`` of the chosen sentences, in source order."""
@@ -77,15 +107,20 @@ class ExtractiveGenerator(GeneratorBase):
 
     def generate(self, req: GenerationRequest) -> Generation:
         t0 = time.perf_counter()
-        picked = self.select(req)
-        # a source's own "[12]"-style reference marks would read as citations: drop them
-        text = " ".join(f"{_clean(sentence)} [{n}]" for n, sentence, _ in picked)
+        focused = self.select_units(req)
+        if focused is None:
+            picked = self.select(req)
+            # a source's own "[12]"-style reference marks would read as citations: drop them
+            text = " ".join(f"{_clean(sentence)} [{n}]" for n, sentence, _ in picked)
+            found = bool(picked)
+        else:
+            text, found = render(focused), bool(focused)
         return Generation(
             text=text,
             model=self.name,
             input_tokens=0,
             output_tokens=0,
-            finish_reason="stop" if picked else "abstain",
+            finish_reason="stop" if found else "abstain",
             latency_s=time.perf_counter() - t0,
         )
 
@@ -93,6 +128,29 @@ class ExtractiveGenerator(GeneratorBase):
         text = self.generate(req).text
         for i, word in enumerate(text.split(" ") if text else []):
             yield word if i == 0 else " " + word
+
+
+def render(picks: list[Pick]) -> str:
+    """The quotes as answer text: sentences run on; a list item, table row or record stands on
+    its own line (a row after its table's header, once per table), each with its ``[n]``."""
+    lines: list[str] = []
+    headers: set[tuple[int, int]] = set()
+    prev = ""
+    for p in picks:
+        u, n = p.cand.unit, p.cand.number
+        if u.kind == "row" and u.context and (n, u.block) not in headers:
+            headers.add((n, u.block))
+            lines.append(f"{_clean(u.context)} [{n}]")
+            prev = "row"
+        # every sentence of a unit carries the citation (an item may hold several)
+        quote = " ".join(f"{s.text} [{n}]" for s in split_sentences(_clean(u.text))) if u.kind != "row" else \
+            f"{_clean(u.text)} [{n}]"
+        if u.kind == "sentence" and prev == "sentence":
+            lines[-1] += " " + quote
+        else:
+            lines.append(quote)
+        prev = u.kind
+    return "\n".join(lines)
 
 
 def _is_heading(sentence: str) -> bool:

@@ -17,6 +17,7 @@ with a :class:`~tether.errors.ProviderError` and the next call starts a new one.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import json
 import secrets
@@ -86,7 +87,7 @@ class _ServerProcess:
     """One running child: its process, the HTTP client bound to it, and its stderr log."""
 
     def __init__(self, path: Path, cfg: LlamaLocalConfig, name: str) -> None:
-        self.log: IO[bytes] = tempfile.TemporaryFile()
+        self.log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr for its lifetime
         key = secrets.token_urlsafe(24)
         self.proc = subprocess.Popen(
             [sys.executable, str(_SERVER_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -139,10 +140,8 @@ class _ServerProcess:
 
     def stop(self) -> None:
         if self.proc.stdin and not self.proc.stdin.closed:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()  # the child's signal to shut down cleanly
-            except OSError:
-                pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

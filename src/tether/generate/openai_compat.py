@@ -51,7 +51,8 @@ class OpenAICompatGenerator(GeneratorBase):
         self.capabilities = Capabilities(streaming=cfg.streaming, json_schema=True)
         timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
         self._client = OpenAI(
-            base_url=cfg.base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=0
+            base_url=cfg.base_url, api_key=api_key or "not-needed", max_retries=0,
+            timeout=timeout,  # type: ignore[arg-type]  # openai>=3 types an httpx2.Timeout; it normalises httpx's
         )
 
     def __repr__(self) -> str:  # never show the key
@@ -99,7 +100,7 @@ class OpenAICompatGenerator(GeneratorBase):
     def stream_with_usage(self, req: GenerationRequest) -> Iterator[str | Usage]:
         """Text deltas, then (when the server reports it: ``stream_options.include_usage``)
         one :class:`Usage` with the call's token counts."""
-        extra = {"stream_options": {"include_usage": True}} if self.cfg.stream_usage else {}
+        extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if self.cfg.stream_usage else {}
         with _translated(self.cfg):
             events = self._client.chat.completions.create(**self._kwargs(req), stream=True, **extra)
             finished = False
@@ -127,7 +128,7 @@ class _translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> Literal[False]:
         if exc is None or isinstance(exc, (ProviderError, GeneratorExit)):
             return False
         import httpx

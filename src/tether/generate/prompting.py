@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from tether.generate.base import GenerationRequest
@@ -19,7 +19,7 @@ PROMPT_VERSION = "v1"
 _TAG = re.compile(r"<(\s*/?\s*source)", re.IGNORECASE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str, version: str = PROMPT_VERSION) -> str:
     """The text of ``prompts/<name>_<version>.txt``."""
     path = resources.files("tether.generate").joinpath(f"prompts/{name}_{version}.txt")

@@ -3,10 +3,10 @@ drops, regenerates or abstains."""
 
 from tether.ground.answer import answer
 from tether.ground.citations import ParsedSentence, parse_answer
-from tether.settings import ABSTAIN_TEXT, GroundConfig
 from tether.ground.stream import stream_answer
 from tether.ground.structured import CLAIM_SCHEMA_EXAMPLE
 from tether.ground.verdict import GroundedAnswer, Grounder, ground_answer
+from tether.settings import ABSTAIN_TEXT, GroundConfig
 
 __all__ = [
     "ABSTAIN_TEXT",

@@ -72,7 +72,8 @@ def unmatched_words(claim: str, source: str) -> list[str]:
     stem = _stemmer().stemWord
     out: list[str] = []
     for t in tokens(claim):
-        if (t not in STOPWORDS and t not in LIGHT and len(t) > 1 or t.isdigit()) and stem(t) not in have and t not in out:
+        content = (t not in STOPWORDS and t not in LIGHT and len(t) > 1) or t.isdigit()
+        if content and stem(t) not in have and t not in out:
             out.append(t)
     return out
 

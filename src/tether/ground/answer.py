@@ -4,7 +4,8 @@
 
 1. No passages, or the top passage's retrieval score below ``cfg.min_retrieval_score``:
    abstain without calling the model.
-2. Generate; ground every sentence (:mod:`tether.ground.verdict`).
+2. Generate; ground every sentence (:mod:`tether.ground.verdict`; with the verifier, a sentence
+   a model wrote that contradicts its cited source is ``contradicted``).
 3. If any sentence is unsupported or uncited, regenerate ONCE with feedback naming the
    rejected sentences and why (skipped for extractive generators: nothing would change).
 4. Keep the supported sentences of the better attempt. Abstain (escalating to a human) when
@@ -21,12 +22,20 @@ from dataclasses import replace
 from tether.embed.base import Embedder
 from tether.generate.base import GenerationRequest, Generator
 from tether.ground.citations import parse_answer
-from tether.settings import GroundConfig
 from tether.ground.policy import (
-    abstention, borderline, claims_of, cut, describe, distinct_citations, retrieval_too_weak, too_little,
+    abstention,
+    borderline,
+    claims_of,
+    cut,
+    describe,
+    distinct_citations,
+    retrieval_too_weak,
+    too_little,
 )
 from tether.ground.structured import answer_structured
 from tether.ground.verdict import Grounder
+from tether.ground.verifier import Verifier
+from tether.settings import GroundConfig
 from tether.types import Answer, Generation, Passage, SentenceVerdict, Usage
 
 
@@ -39,15 +48,18 @@ def answer(
     *,
     json_schema: dict[str, object] | None = None,
     max_tokens: int = 512,
+    verifier: Verifier | None = None,
 ) -> Answer:
-    """A grounded answer (or an abstention) to ``question`` from ``passages`` ([1] = first)."""
+    """A grounded answer (or an abstention) to ``question`` from ``passages`` ([1] = first).
+    ``verifier`` adds its entailment check for generators that write their own text."""
     cfg = cfg or GroundConfig()
     if json_schema is not None:
-        return answer_structured(question, passages, generator, embedder, json_schema, cfg, max_tokens=max_tokens)
+        return answer_structured(question, passages, generator, embedder, json_schema, cfg, max_tokens=max_tokens,
+                                 verifier=verifier)
     weak = retrieval_too_weak(passages, cfg)
     if weak:
         return abstention(cfg, weak)
-    grounder = Grounder(passages, embedder, cfg)
+    grounder = Grounder(passages, embedder, cfg, None if generator.capabilities.extractive else verifier)
     req = GenerationRequest(question=question, passages=passages, max_tokens=max_tokens)
     gen = generator.generate(req)
     usage = gen.usage
@@ -94,7 +106,7 @@ class _Attempt:
         self.abstain_ranges = abstain_ranges
 
     @classmethod
-    def of(cls, gen: Generation, grounder: Grounder) -> "_Attempt":
+    def of(cls, gen: Generation, grounder: Grounder) -> _Attempt:
         parsed = parse_answer(gen.text)
         claims, abstained = claims_of(parsed)
         claim_ids = {id(c) for c in claims}

@@ -63,7 +63,7 @@ def parse_answer(text: str) -> list[ParsedSentence]:
             merged[-1] = (merged[-1][0], e)  # "[2]" on its own belongs to the previous sentence
         else:
             merged.append((s, e))
-    out = []
+    out: list[ParsedSentence] = []
     for s, e in merged:
         raw = text[s:e]
         claim = strip_markers(raw)
@@ -75,7 +75,7 @@ def parse_answer(text: str) -> list[ParsedSentence]:
 
 def _claim_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans, skipping headings and fenced code."""
-    spans = []
+    spans: list[tuple[int, int]] = []
     in_code = False
     pos = 0
     for line in text.splitlines(keepends=True):

@@ -63,6 +63,8 @@ def explain(v: SentenceVerdict) -> str:
                 "terms_missing": f"uses words the cited source does not ({arg})",
                 "low_support": "is not supported by the cited source",
                 "no_span": "the cited source is empty",
+                "contradicted": "contradicts the cited source",
+                "not_entailed": "is not stated by the cited source",
             }.get(kind, r)
         )
     return "; ".join(why) or "not supported"

@@ -4,7 +4,9 @@ A passage is a chunk of a document: ``Passage.char_start`` is where ``passage.te
 the document's text, so a local offset ``i`` is document offset ``char_start + i``. The span is
 the passage sentence that best matches the claim (cosine + term overlap), widened greedily by
 the sentences that cover claim terms, numbers or names the first one lacks (a claim may join
-two sentences of its source), up to ``max_spans`` sentences.
+two sentences of its source), up to ``max_spans`` sentences. Besides sentences, a table row (or
+its header), a list item or a data record is a candidate span whole
+(:func:`tether.text.units.block_spans`), so a quoted row resolves to that row.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from tether.embed.base import Embedder
 from tether.ground.analysis import names, numbers, terms, tokens
 from tether.text import split_sentences
+from tether.text.units import block_spans
 from tether.types import Passage
 
 
@@ -56,6 +59,7 @@ class SourceIndex:
             units: list[list[_Unit]] = []
             for p in self.passages:
                 spans = [(s.start, s.end) for s in split_sentences(p.text) if s.has_words]
+                spans += [b for b in block_spans(p.text) if b not in spans]  # rows, items, records whole
                 if not spans and p.text.strip():
                     spans = [(0, len(p.text))]
                 units.append([_unit(p.text, s, e) for s, e in spans])

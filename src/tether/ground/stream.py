@@ -25,12 +25,20 @@ from typing import Any
 from tether.embed.base import Embedder
 from tether.generate.base import GenerationRequest, Generator
 from tether.ground.citations import ParsedSentence, parse_answer
-from tether.settings import GroundConfig
 from tether.ground.policy import (
-    abstention, borderline, cut, distinct_citations, explain, is_abstention, retrieval_too_weak, too_little,
+    abstention,
+    borderline,
+    cut,
+    distinct_citations,
+    explain,
+    is_abstention,
+    retrieval_too_weak,
+    too_little,
 )
 from tether.ground.verdict import Grounder
-from tether.types import Answer, SentenceVerdict, Usage, Passage
+from tether.ground.verifier import Verifier
+from tether.settings import GroundConfig
+from tether.types import Answer, Passage, SentenceVerdict, Usage
 
 Event = dict[str, Any]
 
@@ -42,21 +50,20 @@ class AnswerStream:
     steps on :attr:`answer` as on a non-streamed one."""
 
     def __init__(self, question: str, passages: list[Passage], generator: Generator, embedder: Embedder,
-                 cfg: GroundConfig | None = None, *, max_tokens: int = 512) -> None:
+                 cfg: GroundConfig | None = None, *, max_tokens: int = 512, verifier: Verifier | None = None) -> None:
         self.question, self.passages, self.generator, self.embedder = question, passages, generator, embedder
+        self.verifier = None if generator.capabilities.extractive else verifier
         self.cfg = cfg or GroundConfig()
         self.max_tokens = max_tokens
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[Event]:
-        from tether.ground.answer import retrieval_too_weak
-
         cfg, generator = self.cfg, self.generator
         weak = retrieval_too_weak(self.passages, cfg)
         if weak:
             self.answer = abstention(cfg, weak)
             return
-        grounder = Grounder(self.passages, self.embedder, cfg)
+        grounder = Grounder(self.passages, self.embedder, cfg, self.verifier)
         req = GenerationRequest(question=self.question, passages=self.passages, max_tokens=self.max_tokens)
         buf = ""
         done = 0  # parsed sentences already judged

@@ -26,12 +26,13 @@ from typing import Any
 import jsonschema
 
 from tether.embed.base import Embedder
-from tether.generate.base import GenerationRequest, Generator
 from tether.errors import InvalidInput
+from tether.generate.base import GenerationRequest, Generator
 from tether.ground.citations import ParsedSentence, cited_numbers, strip_markers
-from tether.settings import GroundConfig
 from tether.ground.policy import abstention, borderline, describe, distinct_citations, retrieval_too_weak, too_little
 from tether.ground.verdict import Grounder
+from tether.ground.verifier import Verifier
+from tether.settings import GroundConfig
 from tether.types import Answer, Passage, SentenceVerdict, Usage
 
 CLAIM_SCHEMA_EXAMPLE: dict[str, Any] = {
@@ -113,7 +114,7 @@ def _remove(obj: Any, paths: list[tuple[Any, ...]]) -> Any:
 
 def answer_structured(
     question: str, passages: list[Passage], generator: Generator, embedder: Embedder,
-    schema: dict[str, Any], cfg: GroundConfig, *, max_tokens: int = 512,
+    schema: dict[str, Any], cfg: GroundConfig, *, max_tokens: int = 512, verifier: Verifier | None = None,
 ) -> Answer:
     """A schema-valid, grounded JSON answer in ``Answer.data``, or an abstention."""
     if not generator.capabilities.json_schema:
@@ -121,7 +122,7 @@ def answer_structured(
     weak = retrieval_too_weak(passages, cfg)
     if weak:
         return abstention(cfg, weak)
-    grounder = Grounder(passages, embedder, cfg)
+    grounder = Grounder(passages, embedder, cfg, None if generator.capabilities.extractive else verifier)
     req = GenerationRequest(question=question, passages=passages, json_schema=schema, max_tokens=max_tokens)
     usage, attempts, retried = Usage(), 0, False
     obj: Any = None

@@ -101,11 +101,17 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """``entailed``: a claim is supported iff P(entailed) >= this. ``answers``: a passage
-    answers iff P(answers) >= this. Both calibrated on held-out slices (see MODEL_CARD.md)."""
+    """``entailed``: a claim is supported iff P(entailed) >= this. ``entailed_question``: the
+    same for a claim read as the answer to a question (short answers score differently from
+    standalone sentences, so each reading has its own calibrated cut). ``answers``: a passage
+    answers iff P(answers) >= this. All calibrated on held-out slices (see MODEL_CARD.md)."""
 
     entailed: float = 0.5
     answers: float = 0.5
+    entailed_question: float = 0.5
+
+    def for_claim(self, question: str | None) -> float:
+        return self.entailed_question if question and question.strip() else self.entailed
 
 
 class Verifier:
@@ -121,7 +127,8 @@ class Verifier:
         self.path = path
         self.max_len = int(config["max_len"])
         t = config.get("thresholds", {})
-        self.thresholds = Thresholds(float(t.get("entailed", 0.5)), float(t.get("answers", 0.5)))
+        entailed = float(t.get("entailed", 0.5))
+        self.thresholds = Thresholds(entailed, float(t.get("answers", 0.5)), float(t.get("entailed_question", entailed)))
 
     @classmethod
     def load(cls, path: Path | str | None = None, *, threads: int = 2) -> Verifier:
@@ -192,7 +199,8 @@ class Verifier:
         self, claims: Sequence[str], evidences: Sequence[str], questions: Sequence[str | None] | None = None
     ) -> list[dict[str, Any]]:
         """For each (claim, evidence[, question]): the three probabilities, ``score`` (=
-        P(entailed)) and a ``verdict``: ``supported`` at or above the calibrated threshold,
+        P(entailed)) and a ``verdict``: ``supported`` at or above the calibrated threshold (the
+        one for claims read with a question where one is given),
         otherwise ``contradicted`` when contradiction is the likelier failure, else ``unsupported``."""
         if len(claims) != len(evidences) or (questions is not None and len(questions) != len(claims)):
             raise InvalidInput("claims, evidences (and questions) must have the same length")
@@ -203,10 +211,10 @@ class Verifier:
         _, nli = self.logits([(claim_text(c, q), e) for c, e, q in zip(claims, evidences, qs)])
         probs = _softmax(nli.astype(np.float64))
         out = []
-        for p in probs:
+        for p, q in zip(probs, qs):
             d: dict[str, Any] = {name: round(float(x), 6) for name, x in zip(LABELS, p)}
             d["score"] = d["entailed"]
-            if p[0] >= self.thresholds.entailed:
+            if p[0] >= self.thresholds.for_claim(q):
                 d["verdict"] = "supported"
             else:
                 d["verdict"] = "contradicted" if p[1] >= p[2] else "unsupported"

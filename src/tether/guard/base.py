@@ -17,7 +17,7 @@ Stage = Literal["input", "context", "output"]
 STAGES: tuple[Stage, ...] = ("input", "context", "output")
 
 
-class Verdict(str, Enum):
+class Verdict(str, Enum):  # noqa: UP042 - StrEnum would change str(Verdict.ALLOW) from 'Verdict.ALLOW' to 'allow'
     """What to do with the text. Ordered by severity (see :func:`most_severe`)."""
 
     ALLOW = "allow"

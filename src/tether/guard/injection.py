@@ -85,10 +85,7 @@ def _classifier_view(text: str) -> str:
 def _windows(text: str) -> list[str]:
     """Sentence-sized windows: the classifier mean-pools, so one injected sentence in a long
     chunk is diluted below any threshold unless it is scored on its own."""
-    if len(text) <= _WINDOW:
-        windows = [text]
-    else:
-        windows = []
+    windows = [text] if len(text) <= _WINDOW else []
     parts = [p.strip() for p in _SENTENCE.split(text) if p.strip()]
     if len(parts) <= 1:
         return windows or [text[i : i + _WINDOW] for i in range(0, len(text), _WINDOW)]
@@ -122,6 +119,7 @@ def classifier_scores(texts: Sequence[str], model_dir: str = "") -> list[float]:
                 _score_cache.move_to_end((model_dir, part))
             scores.append(hit)
     todo = sorted({part for part, sc in zip(flat, scores) if sc is None})
+    fresh: dict[str, float] = {}
     if todo:
         try:
             fresh = dict(zip(todo, (r.score for r in jailguard.detect_batch(todo))))
@@ -132,14 +130,14 @@ def classifier_scores(texts: Sequence[str], model_dir: str = "") -> list[float]:
                 _score_cache[(model_dir, part)] = sc
             while len(_score_cache) > _SCORE_CACHE_SIZE:
                 _score_cache.popitem(last=False)
-        scores = [fresh[part] if sc is None else sc for part, sc in zip(flat, scores)]
-    return [max(scores[a:b], default=0.0) for a, b in spans]
+    done = [fresh[part] if sc is None else sc for part, sc in zip(flat, scores)]
+    return [max(done[a:b], default=0.0) for a, b in spans]
 
 
 #: Classifier scores of recently seen windows (the score is a pure function of the text):
 #: a question asked again, by anyone, costs no second model run.
 _SCORE_CACHE_SIZE = 20_000
-_score_cache: "OrderedDict[tuple[str, str], float]" = OrderedDict()
+_score_cache: OrderedDict[tuple[str, str], float] = OrderedDict()
 _score_lock = threading.Lock()
 
 

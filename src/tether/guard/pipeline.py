@@ -47,13 +47,17 @@ def register_guard(stage: Stage, name: str, factory: GuardFactory,
     if stage not in _REGISTRY:
         raise ValueError(f"unknown guard stage {stage!r}; stages: {', '.join(STAGES)}")
     text = label or name
-    reg = Registration(name, factory, text if callable(text) else (lambda _s, t=text: t))
+    reg = Registration(name, factory, text if callable(text) else _fixed_label(text))
     regs = _REGISTRY[stage]
     at = next((i for i, r in enumerate(regs) if r.name == name), None)
     if at is None:
         regs.append(reg)
     else:
         regs[at] = reg
+
+
+def _fixed_label(text: str) -> Callable[[GuardSettings], str]:
+    return lambda _settings: text
 
 
 def unregister_guard(stage: Stage, name: str) -> bool:

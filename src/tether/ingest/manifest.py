@@ -33,7 +33,7 @@ class Manifest:
     organisation: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path, root: Path | None = None) -> "Manifest":
+    def load(cls, path: Path, root: Path | None = None) -> Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.embed.base import Embedder
 from tether.errors import FileTooLarge, IngestError, TetherError
@@ -20,10 +22,10 @@ from tether.ingest.chunker import chunk_document
 from tether.ingest.loaders import load_bytes
 from tether.retrieve.keyword import analyze
 from tether.settings import Settings
-from tether.types import ChunkSpan, LoadedDocument
 from tether.store import documents as docs
 from tether.store.principals import acl_tokens
-from tether.types import Acl
+from tether.store.rows import one
+from tether.types import Acl, ChunkSpan, LoadedDocument
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,8 @@ def scan_chunks(chunks: list[ChunkSpan], settings: Settings) -> list[tuple[bool,
         if clf >= gs.injection_threshold:
             reasons.insert(0, f"classifier:{clf:.2f}")
         quarantine = heur >= gs.injection_threshold
-        out.append((quarantine, float(max(clf, heur)), reasons if (quarantine or clf >= gs.injection_threshold) else []))
+        shown = reasons if (quarantine or clf >= gs.injection_threshold) else []
+        out.append((quarantine, float(max(clf, heur)), shown))
     return out
 
 
@@ -111,8 +114,8 @@ def read_source(path: Path, max_bytes: int) -> bytes:
 
 
 def ingest_one(
-    conn: psycopg.Connection, embedder: Embedder, settings: Settings, req: IngestRequest,
-    *, on_commit: "callable | None" = None,
+    conn: psycopg.Connection[DictRow], embedder: Embedder, settings: Settings, req: IngestRequest,
+    *, on_commit: Callable[[psycopg.Connection[DictRow], IngestResult], None] | None = None,
 ) -> IngestResult:
     """Ingest ``req`` with ``conn`` (committed on success). ``on_commit(conn, result)`` runs in
     the same transaction just before commit (the worker marks its job done there)."""
@@ -138,6 +141,7 @@ def ingest_one(
         title = req.title or loaded.title or path.stem
     else:
         chunks, terms, vectors, guard = [], [], None, None
+        assert existing is not None  # nothing loaded: the stored document is unchanged
         body, fmt, meta = existing["body"], existing["format"], existing["metadata"]
         title = req.title or existing["title"]
 
@@ -155,8 +159,10 @@ def ingest_one(
             )
             if status not in ("unchanged", "metadata"):
                 raise IngestError(f"{path.name} changed while it was being ingested; retry")
-            n_chunks = int(conn.execute("SELECT count(*) AS n FROM chunks WHERE document_id = %s", (doc_id,)).fetchone()["n"])
+            n_chunks = int(one(conn.execute("SELECT count(*) AS n FROM chunks WHERE document_id = %s",
+                                            (doc_id,)))["n"])
         else:
+            assert vectors is not None  # embedded above whenever something was loaded
             doc_id, version, status = docs.write_document(
                 conn, write, chunks, vectors, terms, k1=settings.retrieve.k1, b=settings.retrieve.b,
                 guard=guard,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from tether.embed.base import Embedder
 from tether.errors import IngestError
@@ -54,21 +54,21 @@ class Worker:
             while not self._stop.is_set():
                 job = jobs.claim(conn, self.name, lease_s=lease, max_attempts=max_att, batch_id=batch_id)
                 if job is None:
-                    if until_empty:
-                        if batch_id is None or self._batch_finished(conn, batch_id):
-                            break
+                    if until_empty and (batch_id is None or self._batch_finished(conn, batch_id)):
+                        break
                     time.sleep(poll_s)
                     continue
                 self._run_job(conn, job, on_result)
                 done += 1
         return done
 
-    def _batch_finished(self, conn: psycopg.Connection, batch_id: str) -> bool:
+    def _batch_finished(self, conn: psycopg.Connection[DictRow], batch_id: str) -> bool:
         st = jobs.batch_status(conn, batch_id)
         conn.commit()
         return st["queued"] == 0 and st["running"] == 0
 
-    def _run_job(self, conn: psycopg.Connection, job: jobs.Job, on_result: Callable[[dict], None] | None) -> None:
+    def _run_job(self, conn: psycopg.Connection[DictRow], job: jobs.Job,
+                 on_result: Callable[[dict], None] | None) -> None:
         beat = _Heartbeat(self.url, job, self.settings.ingest.heartbeat_s)
         beat.start()
         try:
@@ -76,7 +76,7 @@ class Worker:
                 raise IngestError(f"unknown job kind {job.kind!r}")
             req = IngestRequest(**job.payload)
 
-            def finish(c: psycopg.Connection, result) -> None:
+            def finish(c: psycopg.Connection[DictRow], result) -> None:
                 jobs.complete(c, job, result.to_dict())
 
             result = ingest_one(conn, self.embedder, self.settings, req, on_commit=finish)

@@ -30,14 +30,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from tether.errors import NotFound
 from tether.settings import DriftRule, ObserveSettings
+from tether.store.rows import one
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +102,14 @@ def rules(cfg: ObserveSettings) -> dict[str, DriftRule]:
 
 
 def windows(cfg: ObserveSettings, now: datetime | None = None) -> dict[str, datetime]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cur_start = now - timedelta(hours=cfg.drift_window_hours)
-    return {"now": now, "current_start": cur_start, "baseline_start": cur_start - timedelta(days=cfg.drift_baseline_days)}
+    return {"now": now, "current_start": cur_start,
+            "baseline_start": cur_start - timedelta(days=cfg.drift_baseline_days)}
 
 
-def _figures_row(conn: psycopg.Connection, start: datetime, end: datetime) -> dict:
-    return conn.execute(_FIGURES_SQL, (start, end)).fetchone()  # type: ignore[no-any-return]
+def _figures_row(conn: psycopg.Connection[DictRow], start: datetime, end: datetime) -> dict:
+    return one(conn.execute(_FIGURES_SQL, (start, end)))
 
 
 def evaluate(rule: DriftRule | None, direction: str, current: float | None,
@@ -116,19 +119,17 @@ def evaluate(rule: DriftRule | None, direction: str, current: float | None,
         return False, None
     sign = 1.0 if direction == "up" else -1.0
     worse_by = (current - baseline) * sign
-    allowed = max(rule.absolute if rule.absolute > 0 else 0.0, rule.relative * abs(baseline) if rule.relative > 0 else 0.0)
+    allowed = max(rule.absolute if rule.absolute > 0 else 0.0,
+                  rule.relative * abs(baseline) if rule.relative > 0 else 0.0)
     limit = baseline + sign * allowed
     if worse_by <= 0:
         return False, limit
     ok_abs = rule.absolute <= 0 or worse_by > rule.absolute
-    if rule.relative > 0:
-        ok_rel = worse_by > rule.relative * abs(baseline) if baseline != 0 else True
-    else:
-        ok_rel = True
+    ok_rel = rule.relative <= 0 or baseline == 0 or worse_by > rule.relative * abs(baseline)
     return ok_abs and ok_rel, limit
 
 
-def figures(conn: psycopg.Connection, cfg: ObserveSettings, now: datetime | None = None) -> list[Figure]:
+def figures(conn: psycopg.Connection[DictRow], cfg: ObserveSettings, now: datetime | None = None) -> list[Figure]:
     w = windows(cfg, now)
     cur = _figures_row(conn, w["current_start"], w["now"])
     base = _figures_row(conn, w["baseline_start"], w["current_start"])
@@ -151,7 +152,7 @@ def figures(conn: psycopg.Connection, cfg: ObserveSettings, now: datetime | None
     return out
 
 
-def check(conn: psycopg.Connection, cfg: ObserveSettings, *, now: datetime | None = None,
+def check(conn: psycopg.Connection[DictRow], cfg: ObserveSettings, *, now: datetime | None = None,
           on_alert: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Compute the figures; raise an alert for each drifted one without an open alert. Commits.
 
@@ -200,7 +201,7 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4g}"
 
 
-def _open_id(conn: psycopg.Connection, monitor: str) -> int | None:
+def _open_id(conn: psycopg.Connection[DictRow], monitor: str) -> int | None:
     r = conn.execute("SELECT id FROM alerts WHERE monitor = %s AND acknowledged_at IS NULL", (monitor,)).fetchone()
     return None if r is None else int(r["id"])
 
@@ -213,7 +214,7 @@ def _alert(r: dict) -> dict:
     return out
 
 
-def list_alerts(conn: psycopg.Connection, *, open_only: bool = False, limit: int = 100) -> list[dict]:
+def list_alerts(conn: psycopg.Connection[DictRow], *, open_only: bool = False, limit: int = 100) -> list[dict]:
     sql = ("SELECT a.*, p.name AS acknowledged_by_name FROM alerts a"
            " LEFT JOIN principals p ON p.id = a.acknowledged_by")
     if open_only:
@@ -222,7 +223,7 @@ def list_alerts(conn: psycopg.Connection, *, open_only: bool = False, limit: int
     return [_alert(r) for r in rows]
 
 
-def acknowledge(conn: psycopg.Connection, alert_id: int, principal_id: int | None) -> dict:
+def acknowledge(conn: psycopg.Connection[DictRow], alert_id: int, principal_id: int | None) -> dict:
     row = conn.execute(
         "UPDATE alerts SET acknowledged_by = %s, acknowledged_at = now()"
         " WHERE id = %s AND acknowledged_at IS NULL RETURNING *", (principal_id, alert_id)).fetchone()
@@ -230,13 +231,13 @@ def acknowledge(conn: psycopg.Connection, alert_id: int, principal_id: int | Non
         exists = conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone()
         if exists is None:
             raise NotFound(f"no alert {alert_id}")
-        row = conn.execute("SELECT * FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+        row = one(conn.execute("SELECT * FROM alerts WHERE id = %s", (alert_id,)))
     return _alert(row)
 
 
-def hourly(conn: psycopg.Connection, *, hours: int = 24, now: datetime | None = None) -> list[dict]:
+def hourly(conn: psycopg.Connection[DictRow], *, hours: int = 24, now: datetime | None = None) -> list[dict]:
     """Per-hour figures over the last ``hours`` hours (for charts): every hour, empty ones too."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=hours)
     rows = conn.execute(
@@ -248,7 +249,7 @@ def hourly(conn: psycopg.Connection, *, hours: int = 24, now: datetime | None = 
         "   FILTER (WHERE status IN ('answered', 'abstained', 'escalated'))::float8 AS abstention_rate"
         " FROM traces WHERE started_at >= %s AND started_at < %s GROUP BY 1 ORDER BY 1",
         (start, end)).fetchall()
-    by_hour = {r["hour"].astimezone(timezone.utc): r for r in rows}
+    by_hour = {r["hour"].astimezone(UTC): r for r in rows}
     out = []
     for i in range(hours):
         h = start + timedelta(hours=i)

@@ -25,7 +25,7 @@ def listeners(engine: Any) -> list[Listener]:
     if found is None:
         found = []
         engine.trace_listeners = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def safe(fn: Listener, name: str = "") -> Listener:

@@ -50,7 +50,7 @@ class Maintenance:
             jobs.append(("drift", cfg.drift_interval_s, lambda: check_drift(self.engine, self.on_alert)))
         return jobs
 
-    def start(self) -> "Maintenance":
+    def start(self) -> Maintenance:
         jobs = self._jobs()
         if not jobs:
             return self

@@ -25,12 +25,13 @@ Mapping:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tether.observe.stages import MODEL_CALL, STAGES
@@ -39,7 +40,7 @@ from tether.settings import ObserveSettings
 
 log = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def traces_url(endpoint: str) -> str:
@@ -92,7 +93,7 @@ def _attrs(attrs: Mapping[str, Any], *, keep: tuple[str, ...] = ("tether.",)) ->
 
 def _ns(dt: datetime) -> int:
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     delta = dt - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
@@ -259,10 +260,8 @@ class OtelExporter:
         if self._closed:
             return
         self._closed = True
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout_s)
-        except queue.Full:
-            pass
         self._thread.join(timeout=timeout_s)
         try:
             self.provider.shutdown()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from tether.errors import NotFound
 from tether.observe.trace import Trace
 
 
-def save(conn: psycopg.Connection, trace: Trace, *, question: str = "", model: str = "") -> None:
+def save(conn: psycopg.Connection[DictRow], trace: Trace, *, question: str = "", model: str = "") -> None:
     """Insert the trace and its model calls (one transaction with the caller's other writes)."""
     if trace.enabled:
         conn.execute(
@@ -47,7 +48,7 @@ def _row(r: dict, admin: bool) -> dict:
     return out
 
 
-def get(conn: psycopg.Connection, trace_id: str, *, viewer_id: int | None, admin: bool) -> dict:
+def get(conn: psycopg.Connection[DictRow], trace_id: str, *, viewer_id: int | None, admin: bool) -> dict:
     """One trace with its calls. Others' traces are 'not found' to non-admins (no existence leak)."""
     r = conn.execute(
         "SELECT t.*, p.name AS principal FROM traces t LEFT JOIN principals p ON p.id = t.principal_id"
@@ -65,7 +66,7 @@ def get(conn: psycopg.Connection, trace_id: str, *, viewer_id: int | None, admin
     return out
 
 
-def list_traces(conn: psycopg.Connection, *, viewer_id: int | None, admin: bool, principal: str | None = None,
+def list_traces(conn: psycopg.Connection[DictRow], *, viewer_id: int | None, admin: bool, principal: str | None = None,
                 status: str | None = None, limit: int = 50) -> list[dict]:
     sql = ("SELECT t.id, t.kind, t.started_at, t.duration_ms, t.status, t.model, t.question, t.cost_usd,"
            " t.input_tokens, t.output_tokens, t.attrs, p.name AS principal"
@@ -84,7 +85,7 @@ def list_traces(conn: psycopg.Connection, *, viewer_id: int | None, admin: bool,
     return [_row(r, admin) for r in rows]
 
 
-def purge(conn: psycopg.Connection, *, older_than_days: float) -> int:
+def purge(conn: psycopg.Connection[DictRow], *, older_than_days: float) -> int:
     """Delete traces older than the retention (usage events are kept: they are the ledger)."""
     cur = conn.execute("DELETE FROM traces WHERE started_at < now() - make_interval(secs => %s)",
                        (older_than_days * 86400,))

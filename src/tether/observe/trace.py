@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 ADMIN_PREFIX = "admin."
@@ -35,9 +35,9 @@ class Span:
     duration_ms: float = 0.0
     attrs: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"  # ok | error
-    children: list["Span"] = field(default_factory=list)
+    children: list[Span] = field(default_factory=list)
 
-    def set(self, **attrs: Any) -> "Span":
+    def set(self, **attrs: Any) -> Span:
         self.attrs.update(attrs)
         return self
 
@@ -46,7 +46,7 @@ class Span:
         return {"name": self.name, "start_ms": round(self.start_ms, 3), "duration_ms": round(self.duration_ms, 3),
                 "status": self.status, "attrs": attrs, "children": [c.to_dict(admin) for c in self.children]}
 
-    def walk(self) -> Iterator["Span"]:
+    def walk(self) -> Iterator[Span]:
         yield self
         for c in self.children:
             yield from c.walk()
@@ -84,7 +84,7 @@ class Trace:
         self.principal_id = principal_id
         self.principal_name = principal_name
         self.api_key_id = api_key_id
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = datetime.now(UTC)
         self._t0 = time.perf_counter()
         self.root = Span(kind, 0.0)
         self._stack: list[Span] = [self.root]
@@ -167,7 +167,7 @@ class Trace:
 
 
 class _NullSpan(Span):
-    def set(self, **attrs: Any) -> "Span":
+    def set(self, **attrs: Any) -> Span:
         return self
 
 

@@ -28,7 +28,7 @@ def fmt_value(value: Any, limit: int = 60) -> str:
 def summary(attrs: dict[str, Any], limit: int = 6) -> str:
     """``key=value`` pairs of a span's attributes, decisions first, bulky ones left out."""
     items = [(k, v) for k, v in attrs.items() if k not in _BULKY and v not in (None, "", [], {})]
-    items.sort(key=lambda kv: (not kv[0] in ("verdict", "model", "reason", "hit", "error", "abstained"),))
+    items.sort(key=lambda kv: (kv[0] not in ("verdict", "model", "reason", "hit", "error", "abstained"),))
     parts = [f"{k}={fmt_value(v)}" for k, v in items[:limit]]
     if len(items) > limit:
         parts.append(f"+{len(items) - limit} more")

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.retrieve.filters import SearchFilter, where_clause
 from tether.retrieve.keyword import _planner
+from tether.store.rows import one
 
 
 def _vec(v: np.ndarray) -> str:
@@ -29,7 +31,7 @@ MAX_SCAN_TUPLES = 5000  # HNSW tuples an iterative scan visits before giving up 
 
 
 def search(
-    conn: psycopg.Connection, query_vec: np.ndarray, *, dimension: int, acl_tokens: list[str] | None,
+    conn: psycopg.Connection[DictRow], query_vec: np.ndarray, *, dimension: int, acl_tokens: list[str] | None,
     flt: SearchFilter | None = None, k: int = 100, ef_search: int = 100, exact: bool = False,
 ) -> list[tuple[int, float]]:
     """(chunk_id, cosine similarity) best first. ``exact=True`` bypasses the index (for tests)."""
@@ -63,7 +65,7 @@ def search(
 
 
 def permission_filtered(
-    conn: psycopg.Connection, query_vec: np.ndarray, *, dimension: int, acl_tokens: list[str],
+    conn: psycopg.Connection[DictRow], query_vec: np.ndarray, *, dimension: int, acl_tokens: list[str],
     flt: SearchFilter | None = None, k: int = 100, ef_search: int = 100,
 ) -> int:
     """How many of the unfiltered dense top-``k`` the permission filter removed (for admins' traces
@@ -72,7 +74,7 @@ def permission_filtered(
                                     k=k, ef_search=ef_search)]
     if not ids:
         return 0
-    row = conn.execute(
+    row = one(conn.execute(
         "SELECT count(*) AS n FROM chunks WHERE id = ANY(%s) AND NOT (acl && %s::text[])", (ids, list(acl_tokens))
-    ).fetchone()
+    ))
     return int(row["n"])

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg.pq import TransactionStatus
-from psycopg.rows import tuple_row
+from psycopg.rows import DictRow, tuple_row
 
 from tether.retrieve.analyzer import analyze
 from tether.retrieve.filters import SearchFilter, where_clause
@@ -47,7 +47,7 @@ META_KEY = "bm25.weights"
 EXACT_POSTINGS = 6000  # below this many postings a full aggregation is cheaper than pruning
 
 
-def _cur(conn: psycopg.Connection) -> psycopg.Cursor:
+def _cur(conn: psycopg.Connection[DictRow]) -> psycopg.Cursor:
     return conn.cursor(row_factory=tuple_row)
 
 
@@ -64,7 +64,7 @@ _PRUNED_SETTINGS = {"enable_nestloop": "off"}
 
 
 @contextmanager
-def _planner(conn: psycopg.Connection, settings: dict[str, str]) -> Iterator[None]:
+def _planner(conn: psycopg.Connection[DictRow], settings: dict[str, str]) -> Iterator[None]:
     """Apply ``settings`` for the enclosed statements (inside a transaction), then restore them."""
     names = list(settings)
     cur = _cur(conn)
@@ -85,7 +85,7 @@ def _planner(conn: psycopg.Connection, settings: dict[str, str]) -> Iterator[Non
 
 
 @contextmanager
-def _snapshot(conn: psycopg.Connection) -> Iterator[None]:
+def _snapshot(conn: psycopg.Connection[DictRow]) -> Iterator[None]:
     """One consistent snapshot for the statements of a search (when the caller has none open)."""
     if conn.info.transaction_status != TransactionStatus.IDLE:
         with _planner(conn, _SEARCH_SETTINGS):
@@ -106,7 +106,7 @@ def tfc(tf: float, length: float, avgdl: float, k1: float, b: float) -> float:
     return tf / (tf + k1 * ((1.0 - b) + (b / avgdl) * length))
 
 
-def stats(conn: psycopg.Connection) -> tuple[int, int]:
+def stats(conn: psycopg.Connection[DictRow]) -> tuple[int, int]:
     """``(n_chunks, total_len)`` as maintained by the triggers."""
     row = _cur(conn).execute("SELECT n_chunks, total_len FROM bm25_stats WHERE id = 1").fetchone()
     assert row is not None
@@ -130,7 +130,7 @@ def _record_weights_meta(cur: psycopg.Cursor, avgdl: float, k1: float, b: float,
 
 
 def index_chunks(
-    conn: psycopg.Connection, chunk_ids: list[int], terms: list[list[str]], *, k1: float, b: float
+    conn: psycopg.Connection[DictRow], chunk_ids: list[int], terms: list[list[str]], *, k1: float, b: float
 ) -> None:
     """Write the postings of freshly inserted chunks (call inside the ingest transaction).
 
@@ -150,7 +150,7 @@ def index_chunks(
         " ON CONFLICT (term) DO NOTHING",
         (vocab,),
     )
-    ids = dict(cur.execute("SELECT term, id FROM bm25_terms WHERE term = ANY(%s)", (vocab,)).fetchall())
+    ids: dict[str, int] = dict(cur.execute("SELECT term, id FROM bm25_terms WHERE term = ANY(%s)", (vocab,)).fetchall())
     if len(ids) != len(vocab):
         raise RuntimeError("bm25_terms is missing terms just inserted")
     n, total = stats(conn)
@@ -163,7 +163,7 @@ def index_chunks(
     _record_weights_meta(cur, avgdl, k1, b, reset=False)
 
 
-def reweight(conn: psycopg.Connection, *, k1: float, b: float) -> int:
+def reweight(conn: psycopg.Connection[DictRow], *, k1: float, b: float) -> int:
     """Rewrite every stored weight with the current average length; return rows changed."""
     cur = _cur(conn)
     # Holding the stats row blocks concurrent ingest (its chunk trigger updates that row).
@@ -185,7 +185,7 @@ def reweight(conn: psycopg.Connection, *, k1: float, b: float) -> int:
 
 
 def _query_terms(
-    conn: psycopg.Connection, query: str, k1: float, b: float
+    conn: psycopg.Connection[DictRow], query: str, k1: float, b: float
 ) -> tuple[list[TermInfo], float, float | None]:
     """Query terms present in the index (with multiplicity and idf), avgdl, and drift factor."""
     qcount = Counter(analyze(query))
@@ -217,7 +217,7 @@ def _query_terms(
 
 
 def _aggregate(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[DictRow],
     terms: list[TermInfo],
     avgdl: float,
     acl_tokens: list[str] | None,
@@ -241,7 +241,7 @@ def _aggregate(
 
 
 def exact_search(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[DictRow],
     query: str,
     *,
     acl_tokens: list[str] | None,
@@ -259,7 +259,7 @@ def exact_search(
 
 
 def search(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[DictRow],
     query: str,
     *,
     acl_tokens: list[str] | None,
@@ -274,7 +274,7 @@ def search(
 
 
 def _search(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[DictRow],
     query: str,
     acl_tokens: list[str] | None,
     flt: SearchFilter | None,

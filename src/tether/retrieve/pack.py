@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.retrieve.filters import where_clause
 from tether.types import Passage
@@ -43,7 +44,7 @@ def dedupe(passages: list[Passage], *, max_overlap: float = 0.6) -> tuple[list[P
     return kept, dropped
 
 
-def neighbours(conn: psycopg.Connection, passages: list[Passage], acl_tokens: list[str] | None,
+def neighbours(conn: psycopg.Connection[DictRow], passages: list[Passage], acl_tokens: list[str] | None,
                window: int = 1) -> list[Passage]:
     """Add the chunks right before/after each passage (same document, same permissions)."""
     if not passages or window <= 0:
@@ -62,7 +63,8 @@ def neighbours(conn: psycopg.Connection, passages: list[Passage], acl_tokens: li
     for r in rows:
         if int(r["id"]) in have:
             continue
-        anchor = next(p for p in passages if p.document_id == r["document_id"] and abs(p.ordinal - r["ordinal"]) <= window)
+        anchor = next(p for p in passages
+                      if p.document_id == r["document_id"] and abs(p.ordinal - r["ordinal"]) <= window)
         out.append(Passage(
             chunk_id=int(r["id"]), document_id=int(r["document_id"]), ordinal=int(r["ordinal"]), text=r["text"],
             char_start=int(r["char_start"]), char_end=int(r["char_end"]), title=r["title"],

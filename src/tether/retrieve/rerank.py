@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import numpy as np
@@ -152,7 +152,7 @@ class HttpReranker:
             body["model"] = self.model
         data = post_json(self.client, self.url, body, self.headers, "reranker")
         try:
-            items = data["results"] if isinstance(data, dict) else data
+            items: Any = data["results"] if isinstance(data, dict) else data
             scores = [math.nan] * len(texts)
             for it in items:
                 scores[int(it["index"])] = float(it.get("relevance_score", it.get("score")))
@@ -177,10 +177,7 @@ def mmr(passages: list[Passage], vectors: np.ndarray, query_vec: np.ndarray, *, 
     chosen: list[int] = []
     rest = list(range(len(passages)))
     while rest and len(chosen) < k:
-        if chosen:
-            sim = (vectors[rest] @ vectors[chosen].T).max(axis=1)
-        else:
-            sim = np.zeros(len(rest))
+        sim = (vectors[rest] @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(rest))
         scores = lam * rel[rest] - (1 - lam) * sim
         pick = rest[int(np.argmax(scores))]
         chosen.append(pick)
@@ -188,7 +185,8 @@ def mmr(passages: list[Passage], vectors: np.ndarray, query_vec: np.ndarray, *, 
     return [passages[i] for i in chosen] + [passages[i] for i in rest]
 
 
-def make_reranker(settings: RetrieveSettings, embedder=None, secrets: Mapping[str, str] | None = None) -> Reranker | None:
+def make_reranker(settings: RetrieveSettings, embedder=None,
+                  secrets: Mapping[str, str] | None = None) -> Reranker | None:
     """``secrets`` is the environment, read at the edge; only ``rerank_api_key_env`` is used."""
     kind = settings.reranker
     if kind == "none":

@@ -12,6 +12,7 @@ from typing import Literal
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg.rows import DictRow
 
 from tether.embed.base import Embedder
 from tether.retrieve import dense, keyword
@@ -33,7 +34,7 @@ class Retrieval:
 
 
 def retrieve(
-    conn: psycopg.Connection, embedder: Embedder, query: str, *, acl_tokens: list[str] | None,
+    conn: psycopg.Connection[DictRow], embedder: Embedder, query: str, *, acl_tokens: list[str] | None,
     settings: RetrieveSettings, flt: SearchFilter | None = None, k: int | None = None,
     mode: Mode = "hybrid", query_vec=None,
 ) -> Retrieval:
@@ -96,7 +97,7 @@ def _retrieve(conn, embedder, query, acl_tokens, settings, flt, k, mode, query_v
     return Retrieval(passages, timings, {name: len(r) for name, r in rankings.items()})
 
 
-def hydrate(conn: psycopg.Connection, chunk_ids: list[int], acl_tokens: list[str] | None, *,
+def hydrate(conn: psycopg.Connection[DictRow], chunk_ids: list[int], acl_tokens: list[str] | None, *,
             query_vec=None, dimension: int = 384) -> list[Passage]:
     """Load passages for ids, in the given order, re-applying the permission filter.
 

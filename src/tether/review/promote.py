@@ -14,7 +14,7 @@ import fcntl
 import os
 import re
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ def promote(db: Database, item_id: int, reviewer: Principal, path: str | Path, *
     with db.transaction() as conn:
         item = reviews.for_promotion(conn, item_id, reviewer)
         case = build_case(item, facts=facts, must_abstain=must_abstain)
-        when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        when = datetime.now(UTC).strftime("%Y-%m-%d")
         case_id = append_case(path, case, comment=f"review item {item_id}, answered by {item['answered_by']},"
                                                   f" promoted by {reviewer.name} on {when}")
         updated = reviews.mark_promoted(conn, item_id, reviewer, case_id)

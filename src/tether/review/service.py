@@ -15,6 +15,7 @@ The rules (the SQL behind them, and a second check of each, are in ``store/revie
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -48,7 +49,7 @@ class ReviewService:
         feedback | user_request); returns its id. Evidence comes from ``passages`` and the answer's
         citations, re-checked against ``principal``'s permissions. An open item of the same asker
         with the same question is reused. Raises store errors (see ``auto_hand_off``)."""
-        ans = answer.to_dict() if isinstance(answer, Answer) else answer
+        ans: dict[str, Any] | None = answer.to_dict() if isinstance(answer, Answer) else answer
         reason = ", ".join(str(r) for r in (ans or {}).get("reasons", []) or []) or source
         with self.db.transaction() as conn:
             return reviews.create(conn, principal, question, source=source, reason=reason, trace_id=trace_id,
@@ -140,7 +141,7 @@ class ReviewService:
         return self._work(reviewer, item_id, reviews.dismiss, reason)
 
     def promote(self, reviewer: Principal, item_id: int, *, path: str | Path | None = None,
-                facts: list[str] | None = None, must_abstain: bool = False) -> dict[str, Any]:
+                facts: builtins.list[str] | None = None, must_abstain: bool = False) -> dict[str, Any]:
         """Append an answered item to a golden set (default ``review.golden_path`` or
         ``<data_dir>/golden/reviewed.yaml``) and mark it promoted: ``{item, case, path}``."""
         self.get(reviewer, item_id)

@@ -17,7 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from tether.settings import ResilienceSettings
 
 State = Literal["closed", "open", "half_open"]
 
@@ -39,9 +42,9 @@ class Breakers:
         self._b: dict[str, _Breaker] = {}
 
     @classmethod
-    def from_settings(cls, rs: object, clock: Callable[[], float] = time.monotonic) -> "Breakers":
-        """From a :class:`tether.settings.ResilienceSettings`."""
-        return cls(getattr(rs, "breaker_failures"), getattr(rs, "breaker_cooldown_s"), clock)
+    def from_settings(cls, rs: ResilienceSettings, clock: Callable[[], float] = time.monotonic) -> Breakers:
+        """From the ``[generate.resilience]`` settings."""
+        return cls(rs.breaker_failures, rs.breaker_cooldown_s, clock)
 
     def _state(self, b: _Breaker, now: float) -> State:
         if b.opened_at is None:

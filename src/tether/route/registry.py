@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from tether.embed.base import Embedder
 from tether.errors import ConfigError
 from tether.generate.base import Generator
-from tether.settings import GenerateSettings, ModelConfig
+from tether.settings import AnswerabilityConfig, GenerateSettings, ModelConfig
+
+if TYPE_CHECKING:
+    from tether.ground.focus import AnswerScorer
 
 
 def model_config(settings: GenerateSettings, name: str | None) -> tuple[str, ModelConfig]:
@@ -17,12 +21,17 @@ def model_config(settings: GenerateSettings, name: str | None) -> tuple[str, Mod
     return name, settings.models[name]
 
 
-def make_generator(cfg: ModelConfig, embedder: Embedder, secrets: Mapping[str, str]) -> Generator:
-    """``secrets`` is the environment (read at the edge); only ``cfg.api_key_env`` is looked up."""
+def make_generator(cfg: ModelConfig, embedder: Embedder, secrets: Mapping[str, str], *,
+                   scorer: Callable[[], AnswerScorer | None] | None = None,
+                   answerability: AnswerabilityConfig | None = None) -> Generator:
+    """``secrets`` is the environment (read at the edge); only ``cfg.api_key_env`` is looked up.
+    ``scorer`` gives the engine's verifier scorer (None when no model is available) to the
+    extractive generator, which then quotes what answers the question (generate/focused.py);
+    without it the extractive generator ranks by similarity as before."""
     if cfg.kind == "extractive":
         from tether.generate.extractive import ExtractiveGenerator
 
-        return ExtractiveGenerator(embedder)
+        return ExtractiveGenerator(embedder, scorer=scorer, answerability=answerability)
     if cfg.kind == "openai":
         from tether.generate.openai_compat import OpenAICompatConfig, OpenAICompatGenerator
 

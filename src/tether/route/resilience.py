@@ -45,9 +45,9 @@ from typing import Any, TypeVar
 
 from tether.errors import ConfigError, ContextOverflow, ProviderError, ProviderTimeout, ProviderUnavailable, TetherError
 from tether.generate.base import GenerationRequest, Generator, GeneratorBase
+from tether.observe.trace import Trace, null_trace
 from tether.route.breaker import Breakers
 from tether.route.pump import Pump, WaitTimeout
-from tether.observe.trace import Trace, null_trace
 from tether.settings import ResilienceSettings
 from tether.types import Generation
 
@@ -169,9 +169,9 @@ class Resilient(GeneratorBase):
                     return
                 except WaitTimeout:
                     raise self._broken(name, key, sent, ProviderTimeout(
-                        "the model's stream exceeded the request deadline", model=name, reason="deadline"))
+                        "the model's stream exceeded the request deadline", model=name, reason="deadline")) from None
                 except ProviderError as exc:
-                    raise self._broken(name, key, sent, exc)
+                    raise self._broken(name, key, sent, exc)  # noqa: B904 - re-raises exc itself, its cause kept
                 except Exception as exc:  # noqa: BLE001 - translated below
                     raise self._broken(name, key, sent, exc) from exc
                 if item:
@@ -201,7 +201,8 @@ class Resilient(GeneratorBase):
                     return pump, None
                 except WaitTimeout:
                     why = "deadline" if limit_at >= deadline else "first_token_timeout"
-                    raise ProviderTimeout("no first token from the model in time", model=model_name(gen), reason=why) from None
+                    raise ProviderTimeout("no first token from the model in time", model=model_name(gen),
+                                          reason=why) from None
                 if item:
                     return pump, item
         except BaseException:
@@ -210,9 +211,8 @@ class Resilient(GeneratorBase):
 
     def _broken(self, name: str, key: str, sent: int, exc: BaseException) -> ProviderError:
         """A stream that failed after ``sent`` deltas: record it, return the error to raise."""
-        if not isinstance(exc, ProviderError) or retryable(exc):
-            if self.breakers.failure(key):
-                self._event("breaker.open", model=name, reason=reason_of(exc), cooldown_s=self.breakers.cooldown_s)
+        if (not isinstance(exc, ProviderError) or retryable(exc)) and self.breakers.failure(key):
+            self._event("breaker.open", model=name, reason=reason_of(exc), cooldown_s=self.breakers.cooldown_s)
         self._event("model.stream_broken", model=name, reason=reason_of(exc), deltas=sent)
         if isinstance(exc, ProviderError):
             return exc
@@ -244,8 +244,8 @@ class Resilient(GeneratorBase):
                 continue
             self.stats.model = name
             return gen, key, result
-        summary = "; ".join(f"{t['model']}: {t['reason']}" + (f" after {t['attempts']} attempts" if t["attempts"] else "")
-                            for t in tried)
+        summary = "; ".join(f"{t['model']}: {t['reason']}"
+                            + (f" after {t['attempts']} attempts" if t["attempts"] else "") for t in tried)
         self._event("model.unavailable", tried=[dict(t) for t in tried])
         err = ProviderUnavailable(f"no model could answer ({summary})", tried=tried)
         raise err from last

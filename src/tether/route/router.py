@@ -62,7 +62,8 @@ from tether.settings import GenerateSettings, ModelConfig, RouteRule, RouteWhen
 
 QUESTION_TYPES = ("lookup", "analytical", "multi_part")
 
-_WH = r"(?:what|when|where|which|who|whom|whose|why|how|is|are|was|were|do|does|did|can|could|should|must|will|would|has|have|may)"
+_WH = (r"(?:what|when|where|which|who|whom|whose|why|how|is|are|was|were|do|does|did|can|could|should|must|will"
+       r"|would|has|have|may)")
 #: "..., and until when ...", "... and in which offices", "... and how many ..."
 _MULTI_JOIN = re.compile(
     rf"\b(?:and|or|also|plus|then)\s+(?:(?:in|from|by|until|till|for|at|on|to|with|under)\s+)?{_WH}\b",
@@ -76,8 +77,8 @@ _ANALYTICAL = re.compile(
     r"|should (?:i|we)|what if)\b",
     re.IGNORECASE,
 )
-_HOW_DOES = re.compile(r"\bhow (?:does|do|did|would|will) (?:\S+ ){0,5}?(?:work|affect|relate|interact|change|compare)\b",
-                       re.IGNORECASE)
+_HOW_DOES = re.compile(
+    r"\bhow (?:does|do|did|would|will) (?:\S+ ){0,5}?(?:work|affect|relate|interact|change|compare)\b", re.IGNORECASE)
 _HYPOTHETICAL = re.compile(r"^\W*(?:if|suppose|supposing|assuming|given that|in case)\b", re.IGNORECASE)
 
 

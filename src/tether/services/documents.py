@@ -15,6 +15,7 @@ only writer) except deletion, which is one transaction here.
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 
 from tether.errors import Conflict, PermissionDenied
@@ -63,7 +64,7 @@ class DocumentService:
         document for an administrator. NotFound otherwise."""
         return self._get(doc_id, None if principal.is_admin else principal.acl_tokens)
 
-    def _get(self, doc_id: int, acl_tokens: list[str] | None) -> dict:
+    def _get(self, doc_id: int, acl_tokens: builtins.list[str] | None) -> dict:
         with self.db.connection() as conn:
             row = docs.get_document(conn, doc_id, acl_tokens)
             row["chunks"] = docs.document_chunks(conn, doc_id)
@@ -71,7 +72,7 @@ class DocumentService:
             return row
 
     def listing(self, principal: Principal, collection: str | None = None, *, every: bool = False,
-                field: str = "acl") -> list[dict]:
+                field: str = "acl") -> builtins.list[dict]:
         """``list`` for the documents API and page: administrators also get each document's
         readers spelled out (``group:hr``) in ``field``; nobody else sees an ACL."""
         with self.db.connection() as conn:
@@ -82,7 +83,7 @@ class DocumentService:
                     r[field] = principals.describe_acl(conn, tokens)
         return rows
 
-    def catalogue(self, principal: Principal) -> list[dict]:
+    def catalogue(self, principal: Principal) -> builtins.list[dict]:
         """The documents page: administrators every document with its readers
         (``acl_readable``); everyone else what they may read (``acl_readable`` None)."""
         rows = self.listing(principal, every=principal.is_admin, field="acl_readable")
@@ -90,7 +91,7 @@ class DocumentService:
             r.setdefault("acl_readable", None)
         return rows
 
-    def collections(self, principal: Principal) -> list[dict]:
+    def collections(self, principal: Principal) -> builtins.list[dict]:
         """Collections with the number of documents the caller may browse (administrators:
         every collection, empty ones too)."""
         counts: dict[str, int] = {}
@@ -129,7 +130,7 @@ class DocumentService:
             audit.record(conn, "document.delete", actor_id=actor_id(principal), details={"document_id": doc_id})
         return deleted
 
-    def reindex(self, principal: Principal, doc_id: int, *, acl: list[str] | None = None,
+    def reindex(self, principal: Principal, doc_id: int, *, acl: builtins.list[str] | None = None,
                 classification: str | None = None, title: str | None = None) -> Batch:
         """Re-ingest from the recorded source; a new ACL, classification or title makes it a
         metadata update (ACL and classification changes are audited)."""

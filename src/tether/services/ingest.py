@@ -109,7 +109,7 @@ class IngestService:
     ) -> int:
         worker = Worker(self.db.url, self._embedder(), self.settings)
         if stop is not None:
-            threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
+            threading.Thread(target=_stop_when_set, args=(stop, worker), daemon=True).start()
         return worker.run(batch_id=batch_id, until_empty=until_empty, on_result=on_result)
 
     # batches --------------------------------------------------------------------------------
@@ -156,3 +156,8 @@ class IngestService:
         """The ingest request that last wrote ``doc_id`` (callers check read rights first)."""
         with self.db.connection() as conn:
             return doc_sources.last_ingest_request(conn, doc_id)
+
+
+def _stop_when_set(stop: threading.Event, worker: Worker) -> None:
+    stop.wait()
+    worker.stop()

@@ -8,6 +8,7 @@ id). The drift figures, alerts, acknowledgements and trace purging are for admin
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from tether.observe import drift
@@ -64,7 +65,7 @@ class TraceService:
                 report["hourly"] = drift.hourly(conn, hours=hours)
         return report
 
-    def alerts(self, viewer: Principal, *, open_only: bool = False, limit: int = 100) -> list[dict]:
+    def alerts(self, viewer: Principal, *, open_only: bool = False, limit: int = 100) -> builtins.list[dict]:
         require_admin(viewer, "drift alerts")
         with self.db.connection() as conn:
             return drift.list_alerts(conn, open_only=open_only, limit=limit)

@@ -8,7 +8,7 @@ the API and the CLI.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tether.errors import InvalidInput, PermissionDenied
@@ -44,7 +44,7 @@ class UsageService:
         the URL falls back to it): per day and per model for everyone (their own calls unless an
         administrator), per user for administrators; the budgets they may see (administrators:
         all; others: their user and API-key budgets, whose figures are theirs alone)."""
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         try:
             end = ledger.parse_day(until) or today
             start = ledger.parse_day(since) or end - timedelta(days=29)

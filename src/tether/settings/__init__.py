@@ -14,7 +14,7 @@ One module per section, mounted on :class:`Settings` (``tether.settings.root``):
     [chunk]     ChunkSettings   [ingest] IngestSettings                        ingest
     [retrieve]  RetrieveSettings                                               retrieve
     [generate]  GenerateSettings, ModelConfig, RouterSettings, ResilienceSettings  generate
-    [ground]    GroundConfig                                                   ground
+    [ground]    GroundConfig, AnswerabilityConfig, EntailmentConfig            ground
     [guard]     GuardSettings, PiiPolicy, PersonalDataRules                    guard
     [review]    ReviewSettings                                                 review
     [observe]   ObserveSettings, DriftRule                                     observe
@@ -35,7 +35,7 @@ from tether.settings.generate import (
     RouteRule,
     RouteWhen,
 )
-from tether.settings.ground import ABSTAIN_TEXT, GroundConfig
+from tether.settings.ground import ABSTAIN_TEXT, AnswerabilityConfig, EntailmentConfig, GroundConfig
 from tether.settings.guard import DEFAULT_PII_ENTITIES, GuardSettings, PersonalDataRules, PiiPolicy
 from tether.settings.ingest import ChunkSettings, IngestSettings
 from tether.settings.observe import DriftRule, ObserveSettings
@@ -47,11 +47,13 @@ from tether.settings.unknown import UnknownKey, unknown_keys
 __all__ = [
     "ABSTAIN_TEXT",
     "DEFAULT_PII_ENTITIES",
+    "AnswerabilityConfig",
     "ApiSettings",
     "CacheSettings",
     "ChunkSettings",
     "DriftRule",
     "EmbedSettings",
+    "EntailmentConfig",
     "GenerateSettings",
     "GroundConfig",
     "GuardSettings",

@@ -3,7 +3,7 @@ breakers, deadlines) and how much of a model's window the sources get."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -71,7 +71,7 @@ def _default_route_rules() -> list[RouteRule]:
     # stay off (measured on the demo golden set, bench/routing.py: 52% cheaper than always-strong
     # at equal quality, against 34% with them on). Add rules with ``cascade: true`` (or none) for
     # failures your grounding cannot see, e.g. multi-part questions a cheap model half-answers.
-    off_in_cascade = {"cascade": False}
+    off_in_cascade: dict[str, Any] = {"cascade": False}
     return [
         RouteRule(name="hard_question", when=RouteWhen(question_type=["analytical", "multi_part"], **off_in_cascade),
                   model="strong"),

@@ -7,10 +7,41 @@ rows 1000-4999.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 #: What an abstaining answer says (``ground.abstain_text`` by default).
 ABSTAIN_TEXT = "I could not find this in the documents you can access."
+
+
+class AnswerabilityConfig(BaseModel):
+    """``[ground.answerability]``: the verifier's gate before generation (answer/steps.py) and
+    its floor for the sentences the extractive generator may quote.
+
+    ``None`` thresholds take the shipped model's calibrated ``answers`` threshold (its
+    ``config.json``, chosen on the held-out calibration slices; see its MODEL_CARD.md)."""
+
+    enabled: bool = True
+    #: Abstain (``not_answerable``) when the best P(answers) of (question, packed passage) is below this.
+    threshold: float | None = None
+    #: A folder with ``model.onnx``, ``config.json`` and ``checksums.sha256`` (None: the shipped one).
+    model_path: str | None = None
+    #: The extractive generator never quotes a unit whose P(answers) is below this.
+    sentence_threshold: float | None = None
+    #: Also abstain when the readable passages never name what the question is specifically
+    #: about: an identifier ("L8"), a year, a name ("Mars"), a counted thing ("week 20").
+    require_anchors: bool = True
+
+
+class EntailmentConfig(BaseModel):
+    """``[ground.entailment]``: the verifier's verdict on (sentence, cited spans) for answers a
+    model wrote (not for extractive quotes, which are their source by construction)."""
+
+    enabled: bool = True
+    #: A sentence is ``contradicted`` when the verifier finds contradiction likelier than "not
+    #: stated", P(entailed) is under the model's calibrated threshold and P(contradicted) >= this.
+    contradicted_min: float = 0.5
+    #: Also reject (``not_entailed``) a sentence the verifier does not find entailed.
+    require_entailed: bool = False
 
 
 class GroundConfig(BaseModel):
@@ -39,3 +70,5 @@ class GroundConfig(BaseModel):
     #: Escalate to a human when a kept sentence scores within this margin of the threshold.
     escalate_margin: float = 0.03
     abstain_text: str = ABSTAIN_TEXT
+    answerability: AnswerabilityConfig = Field(default_factory=AnswerabilityConfig)
+    entailment: EntailmentConfig = Field(default_factory=EntailmentConfig)

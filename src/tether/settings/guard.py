@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-
 #: The detected entity types that count as personal data by default. Places are public facts
 #: (countries, cities, offices in policy text) except inside a postal address (see
 #: ``PersonalDataRules.address_locations``); list "LOCATION" in a policy to count every place.

@@ -13,7 +13,10 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
+
+from tether.store.rows import one
 
 #: Counter rows (spread so concurrent requests rarely wait on the same one).
 SHARDS = 8
@@ -31,13 +34,13 @@ _COLS = ("c.id, c.model, c.answer, c.passages, c.confidence, c.cost_usd, c.laten
          f" {VALID} AS valid")
 
 
-def tables_exist(conn: psycopg.Connection) -> bool:
-    row = conn.execute("SELECT to_regclass('answer_cache') IS NOT NULL"
-                       " AND to_regclass('answer_cache_changes') IS NOT NULL AS ok").fetchone()
+def tables_exist(conn: psycopg.Connection[DictRow]) -> bool:
+    row = one(conn.execute("SELECT to_regclass('answer_cache') IS NOT NULL"
+                           " AND to_regclass('answer_cache_changes') IS NOT NULL AS ok"))
     return bool(row["ok"])
 
 
-def token_versions(conn: psycopg.Connection, tokens: list[str]) -> list[dict]:
+def token_versions(conn: psycopg.Connection[DictRow], tokens: list[str]) -> list[dict]:
     """Per token: whether it is effective (not a personal token no document names), its version
     (the sum of its change rows) and how many rows make it up."""
     return conn.execute(
@@ -51,15 +54,15 @@ def token_versions(conn: psycopg.Connection, tokens: list[str]) -> list[dict]:
     ).fetchall()
 
 
-def exact_entries(conn: psycopg.Connection, tokens: list[str], key_hash: str) -> list[dict]:
+def exact_entries(conn: psycopg.Connection[DictRow], tokens: list[str], key_hash: str) -> list[dict]:
     """The live entry of ``key_hash`` (0 or 1 rows), with ``valid`` for ``tokens``."""
     return conn.execute(
         f"SELECT {_COLS}, true AS exact, 1.0::float8 AS similarity FROM answer_cache c"
         " WHERE c.key_hash = %(key)s AND c.expires_at > now()", {"tokens": tokens, "key": key_hash}).fetchall()
 
 
-def near_entries(conn: psycopg.Connection, tokens: list[str], *, key_hash: str, scope_hash: str, signature: str,
-                 vector: np.ndarray, n: int, threshold: float) -> list[dict]:
+def near_entries(conn: psycopg.Connection[DictRow], tokens: list[str], *, key_hash: str, scope_hash: str,
+                 signature: str, vector: np.ndarray, n: int, threshold: float) -> list[dict]:
     """The ``n`` closest live entries of the scope with the same question signature, at or above
     ``threshold`` cosine similarity (best first), each with ``valid`` for ``tokens``."""
     return conn.execute(
@@ -73,18 +76,18 @@ def near_entries(conn: psycopg.Connection, tokens: list[str], *, key_hash: str, 
          "threshold": float(threshold)}).fetchall()
 
 
-def repeatable_read(conn: psycopg.Connection) -> None:
+def repeatable_read(conn: psycopg.Connection[DictRow]) -> None:
     """The current transaction sees one snapshot (versions and documents read together)."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
-def readable_documents(conn: psycopg.Connection, doc_ids: list[int], tokens: list[str]) -> list[dict]:
+def readable_documents(conn: psycopg.Connection[DictRow], doc_ids: list[int], tokens: list[str]) -> list[dict]:
     return conn.execute(
         "SELECT id, version, updated_at FROM documents WHERE id = ANY(%s) AND acl && %s::text[] ORDER BY id",
         (doc_ids, tokens)).fetchall()
 
 
-def upsert(conn: psycopg.Connection, *, key: str, scope: str, perm: str, version: str, signature: str,
+def upsert(conn: psycopg.Connection[DictRow], *, key: str, scope: str, perm: str, version: str, signature: str,
            vector: np.ndarray | None, model: str, answer: dict, passages: list[dict], doc_ids: list[int],
            doc_versions: list[int], doc_stamps: list[Any], chunk_ids: list[int], confidence: float,
            cost_usd: float, latency_ms: float, ttl_s: float) -> None:
@@ -109,7 +112,7 @@ def upsert(conn: psycopg.Connection, *, key: str, scope: str, perm: str, version
     )
 
 
-def evict(conn: psycopg.Connection, max_entries: int) -> int:
+def evict(conn: psycopg.Connection[DictRow], max_entries: int) -> int:
     """Delete expired entries and the oldest beyond ``max_entries``; returns how many."""
     n = conn.execute("DELETE FROM answer_cache WHERE expires_at <= now()").rowcount
     n += conn.execute("DELETE FROM answer_cache WHERE id IN (SELECT id FROM answer_cache"
@@ -117,15 +120,15 @@ def evict(conn: psycopg.Connection, max_entries: int) -> int:
     return n
 
 
-def mark_hit(conn: psycopg.Connection, entry_id: int) -> None:
+def mark_hit(conn: psycopg.Connection[DictRow], entry_id: int) -> None:
     conn.execute("UPDATE answer_cache SET hits = hits + 1, last_hit_at = now() WHERE id = %s", (entry_id,))
 
 
-def delete_entries(conn: psycopg.Connection, ids: list[int]) -> int:
+def delete_entries(conn: psycopg.Connection[DictRow], ids: list[int]) -> int:
     return conn.execute("DELETE FROM answer_cache WHERE id = ANY(%s)", (ids,)).rowcount
 
 
-def count(conn: psycopg.Connection, **deltas: float) -> None:
+def count(conn: psycopg.Connection[DictRow], **deltas: float) -> None:
     """Add to the counters (hits_exact, hits_semantic, misses, stores, invalidated, evicted,
     saved_usd, saved_ms) on a random shard."""
     deltas = {k: v for k, v in deltas.items() if v}
@@ -138,7 +141,7 @@ def count(conn: psycopg.Connection, **deltas: float) -> None:
                  f" ON CONFLICT (shard) DO UPDATE SET {sets}", {"shard": random.randrange(SHARDS), **deltas})
 
 
-def compact_changes(conn: psycopg.Connection, token: str) -> None:
+def compact_changes(conn: psycopg.Connection[DictRow], token: str) -> None:
     """Fold a token's change rows into one with the same sum (concurrent inserts and compactions
     are safe: each row is deleted, and its ``n`` re-added, exactly once)."""
     conn.execute(
@@ -147,18 +150,18 @@ def compact_changes(conn: psycopg.Connection, token: str) -> None:
         {"t": token})
 
 
-def stats(conn: psycopg.Connection) -> dict[str, Any]:
+def stats(conn: psycopg.Connection[DictRow]) -> dict[str, Any]:
     """Entries, hits, misses, hit rate and what the hits saved."""
-    c = conn.execute(
+    c = one(conn.execute(
         "SELECT coalesce(sum(hits_exact), 0) AS hits_exact, coalesce(sum(hits_semantic), 0) AS hits_semantic,"
         " coalesce(sum(misses), 0) AS misses, coalesce(sum(stores), 0) AS stores,"
         " coalesce(sum(invalidated), 0) AS invalidated, coalesce(sum(evicted), 0) AS evicted,"
         " coalesce(sum(saved_usd), 0) AS saved_usd, coalesce(sum(saved_ms), 0) AS saved_ms"
-        " FROM answer_cache_counters").fetchone()
-    e = conn.execute(
+        " FROM answer_cache_counters"))
+    e = one(conn.execute(
         "SELECT count(*) FILTER (WHERE expires_at > now()) AS entries, count(*) FILTER (WHERE expires_at <= now())"
         " AS expired, count(DISTINCT perm_key) AS permission_keys, min(created_at) AS oldest FROM answer_cache"
-    ).fetchone()
+    ))
     hits = int(c["hits_exact"]) + int(c["hits_semantic"])
     lookups = hits + int(c["misses"])
     return {
@@ -171,7 +174,7 @@ def stats(conn: psycopg.Connection) -> dict[str, Any]:
     }
 
 
-def clear(conn: psycopg.Connection, *, reset_stats: bool = False) -> int:
+def clear(conn: psycopg.Connection[DictRow], *, reset_stats: bool = False) -> int:
     """Delete every entry (and the counters with ``reset_stats``); returns the entries deleted."""
     n = conn.execute("DELETE FROM answer_cache").rowcount
     if reset_stats:

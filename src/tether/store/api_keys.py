@@ -13,9 +13,11 @@ import secrets
 from datetime import datetime
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.errors import NotFound, Unauthenticated
 from tether.store.principals import _user_id, get_principal
+from tether.store.rows import one
 from tether.types import Principal
 
 
@@ -23,20 +25,21 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(conn: psycopg.Connection, user: str, *, name: str = "", expires_at: datetime | None = None) -> dict:
+def create_key(conn: psycopg.Connection[DictRow], user: str, *, name: str = "",
+               expires_at: datetime | None = None) -> dict:
     uid = _user_id(conn, user)
     prefix = secrets.token_hex(4)
     key = f"tth_{prefix}_{secrets.token_urlsafe(24)}"
-    row = conn.execute(
+    row = one(conn.execute(
         "INSERT INTO api_keys (principal_id, name, prefix, key_hash, expires_at) VALUES (%s,%s,%s,%s,%s)"
         " RETURNING id, created_at",
         (uid, name, prefix, _hash(key), expires_at),
-    ).fetchone()
+    ))
     return {"id": int(row["id"]), "key": key, "prefix": prefix, "user": user, "name": name,
             "created_at": row["created_at"], "expires_at": expires_at}
 
 
-def authenticate(conn: psycopg.Connection, key: str) -> Principal:
+def authenticate(conn: psycopg.Connection[DictRow], key: str) -> Principal:
     """The principal of a valid key, or :class:`Unauthenticated` (one message for every failure)."""
     if not key or not key.startswith("tth_"):
         raise Unauthenticated("invalid or expired API key")
@@ -50,12 +53,12 @@ def authenticate(conn: psycopg.Connection, key: str) -> Principal:
     return dataclasses.replace(get_principal(conn, row["name"]), api_key_id=int(row["id"]))
 
 
-def key_id(conn: psycopg.Connection, key: str) -> int | None:
+def key_id(conn: psycopg.Connection[DictRow], key: str) -> int | None:
     row = conn.execute("SELECT id FROM api_keys WHERE key_hash = %s", (_hash(key),)).fetchone()
     return int(row["id"]) if row else None
 
 
-def revoke(conn: psycopg.Connection, key_id_or_prefix: str) -> None:
+def revoke(conn: psycopg.Connection[DictRow], key_id_or_prefix: str) -> None:
     col = "id" if key_id_or_prefix.isdigit() else "prefix"
     n = conn.execute(
         f"UPDATE api_keys SET revoked_at = now() WHERE {col} = %s AND revoked_at IS NULL",
@@ -65,7 +68,7 @@ def revoke(conn: psycopg.Connection, key_id_or_prefix: str) -> None:
         raise NotFound(f"no active API key {key_id_or_prefix!r}")
 
 
-def list_keys(conn: psycopg.Connection, user: str | None = None) -> list[dict]:
+def list_keys(conn: psycopg.Connection[DictRow], user: str | None = None) -> list[dict]:
     sql = ("SELECT k.id, k.prefix, k.name, p.name AS user, k.created_at, k.expires_at, k.revoked_at"
            " FROM api_keys k JOIN principals p ON p.id = k.principal_id")
     params: list[object] = []

@@ -4,10 +4,11 @@ and every admin change. The table refuses UPDATE and DELETE (migration 0003)."""
 from __future__ import annotations
 
 import psycopg
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 
-def record(conn: psycopg.Connection, action: str, *, actor_id: int | None = None,
+def record(conn: psycopg.Connection[DictRow], action: str, *, actor_id: int | None = None,
            target: str | None = None, details: dict | None = None) -> None:
     conn.execute(
         "INSERT INTO audit_log (actor_id, action, target, details) VALUES (%s, %s, %s, %s)",
@@ -15,7 +16,7 @@ def record(conn: psycopg.Connection, action: str, *, actor_id: int | None = None
     )
 
 
-def recent(conn: psycopg.Connection, *, actor_id: int | None = None, limit: int = 100) -> list[dict]:
+def recent(conn: psycopg.Connection[DictRow], *, actor_id: int | None = None, limit: int = 100) -> list[dict]:
     sql = "SELECT id, at, actor_id, action, target, details FROM audit_log"
     params: list[object] = []
     if actor_id is not None:

@@ -32,13 +32,15 @@ from __future__ import annotations
 import calendar
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.errors import BudgetExceeded, InvalidInput, NotFound, UnknownPrincipal
+from tether.store.rows import one
 from tether.types import Principal
 
 SCOPES = ("user", "group", "api_key")
@@ -60,7 +62,7 @@ def money(usd: float | Decimal) -> Decimal:
 
 def period_start(period: str, now: datetime) -> date:
     """The first UTC day of the period that contains ``now``."""
-    d = now.astimezone(timezone.utc).date() if now.tzinfo else now.date()
+    d = now.astimezone(UTC).date() if now.tzinfo else now.date()
     return d if period == "day" else d.replace(day=1)
 
 
@@ -70,7 +72,7 @@ def period_end(period: str, start: date) -> datetime:
         nxt = start + timedelta(days=1)
     else:
         nxt = start.replace(day=calendar.monthrange(start.year, start.month)[1]) + timedelta(days=1)
-    return datetime.combine(nxt, time(0), tzinfo=timezone.utc)
+    return datetime.combine(nxt, time(0), tzinfo=UTC)
 
 
 @dataclass
@@ -113,7 +115,7 @@ def _scope_label(row: dict) -> str:
 
 
 # administration ----------------------------------------------------------------------------------
-def _target_id(conn: psycopg.Connection, scope: str, target: str | int) -> int:
+def _target_id(conn: psycopg.Connection[DictRow], scope: str, target: str | int) -> int:
     if scope == "api_key":
         t = str(target)
         row = conn.execute("SELECT id FROM api_keys WHERE id = %s" if t.isdigit() else
@@ -128,7 +130,7 @@ def _target_id(conn: psycopg.Connection, scope: str, target: str | int) -> int:
     return int(row["id"])
 
 
-def set_budget(conn: psycopg.Connection, *, scope: str, target: str | int, period: str, limit_usd: float,
+def set_budget(conn: psycopg.Connection[DictRow], *, scope: str, target: str | int, period: str, limit_usd: float,
                kind: str = "hard") -> dict:
     """Create or change (same scope, target, period and kind) a budget; returns it."""
     if scope not in SCOPES:
@@ -141,12 +143,12 @@ def set_budget(conn: psycopg.Connection, *, scope: str, target: str | int, perio
         raise InvalidInput("a budget's limit must be between 0 and 1,000,000 USD")
     tid = _target_id(conn, scope, target)
     col = {"user": "principal_id", "group": "group_id", "api_key": "api_key_id"}[scope]
-    row = conn.execute(
+    row = one(conn.execute(
         f"INSERT INTO budgets (scope, {col}, period, kind, limit_usd) VALUES (%s, %s, %s, %s, %s)"
         " ON CONFLICT (scope, scope_id, period, kind) DO UPDATE SET limit_usd = EXCLUDED.limit_usd, updated_at = now()"
         " RETURNING id, (xmax = 0) AS created",
         (scope, tid, period, kind, money(limit_usd)),
-    ).fetchone()
+    ))
     out = get_budget(conn, int(row["id"]))
     out["created"] = bool(row["created"])
     return out
@@ -174,18 +176,19 @@ def _out(r: dict) -> dict:
     return out
 
 
-def get_budget(conn: psycopg.Connection, budget_id: int, *, now: datetime | None = None) -> dict:
+def get_budget(conn: psycopg.Connection[DictRow], budget_id: int, *, now: datetime | None = None) -> dict:
     r = conn.execute(_LIST + " WHERE b.id = %s", (now, budget_id)).fetchone()
     if r is None:
         raise NotFound(f"no budget {budget_id}")
     return _out(r)
 
 
-def list_budgets(conn: psycopg.Connection, *, now: datetime | None = None, principal: Principal | None = None,
+def list_budgets(conn: psycopg.Connection[DictRow], *, now: datetime | None = None, principal: Principal | None = None,
                  own_only: bool = False) -> list[dict]:
     """Every budget with its current period's spend; with ``principal`` only those that apply to
     them, and with ``own_only`` only those whose figures are theirs alone (user and API-key scopes)."""
-    sql, params = _LIST, [now]
+    sql = _LIST
+    params: list[Any] = [now]
     if principal is not None:
         sql += " WHERE (b.principal_id = %s OR b.api_key_id IN (SELECT id FROM api_keys WHERE principal_id = %s)"
         params += [principal.id, principal.id]
@@ -196,7 +199,7 @@ def list_budgets(conn: psycopg.Connection, *, now: datetime | None = None, princ
     return [_out(r) for r in conn.execute(sql + " ORDER BY b.id", params).fetchall()]
 
 
-def delete_budget(conn: psycopg.Connection, budget_id: int) -> dict:
+def delete_budget(conn: psycopg.Connection[DictRow], budget_id: int) -> dict:
     """Delete a budget (its ledger and holds go with it); returns what it was."""
     out = get_budget(conn, budget_id)
     conn.execute("DELETE FROM budgets WHERE id = %s", (budget_id,))
@@ -204,7 +207,7 @@ def delete_budget(conn: psycopg.Connection, budget_id: int) -> dict:
 
 
 # the request path --------------------------------------------------------------------------------
-def applicable(conn: psycopg.Connection, principal: Principal) -> list[dict]:
+def applicable(conn: psycopg.Connection[DictRow], principal: Principal) -> list[dict]:
     """The budgets that apply to a request of ``principal`` (one indexed query)."""
     return conn.execute(
         "SELECT b.id, b.scope, b.scope_id, b.period, b.kind, b.limit_usd,"
@@ -223,15 +226,15 @@ _LOCK = (
 )
 
 
-def _lock(conn: psycopg.Connection, keys: list[tuple[int, date]]) -> dict[tuple[int, date], dict]:
+def _lock(conn: psycopg.Connection[DictRow], keys: list[tuple[int, date]]) -> dict[tuple[int, date], dict]:
     """Create-or-lock the ledger rows of ``keys`` in (budget_id, period_start) order."""
     keys = sorted(set(keys))
     rows = conn.execute(_LOCK, ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
     return {(int(r["budget_id"]), r["period_start"]): r for r in rows}
 
 
-def reserve(conn: psycopg.Connection, principal: Principal, estimate_usd: float, *, now: datetime | None = None,
-            ttl_s: float = RESERVATION_TTL_S, trace_id: str | None = None) -> Reservation:
+def reserve(conn: psycopg.Connection[DictRow], principal: Principal, estimate_usd: float, *,
+            now: datetime | None = None, ttl_s: float = RESERVATION_TTL_S, trace_id: str | None = None) -> Reservation:
     """Hold ``estimate_usd`` against every budget that applies to ``principal`` for the current
     period, atomically, or raise :class:`BudgetExceeded` naming the first hard budget it would
     exceed. Soft budgets it would exceed become ``warnings``. Call it outside a transaction:
@@ -284,8 +287,8 @@ def reserve(conn: psycopg.Connection, principal: Principal, estimate_usd: float,
                 " AS k(b, p) WHERE s.budget_id = k.b AND s.period_start = k.p", (est, ids, starts))
             with conn.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO budget_holds (reservation_id, budget_id, period_start, amount_usd, created_at, trace_id)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    "INSERT INTO budget_holds (reservation_id, budget_id, period_start, amount_usd, created_at,"
+                    " trace_id) VALUES (%s, %s, %s, %s, %s, %s)",
                     [(res.id, h.budget_id, h.period_start, est, at, trace_id) for h in res.holds])
             res.held = True
     if refused is not None:  # raised after the commit: released stale holds stay released
@@ -297,7 +300,7 @@ def reserve(conn: psycopg.Connection, principal: Principal, estimate_usd: float,
     return res
 
 
-def settle(conn: psycopg.Connection, reservation: Reservation, actual_usd: float) -> None:
+def settle(conn: psycopg.Connection[DictRow], reservation: Reservation, actual_usd: float) -> None:
     """Release the reservation's holds and add ``actual_usd`` to each budget's spend for the
     period it was reserved in. Idempotent per Reservation object; a no-op (no query) when no
     budget applied."""
@@ -327,24 +330,26 @@ def settle(conn: psycopg.Connection, reservation: Reservation, actual_usd: float
     reservation.settled = True
 
 
-def expire_stale(conn: psycopg.Connection, *, ttl_s: float = RESERVATION_TTL_S, now: datetime | None = None) -> int:
+def expire_stale(conn: psycopg.Connection[DictRow], *, ttl_s: float = RESERVATION_TTL_S,
+                 now: datetime | None = None) -> int:
     """Release every hold older than ``ttl_s`` (housekeeping; ``reserve`` does it per budget)."""
     with conn.transaction():
-        at = now or conn.execute("SELECT now() AS n").fetchone()["n"]
+        at = now or one(conn.execute("SELECT now() AS n"))["n"]
         cutoff = at - timedelta(seconds=ttl_s)
         keys = [(int(r["budget_id"]), r["period_start"]) for r in conn.execute(
             "SELECT DISTINCT budget_id, period_start FROM budget_holds WHERE created_at < %s", (cutoff,)).fetchall()]
         if not keys:
             return 0
         _lock(conn, keys)
-        n = conn.execute(
+        n = one(conn.execute(
             "WITH gone AS (DELETE FROM budget_holds h USING unnest(%s::bigint[], %s::date[]) AS k(b, p)"
             "   WHERE h.budget_id = k.b AND h.period_start = k.p AND h.created_at < %s"
             "   RETURNING h.budget_id, h.period_start, h.amount_usd),"
-            " sums AS (SELECT budget_id, period_start, sum(amount_usd) AS amount, count(*) AS n FROM gone GROUP BY 1, 2),"
+            " sums AS (SELECT budget_id, period_start, sum(amount_usd) AS amount, count(*) AS n"
+            "   FROM gone GROUP BY 1, 2),"
             " upd AS (UPDATE budget_spend s SET reserved_usd = greatest(s.reserved_usd - sums.amount, 0) FROM sums"
             "   WHERE s.budget_id = sums.budget_id AND s.period_start = sums.period_start)"
             " SELECT coalesce(sum(n), 0) AS n FROM sums",
             ([k[0] for k in sorted(keys)], [k[1] for k in sorted(keys)], cutoff),
-        ).fetchone()["n"]
+        ))["n"]
     return int(n)

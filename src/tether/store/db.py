@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from tether.errors import StoreUnavailable
@@ -81,11 +81,11 @@ class Database:
         self._probe_failed_at = 0.0
 
     @staticmethod
-    def _configure(conn: psycopg.Connection) -> None:
+    def _configure(conn: psycopg.Connection[DictRow]) -> None:
         register_vector(conn)
         conn.commit()
 
-    def open(self) -> "Database":
+    def open(self) -> Database:
         try:
             self.pool.open(wait=True, timeout=30)
         except _UNAVAILABLE as exc:  # pragma: no cover - depends on server state
@@ -96,7 +96,7 @@ class Database:
         self.pool.close()
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self) -> Iterator[psycopg.Connection[DictRow]]:
         """A pooled connection; the block's work is committed on success, rolled back on error.
 
         PostgreSQL becoming unavailable, here or inside the block, raises :class:`StoreUnavailable`."""
@@ -114,12 +114,11 @@ class Database:
             self.pool.putconn(conn)  # a broken connection is discarded (and replaced) by the pool
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
-        with self.connection() as conn:
-            with conn.transaction():
-                yield conn
+    def transaction(self) -> Iterator[psycopg.Connection[DictRow]]:
+        with self.connection() as conn, conn.transaction():
+            yield conn
 
-    def _checkout(self) -> psycopg.Connection:
+    def _checkout(self) -> psycopg.Connection[DictRow]:
         """A working connection from the pool, or :class:`StoreUnavailable` without a long wait."""
         if self._down:
             self._probe()
@@ -158,7 +157,7 @@ class Database:
             log.warning("PostgreSQL is reachable again")
         self._down = False
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -201,11 +200,11 @@ def scratch_database(settings: Settings, *, keep: bool = False, prefix: str = "t
 
     base = resolve_url(settings)
     info = psycopg.conninfo.conninfo_to_dict(base)
-    admin = psycopg.conninfo.make_conninfo(**{**info, "dbname": "postgres"})
+    admin = psycopg.conninfo.make_conninfo("", **{**info, "dbname": "postgres"})
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = psycopg.conninfo.make_conninfo(**{**info, "dbname": name})
+    url = psycopg.conninfo.make_conninfo("", **{**info, "dbname": name})
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             apply_migrations(conn)

@@ -7,9 +7,12 @@ the only writer of documents; an unchanged file with a new ACL becomes a metadat
 from __future__ import annotations
 
 import psycopg
+from psycopg.rows import DictRow
+
+from tether.store.rows import one
 
 
-def last_ingest_request(conn: psycopg.Connection, doc_id: int) -> dict | None:
+def last_ingest_request(conn: psycopg.Connection[DictRow], doc_id: int) -> dict | None:
     """The payload (an ``IngestRequest`` as a dict) of the last done job that wrote ``doc_id``."""
     row = conn.execute(
         "SELECT payload FROM jobs WHERE kind = 'ingest_file' AND status = 'done'"
@@ -19,11 +22,11 @@ def last_ingest_request(conn: psycopg.Connection, doc_id: int) -> dict | None:
     return dict(row["payload"]) if row else None
 
 
-def collection_names(conn: psycopg.Connection) -> list[str]:
+def collection_names(conn: psycopg.Connection[DictRow]) -> list[str]:
     return [r["name"] for r in conn.execute("SELECT name FROM collections ORDER BY name").fetchall()]
 
 
-def documents_under(conn: psycopg.Connection, collection: str, uri_prefix: str) -> list[dict]:
+def documents_under(conn: psycopg.Connection[DictRow], collection: str, uri_prefix: str) -> list[dict]:
     """Id and source URI of every document of ``collection`` whose source starts with the prefix."""
     return conn.execute(
         "SELECT d.id, d.source_uri FROM documents d JOIN collections c ON c.id = d.collection_id"
@@ -32,7 +35,7 @@ def documents_under(conn: psycopg.Connection, collection: str, uri_prefix: str) 
     ).fetchall()
 
 
-def corpus_size(conn: psycopg.Connection) -> dict[str, int]:
+def corpus_size(conn: psycopg.Connection[DictRow]) -> dict[str, int]:
     """How many documents and chunks the database holds."""
-    row = conn.execute("SELECT count(*) AS n, (SELECT count(*) FROM chunks) AS c FROM documents").fetchone()
+    row = one(conn.execute("SELECT count(*) AS n, (SELECT count(*) FROM chunks) AS c FROM documents"))
     return {"documents": int(row["n"]), "chunks": int(row["c"])}

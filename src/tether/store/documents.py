@@ -13,9 +13,11 @@ from typing import Literal
 
 import numpy as np
 import psycopg
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from tether.errors import ConfigError, NotFound
+from tether.store.rows import one
 from tether.types import ChunkSpan
 
 WriteStatus = Literal["created", "updated", "unchanged", "metadata"]
@@ -36,20 +38,20 @@ class DocumentWrite:
     metadata: dict[str, object]
 
 
-def collection_id(conn: psycopg.Connection, name: str, *, create: bool = True) -> int:
+def collection_id(conn: psycopg.Connection[DictRow], name: str, *, create: bool = True) -> int:
     row = conn.execute("SELECT id FROM collections WHERE name = %s", (name,)).fetchone()
     if row:
         return int(row["id"])
     if not create:
         raise NotFound(f"collection {name!r} does not exist")
-    row = conn.execute(
+    row = one(conn.execute(
         "INSERT INTO collections (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
         (name,),
-    ).fetchone()
+    ))
     return int(row["id"])
 
 
-def ensure_embedding_index(conn: psycopg.Connection, model: str, dimension: int) -> None:
+def ensure_embedding_index(conn: psycopg.Connection[DictRow], model: str, dimension: int) -> None:
     """Record the embedding model of the index; refuse to silently mix models."""
     conn.execute("SELECT pg_advisory_xact_lock(7370001)")
     rows = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM index_meta").fetchall()}
@@ -71,12 +73,12 @@ def ensure_embedding_index(conn: psycopg.Connection, model: str, dimension: int)
     )
 
 
-def embedding_dimension(conn: psycopg.Connection) -> int | None:
+def embedding_dimension(conn: psycopg.Connection[DictRow]) -> int | None:
     row = conn.execute("SELECT value FROM index_meta WHERE key = 'embed_dim'").fetchone()
     return int(row["value"]) if row else None
 
 
-def find(conn: psycopg.Connection, collection: str, source_uri: str, *, lock: bool = False) -> dict | None:
+def find(conn: psycopg.Connection[DictRow], collection: str, source_uri: str, *, lock: bool = False) -> dict | None:
     return conn.execute(
         "SELECT d.* FROM documents d JOIN collections c ON c.id = d.collection_id"
         " WHERE c.name = %s AND d.source_uri = %s" + (" FOR UPDATE OF d" if lock else ""),
@@ -85,7 +87,7 @@ def find(conn: psycopg.Connection, collection: str, source_uri: str, *, lock: bo
 
 
 def write_document(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[DictRow],
     doc: DocumentWrite,
     chunks: list[ChunkSpan],
     embeddings: np.ndarray,
@@ -125,23 +127,23 @@ def write_document(
         return int(old["id"]), int(old["version"]), "metadata"
 
     if old is None:
-        row = conn.execute(
+        row = one(conn.execute(
             "INSERT INTO documents (collection_id, source_uri, title, format, content_hash, classification,"
             " owner_id, acl, size_bytes, body, metadata) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " RETURNING id, version, updated_at",
             (coll_id, doc.source_uri, doc.title, doc.format, doc.content_hash, doc.classification,
              doc.owner_id, doc.acl, doc.size_bytes, doc.body, Jsonb(doc.metadata)),
-        ).fetchone()
+        ))
         status: WriteStatus = "created"
     else:
         conn.execute("DELETE FROM chunks WHERE document_id = %s", (old["id"],))
-        row = conn.execute(
+        row = one(conn.execute(
             "UPDATE documents SET title=%s, format=%s, content_hash=%s, classification=%s, owner_id=%s,"
             " acl=%s, size_bytes=%s, body=%s, metadata=%s, version = version + 1, updated_at = now()"
             " WHERE id = %s RETURNING id, version, updated_at",
             (doc.title, doc.format, doc.content_hash, doc.classification, doc.owner_id, doc.acl,
              doc.size_bytes, doc.body, Jsonb(doc.metadata), old["id"]),
-        ).fetchone()
+        ))
         status = "updated"
     doc_id = int(row["id"])
     if chunks:
@@ -150,7 +152,8 @@ def write_document(
             "INSERT INTO chunks (document_id, collection_id, ordinal, text, char_start, char_end,"
             " section_path, page, token_count, acl, classification, source_uri, doc_date, bm25_len, embedding,"
             " quarantined, guard_score, guard_reasons)"
-            " SELECT %(doc)s, %(coll)s, o, t, s, e, coalesce(string_to_array(sp, chr(31)), '{}'), p, tc, %(acl)s, %(cls)s,"
+            " SELECT %(doc)s, %(coll)s, o, t, s, e, coalesce(string_to_array(sp, chr(31)), '{}'), p, tc,"
+            " %(acl)s, %(cls)s,"
             " %(uri)s, %(date)s, bl, v::vector, q, gs, coalesce(string_to_array(gr, chr(31)), '{}')"
             " FROM unnest(%(o)s::int[], %(t)s::text[], %(s)s::int[], %(e)s::int[], %(sp)s::text[],"
             "  %(p)s::int[], %(tc)s::int[], %(bl)s::int[], %(v)s::text[], %(q)s::bool[], %(gs)s::real[],"
@@ -174,13 +177,13 @@ def write_document(
     return doc_id, int(row["version"]), status
 
 
-def delete_document(conn: psycopg.Connection, doc_id: int) -> bool:
+def delete_document(conn: psycopg.Connection[DictRow], doc_id: int) -> bool:
     """Delete a document and everything derived from it (chunks, vectors, postings cascade)."""
     return conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,)).rowcount > 0
 
 
 def list_documents(
-    conn: psycopg.Connection, acl_tokens: list[str] | None, collection: str | None = None
+    conn: psycopg.Connection[DictRow], acl_tokens: list[str] | None, collection: str | None = None
 ) -> list[dict]:
     sql = (
         "SELECT d.id, d.title, d.source_uri, d.format, d.version, d.classification, d.acl,"
@@ -198,7 +201,7 @@ def list_documents(
     return conn.execute(sql + " ORDER BY c.name, d.source_uri", params).fetchall()
 
 
-def get_document(conn: psycopg.Connection, doc_id: int, acl_tokens: list[str] | None) -> dict:
+def get_document(conn: psycopg.Connection[DictRow], doc_id: int, acl_tokens: list[str] | None) -> dict:
     """A readable document, or NotFound (the same error whether absent or forbidden)."""
     sql = (
         "SELECT d.*, c.name AS collection FROM documents d JOIN collections c ON c.id = d.collection_id"
@@ -214,7 +217,7 @@ def get_document(conn: psycopg.Connection, doc_id: int, acl_tokens: list[str] | 
     return row
 
 
-def document_chunks(conn: psycopg.Connection, doc_id: int) -> list[dict]:
+def document_chunks(conn: psycopg.Connection[DictRow], doc_id: int) -> list[dict]:
     return conn.execute(
         "SELECT id, ordinal, char_start, char_end, section_path, page, token_count, text"
         " FROM chunks WHERE document_id = %s ORDER BY ordinal",

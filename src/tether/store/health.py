@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 
-def ping(conn: psycopg.Connection) -> None:
+def ping(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SELECT 1")

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
+
+from tether.store.rows import one
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ def new_batch_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def enqueue(conn: psycopg.Connection, kind: str, payloads: list[dict], batch_id: str | None = None) -> str:
+def enqueue(conn: psycopg.Connection[DictRow], kind: str, payloads: list[dict], batch_id: str | None = None) -> str:
     batch_id = batch_id or new_batch_id()
     with conn.cursor() as cur:
         cur.executemany(
@@ -44,7 +48,7 @@ _ABANDONED = (
 )
 
 
-def fail_exhausted(conn: psycopg.Connection, *, lease_s: float, max_attempts: int) -> int:
+def fail_exhausted(conn: psycopg.Connection[DictRow], *, lease_s: float, max_attempts: int) -> int:
     """Mark abandoned jobs that already used every attempt as failed."""
     return conn.execute(
         "UPDATE jobs j SET status = 'failed', finished_at = now(),"
@@ -56,7 +60,7 @@ def fail_exhausted(conn: psycopg.Connection, *, lease_s: float, max_attempts: in
 
 
 def claim(
-    conn: psycopg.Connection, worker: str, *, lease_s: float, max_attempts: int,
+    conn: psycopg.Connection[DictRow], worker: str, *, lease_s: float, max_attempts: int,
     kinds: tuple[str, ...] | None = None, batch_id: str | None = None,
 ) -> Job | None:
     """Claim the oldest runnable job; commits so the claim is visible to others."""
@@ -84,14 +88,14 @@ def claim(
     return Job(int(row["id"]), row["batch_id"], row["kind"], row["payload"], int(row["attempts"]))
 
 
-def heartbeat(conn: psycopg.Connection, job_id: int, attempts: int) -> None:
+def heartbeat(conn: psycopg.Connection[Any], job_id: int, attempts: int) -> None:
     conn.execute(
         "UPDATE jobs SET heartbeat_at = now() WHERE id = %s AND attempts = %s AND status = 'running'",
         (job_id, attempts),
     )
 
 
-def complete(conn: psycopg.Connection, job: Job, result: dict) -> bool:
+def complete(conn: psycopg.Connection[DictRow], job: Job, result: dict) -> bool:
     """Mark done; call inside the transaction that applied the job's effects."""
     return conn.execute(
         "UPDATE jobs SET status = 'done', result = %s, error = NULL, finished_at = now()"
@@ -100,7 +104,7 @@ def complete(conn: psycopg.Connection, job: Job, result: dict) -> bool:
     ).rowcount == 1
 
 
-def fail(conn: psycopg.Connection, job: Job, error: dict, *, retry: bool) -> None:
+def fail(conn: psycopg.Connection[DictRow], job: Job, error: dict, *, retry: bool) -> None:
     conn.execute(
         "UPDATE jobs SET status = %s, error = %s, finished_at = CASE WHEN %s THEN NULL ELSE now() END,"
         " worker_pid = NULL WHERE id = %s AND attempts = %s",
@@ -108,7 +112,7 @@ def fail(conn: psycopg.Connection, job: Job, error: dict, *, retry: bool) -> Non
     )
 
 
-def batch_status(conn: psycopg.Connection, batch_id: str) -> dict[str, int]:
+def batch_status(conn: psycopg.Connection[DictRow], batch_id: str) -> dict[str, int]:
     rows = conn.execute(
         "SELECT status, count(*) AS n FROM jobs WHERE batch_id = %s GROUP BY status", (batch_id,)
     ).fetchall()
@@ -118,29 +122,29 @@ def batch_status(conn: psycopg.Connection, batch_id: str) -> dict[str, int]:
     return out
 
 
-def batch_jobs(conn: psycopg.Connection, batch_id: str) -> list[dict]:
+def batch_jobs(conn: psycopg.Connection[DictRow], batch_id: str) -> list[dict]:
     return conn.execute(
         "SELECT id, kind, payload, status, attempts, result, error FROM jobs WHERE batch_id = %s ORDER BY id",
         (batch_id,),
     ).fetchall()
 
 
-def get_job(conn: psycopg.Connection, job_id: int) -> dict | None:
+def get_job(conn: psycopg.Connection[DictRow], job_id: int) -> dict | None:
     return conn.execute("SELECT * FROM jobs WHERE id = %s", (job_id,)).fetchone()
 
 
-def queue_depth(conn: psycopg.Connection) -> int:
-    return int(conn.execute("SELECT count(*) AS n FROM jobs WHERE status IN ('queued','running')").fetchone()["n"])
+def queue_depth(conn: psycopg.Connection[DictRow]) -> int:
+    return int(one(conn.execute("SELECT count(*) AS n FROM jobs WHERE status IN ('queued','running')"))["n"])
 
 
-def active_by_kind(conn: psycopg.Connection) -> list[dict]:
+def active_by_kind(conn: psycopg.Connection[DictRow]) -> list[dict]:
     """Jobs queued or running, counted per (kind, status): the queue depth metrics."""
     return conn.execute(
         "SELECT kind, status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running')"
         " GROUP BY kind, status").fetchall()
 
 
-def ingest_outcomes(conn: psycopg.Connection) -> list[dict]:
+def ingest_outcomes(conn: psycopg.Connection[DictRow]) -> list[dict]:
     """Finished ingest jobs per outcome (failed, or the result's status) with their chunks."""
     return conn.execute(
         "SELECT CASE WHEN status = 'failed' THEN 'failed' ELSE coalesce(result->>'status', 'done') END"

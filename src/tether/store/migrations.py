@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -40,15 +41,16 @@ def available() -> list[Migration]:
     return out
 
 
-def applied_versions(conn: psycopg.Connection) -> set[int]:
+def applied_versions(conn: psycopg.Connection[Any]) -> set[int]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
     )
-    return {r[0] if isinstance(r, tuple) else r["version"] for r in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    rows = conn.execute("SELECT version FROM schema_migrations").fetchall()
+    return {r[0] if isinstance(r, tuple) else r["version"] for r in rows}
 
 
-def apply_migrations(conn: psycopg.Connection, *, target: int | None = None) -> list[int]:
+def apply_migrations(conn: psycopg.Connection[Any], *, target: int | None = None) -> list[int]:
     """Apply pending migrations up to ``target`` (default: all). Returns the versions applied."""
     done: list[int] = []
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))

@@ -7,14 +7,15 @@ takes effect on the next request.
 from __future__ import annotations
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.errors import Conflict, InvalidInput, UnknownPrincipal
-from tether.types import Acl, PUBLIC, Principal
+from tether.types import PUBLIC, Acl, Principal
 
 ROLES = ("admin", "member", "reviewer")
 
 
-def add_user(conn: psycopg.Connection, name: str, *, role: str = "member", kind: str = "user") -> int:
+def add_user(conn: psycopg.Connection[DictRow], name: str, *, role: str = "member", kind: str = "user") -> int:
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
     if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -29,12 +30,12 @@ def add_user(conn: psycopg.Connection, name: str, *, role: str = "member", kind:
     return int(row["id"])
 
 
-def ensure_user(conn: psycopg.Connection, name: str, *, role: str = "member") -> int:
+def ensure_user(conn: psycopg.Connection[DictRow], name: str, *, role: str = "member") -> int:
     row = conn.execute("SELECT id FROM principals WHERE name = %s", (name,)).fetchone()
     return int(row["id"]) if row else add_user(conn, name, role=role)
 
 
-def add_group(conn: psycopg.Connection, name: str) -> int:
+def add_group(conn: psycopg.Connection[DictRow], name: str) -> int:
     row = conn.execute(
         "INSERT INTO groups (name) VALUES (%s) ON CONFLICT (name) DO NOTHING RETURNING id", (name,)
     ).fetchone()
@@ -43,12 +44,12 @@ def add_group(conn: psycopg.Connection, name: str) -> int:
     return int(row["id"])
 
 
-def ensure_group(conn: psycopg.Connection, name: str) -> int:
+def ensure_group(conn: psycopg.Connection[DictRow], name: str) -> int:
     row = conn.execute("SELECT id FROM groups WHERE name = %s", (name,)).fetchone()
     return int(row["id"]) if row else add_group(conn, name)
 
 
-def add_member(conn: psycopg.Connection, user: str, group: str) -> None:
+def add_member(conn: psycopg.Connection[DictRow], user: str, group: str) -> None:
     uid = _user_id(conn, user)
     gid = _group_id(conn, group)
     conn.execute(
@@ -57,7 +58,7 @@ def add_member(conn: psycopg.Connection, user: str, group: str) -> None:
     )
 
 
-def remove_member(conn: psycopg.Connection, user: str, group: str) -> bool:
+def remove_member(conn: psycopg.Connection[DictRow], user: str, group: str) -> bool:
     cur = conn.execute(
         "DELETE FROM memberships WHERE principal_id = %s AND group_id = %s",
         (_user_id(conn, user), _group_id(conn, group)),
@@ -65,14 +66,14 @@ def remove_member(conn: psycopg.Connection, user: str, group: str) -> bool:
     return cur.rowcount > 0
 
 
-def _user_id(conn: psycopg.Connection, name: str) -> int:
+def _user_id(conn: psycopg.Connection[DictRow], name: str) -> int:
     row = conn.execute("SELECT id FROM principals WHERE name = %s", (name,)).fetchone()
     if row is None:
         raise UnknownPrincipal(f"unknown user {name!r}")
     return int(row["id"])
 
 
-def _group_id(conn: psycopg.Connection, name: str) -> int:
+def _group_id(conn: psycopg.Connection[DictRow], name: str) -> int:
     row = conn.execute("SELECT id FROM groups WHERE name = %s", (name,)).fetchone()
     if row is None:
         known = [r["name"] for r in conn.execute("SELECT name FROM groups ORDER BY name").fetchall()]
@@ -80,7 +81,7 @@ def _group_id(conn: psycopg.Connection, name: str) -> int:
     return int(row["id"])
 
 
-def get_principal(conn: psycopg.Connection, name: str) -> Principal:
+def get_principal(conn: psycopg.Connection[DictRow], name: str) -> Principal:
     row = conn.execute(
         "SELECT p.id, p.name, p.kind, p.role,"
         " coalesce(array_agg(g.id ORDER BY g.id) FILTER (WHERE g.id IS NOT NULL), '{}') AS gids,"
@@ -97,7 +98,7 @@ def get_principal(conn: psycopg.Connection, name: str) -> Principal:
     )
 
 
-def list_users(conn: psycopg.Connection) -> list[dict[str, object]]:
+def list_users(conn: psycopg.Connection[DictRow]) -> list[dict[str, object]]:
     return conn.execute(
         "SELECT p.name, p.kind, p.role, coalesce(array_agg(g.name ORDER BY g.name)"
         " FILTER (WHERE g.id IS NOT NULL), '{}') AS groups FROM principals p"
@@ -106,19 +107,19 @@ def list_users(conn: psycopg.Connection) -> list[dict[str, object]]:
     ).fetchall()
 
 
-def names_by_id(conn: psycopg.Connection) -> dict[int, str]:
+def names_by_id(conn: psycopg.Connection[DictRow]) -> dict[int, str]:
     """Every principal's name by id (to label audit records)."""
     return {int(r["id"]): r["name"] for r in conn.execute("SELECT id, name FROM principals").fetchall()}
 
 
-def list_groups(conn: psycopg.Connection) -> list[dict[str, object]]:
+def list_groups(conn: psycopg.Connection[DictRow]) -> list[dict[str, object]]:
     return conn.execute(
         "SELECT g.name, count(m.principal_id) AS members FROM groups g"
         " LEFT JOIN memberships m ON m.group_id = g.id GROUP BY g.id ORDER BY g.name"
     ).fetchall()
 
 
-def acl_tokens(conn: psycopg.Connection, acl: Acl) -> tuple[list[str], int | None]:
+def acl_tokens(conn: psycopg.Connection[DictRow], acl: Acl) -> tuple[list[str], int | None]:
     """Resolve an :class:`Acl` of names into stored tokens; unknown names are an error."""
     tokens: list[str] = [PUBLIC] if acl.public else []
     owner_id = _user_id(conn, acl.owner) if acl.owner else None
@@ -131,7 +132,7 @@ def acl_tokens(conn: psycopg.Connection, acl: Acl) -> tuple[list[str], int | Non
     return sorted(set(tokens)), owner_id
 
 
-def describe_acl(conn: psycopg.Connection, tokens: list[str]) -> list[str]:
+def describe_acl(conn: psycopg.Connection[DictRow], tokens: list[str]) -> list[str]:
     """Tokens back to readable specs (``group:legal``); for admins and owners."""
     out = []
     for t in tokens:

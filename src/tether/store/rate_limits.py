@@ -9,19 +9,21 @@ from __future__ import annotations
 import random
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.errors import RateLimited
+from tether.store.rows import one
 
 
-def hit(conn: psycopg.Connection, key: str, limit_per_minute: int) -> int:
+def hit(conn: psycopg.Connection[DictRow], key: str, limit_per_minute: int) -> int:
     """Count one request for ``key``; raise :class:`RateLimited` over the limit. Returns the count."""
-    row = conn.execute(
+    row = one(conn.execute(
         "INSERT INTO rate_windows (key, window_start, hits) VALUES (%s, date_trunc('minute', now()), 1)"
         " ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_windows.hits + 1"
         " RETURNING hits, ceil(extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now()))"
         " AS retry_after",
         (key,),
-    ).fetchone()
+    ))
     if random.random() < 0.01:
         conn.execute("DELETE FROM rate_windows WHERE window_start < now() - interval '10 minutes'")
     hits = int(row["hits"])

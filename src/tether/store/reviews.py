@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from tether.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tether.store import audit
+from tether.store.rows import Conn, one
 from tether.types import Principal
 
 SOURCES = ("abstention", "low_confidence", "budget_refusal", "feedback", "user_request")
@@ -93,7 +93,7 @@ def _int(v: object) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def resolve_evidence(conn: psycopg.Connection, asker: Principal, candidates: Iterable[Mapping[str, Any]]) -> list[dict]:
+def resolve_evidence(conn: Conn, asker: Principal, candidates: Iterable[Mapping[str, Any]]) -> list[dict]:
     """Evidence entries from documents ``asker`` may read, title and text re-read from the store.
 
     Entries from unreadable or deleted documents, and malformed ones, are dropped; so nothing a
@@ -125,8 +125,8 @@ def resolve_evidence(conn: psycopg.Connection, asker: Principal, candidates: Ite
         d = docs.get(doc)
         if d is None or end > d["n"]:
             continue
-        text = conn.execute("SELECT substr(body, %s, %s) AS t FROM documents WHERE id = %s",
-                            (start + 1, end - start, doc)).fetchone()["t"]
+        text = one(conn.execute("SELECT substr(body, %s, %s) AS t FROM documents WHERE id = %s",
+                                (start + 1, end - start, doc)))["t"]
         out.append({"document_id": doc, "chunk_id": chunk if chunk_doc.get(chunk) == doc else None,
                     "title": d["title"], "char_start": start, "char_end": end, "text": text})
     return out
@@ -146,7 +146,7 @@ def _draft(answer: Mapping[str, Any] | None) -> dict | None:
 
 # creating ------------------------------------------------------------------------------------
 def create(
-    conn: psycopg.Connection, asker: Principal, question: str, *, source: str = "user_request", reason: str = "",
+    conn: Conn, asker: Principal, question: str, *, source: str = "user_request", reason: str = "",
     trace_id: str | None = None, answer: Mapping[str, Any] | None = None,
     evidence: Iterable[Mapping[str, Any]] = (), dedupe: bool = True,
 ) -> int:
@@ -166,12 +166,12 @@ def create(
             return int(row["id"])
     ev = resolve_evidence(conn, asker, [*evidence, *evidence_from_answer(answer)])
     draft = _draft(answer)
-    row = conn.execute(
+    row = one(conn.execute(
         "INSERT INTO review_items (principal_id, question, reason, draft_answer, source, trace_id, evidence)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (asker.id, question, reason[:500], Jsonb(draft) if draft is not None else None, source, trace_id or None,
          Jsonb(ev)),
-    ).fetchone()
+    ))
     return int(row["id"])
 
 
@@ -182,7 +182,7 @@ def _doc_ids(row: Mapping[str, Any]) -> set[int]:
     return ids
 
 
-def _readable(conn: psycopg.Connection, viewer: Principal, rows: list[dict]) -> set[int]:
+def _readable(conn: Conn, viewer: Principal, rows: list[dict]) -> set[int]:
     ids = sorted(set().union(*(_doc_ids(r) for r in rows))) if rows else []
     if not ids:
         return set()
@@ -232,31 +232,31 @@ def reviewer_view(row: Mapping[str, Any], readable: set[int]) -> dict:
     }
 
 
-def _view(conn: psycopg.Connection, viewer: Principal, rows: list[dict], *, as_asker: bool = False) -> list[dict]:
+def _view(conn: Conn, viewer: Principal, rows: list[dict], *, as_asker: bool = False) -> list[dict]:
     if as_asker or not is_reviewer(viewer):
         return [asker_view(r) for r in rows]
     readable = _readable(conn, viewer, rows)
     return [reviewer_view(r, readable) for r in rows]
 
 
-def _row(conn: psycopg.Connection, item_id: int) -> dict | None:
+def _row(conn: Conn, item_id: int) -> dict | None:
     return conn.execute(_SELECT + " WHERE r.id = %s", (item_id,)).fetchone()
 
 
-def _visible_row(conn: psycopg.Connection, item_id: int, viewer: Principal) -> dict:
+def _visible_row(conn: Conn, item_id: int, viewer: Principal) -> dict:
     row = _row(conn, item_id)
     if row is None or (not is_reviewer(viewer) and row["principal_id"] != viewer.id):
         raise NotFound(f"no review item {item_id}")
     return row
 
 
-def get(conn: psycopg.Connection, item_id: int, viewer: Principal) -> dict:
+def get(conn: Conn, item_id: int, viewer: Principal) -> dict:
     """One item as ``viewer`` may see it; NotFound when absent or someone else's (non-reviewers)."""
     return _view(conn, viewer, [_visible_row(conn, item_id, viewer)])[0]
 
 
 def list_items(
-    conn: psycopg.Connection, viewer: Principal, *, status: str | Iterable[str] | None = None,
+    conn: Conn, viewer: Principal, *, status: str | Iterable[str] | None = None,
     source: str | None = None, mine: bool = False, limit: int = 100,
 ) -> list[dict]:
     """Reviewers: the queue (newest first), optionally filtered (``status``: one or several).
@@ -283,7 +283,7 @@ def list_items(
     return _view(conn, viewer, rows, as_asker=own)
 
 
-def counts(conn: psycopg.Connection) -> dict[str, int]:
+def counts(conn: Conn) -> dict[str, int]:
     """Items per status (for reviewers' dashboards)."""
     got = {r["status"]: r["n"] for r in conn.execute(
         "SELECT status, count(*) AS n FROM review_items GROUP BY status").fetchall()}
@@ -291,7 +291,7 @@ def counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 # working on items ----------------------------------------------------------------------------
-def _changed(conn: psycopg.Connection, item_id: int, reviewer: Principal, action: str, row: dict | None,
+def _changed(conn: Conn, item_id: int, reviewer: Principal, action: str, row: dict | None,
              expected: str) -> dict:
     """The updated item, or the right error when the conditional update matched nothing."""
     if row is None:
@@ -305,7 +305,7 @@ def _changed(conn: psycopg.Connection, item_id: int, reviewer: Principal, action
     return get(conn, item_id, reviewer)
 
 
-def claim(conn: psycopg.Connection, item_id: int, reviewer: Principal) -> dict:
+def claim(conn: Conn, item_id: int, reviewer: Principal) -> dict:
     """Take an open item. Atomic: of two reviewers claiming at once, one gets Conflict."""
     _visible_row(conn, item_id, reviewer)
     _require_reviewer(reviewer)
@@ -315,7 +315,7 @@ def claim(conn: psycopg.Connection, item_id: int, reviewer: Principal) -> dict:
     return _changed(conn, item_id, reviewer, "claimed", row, "open")
 
 
-def release(conn: psycopg.Connection, item_id: int, reviewer: Principal) -> dict:
+def release(conn: Conn, item_id: int, reviewer: Principal) -> dict:
     """Put a claimed item back in the queue (its claimant, or an administrator)."""
     _visible_row(conn, item_id, reviewer)
     _require_reviewer(reviewer)
@@ -329,7 +329,7 @@ def release(conn: psycopg.Connection, item_id: int, reviewer: Principal) -> dict
 _ACTIONABLE = "(status = 'open' OR (status = 'claimed' AND (claimed_by = %s OR %s)))"
 
 
-def answer(conn: psycopg.Connection, item_id: int, reviewer: Principal, text: str) -> dict:
+def answer(conn: Conn, item_id: int, reviewer: Principal, text: str) -> dict:
     """Answer an open item, or one the reviewer claimed (administrators: any claimed item)."""
     text = text.strip()
     if not text:
@@ -346,7 +346,7 @@ def answer(conn: psycopg.Connection, item_id: int, reviewer: Principal, text: st
     return _changed(conn, item_id, reviewer, "answered", row, "open or your claimed")
 
 
-def dismiss(conn: psycopg.Connection, item_id: int, reviewer: Principal, reason: str) -> dict:
+def dismiss(conn: Conn, item_id: int, reviewer: Principal, reason: str) -> dict:
     """Close an item without an answer (a duplicate, out of scope, ...); the reason is required."""
     reason = reason.strip()
     if not reason:
@@ -360,12 +360,12 @@ def dismiss(conn: psycopg.Connection, item_id: int, reviewer: Principal, reason:
     return _changed(conn, item_id, reviewer, "dismissed", row, "open or your claimed")
 
 
-def for_promotion(conn: psycopg.Connection, item_id: int, reviewer: Principal) -> dict:
+def for_promotion(conn: Conn, item_id: int, reviewer: Principal) -> dict:
     """The answered, not yet promoted item (locked until the transaction ends) and the ``source_uri``
     of each evidence document both the reviewer and the asker may read now."""
     _visible_row(conn, item_id, reviewer)
     _require_reviewer(reviewer)
-    row = conn.execute("SELECT * FROM review_items WHERE id = %s FOR UPDATE", (item_id,)).fetchone()
+    row = one(conn.execute("SELECT * FROM review_items WHERE id = %s FOR UPDATE", (item_id,)))
     if row["status"] != "answered":
         raise Conflict(f"review item {item_id} is {row['status']}; only answered items can be promoted",
                        status=row["status"])
@@ -375,6 +375,7 @@ def for_promotion(conn: psycopg.Connection, item_id: int, reviewer: Principal) -
     from tether.store.principals import get_principal
 
     full = _row(conn, item_id)
+    assert full is not None  # locked above
     asker = get_principal(conn, full["asked_by"])
     ids = [e["document_id"] for e in row["evidence"] or [] if _int(e.get("document_id")) is not None]
     uris: list[str] = []
@@ -389,7 +390,7 @@ def for_promotion(conn: psycopg.Connection, item_id: int, reviewer: Principal) -
             "answered_by": full["answered_by_name"], "source_uris": uris}
 
 
-def mark_promoted(conn: psycopg.Connection, item_id: int, reviewer: Principal, case_id: str) -> dict:
+def mark_promoted(conn: Conn, item_id: int, reviewer: Principal, case_id: str) -> dict:
     conn.execute("UPDATE review_items SET promoted = true, golden_case_id = %s, updated_at = now() WHERE id = %s",
                  (case_id, item_id))
     audit.record(conn, "review.promoted", actor_id=reviewer.id, target=f"review:{item_id}",

@@ -10,6 +10,7 @@ without CREATEROLE), this is a no-op and the application filter alone applies.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 _available: dict[str, bool] = {}
 
 
-def available(conn: psycopg.Connection) -> bool:
+def available(conn: psycopg.Connection[Any]) -> bool:
     key = conn.info.dsn
     if key not in _available:
         row = conn.execute("SELECT pg_has_role(current_user, 'tether_reader', 'MEMBER') AS ok"
@@ -28,7 +29,7 @@ def available(conn: psycopg.Connection) -> bool:
     return _available[key]
 
 
-def enter_reader(conn: psycopg.Connection, acl_tokens: list[str]) -> bool:
+def enter_reader(conn: psycopg.Connection[Any], acl_tokens: list[str]) -> bool:
     """Call inside a transaction; lasts until it ends. Returns whether RLS is active."""
     if not available(conn):
         return False

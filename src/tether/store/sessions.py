@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.errors import Unauthenticated
 from tether.store.api_keys import key_id
@@ -23,7 +24,7 @@ def _hash(sid: str) -> str:
     return hashlib.sha256(sid.encode("utf-8")).hexdigest()
 
 
-def open_session(conn: psycopg.Connection, api_key: str, principal: Principal, *, ttl_s: int) -> str:
+def open_session(conn: psycopg.Connection[DictRow], api_key: str, principal: Principal, *, ttl_s: int) -> str:
     """A new session id for ``principal`` (who authenticated with ``api_key``)."""
     sid = secrets.token_urlsafe(32)
     conn.execute(
@@ -35,7 +36,7 @@ def open_session(conn: psycopg.Connection, api_key: str, principal: Principal, *
     return sid
 
 
-def session_principal(conn: psycopg.Connection, sid: str) -> Principal:
+def session_principal(conn: psycopg.Connection[DictRow], sid: str) -> Principal:
     """The principal of a live session whose API key is still valid, or :class:`Unauthenticated`."""
     row = conn.execute(
         "SELECT p.name, s.api_key_id FROM sessions s JOIN principals p ON p.id = s.principal_id"
@@ -49,5 +50,5 @@ def session_principal(conn: psycopg.Connection, sid: str) -> Principal:
     return dataclasses.replace(get_principal(conn, row["name"]), api_key_id=row["api_key_id"])
 
 
-def close_session(conn: psycopg.Connection, sid: str) -> None:
+def close_session(conn: psycopg.Connection[DictRow], sid: str) -> None:
     conn.execute("DELETE FROM sessions WHERE id_hash = %s", (_hash(sid),))

@@ -13,12 +13,14 @@ principal's own calls (what a non-admin may see).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from tether.errors import InvalidInput
+from tether.store.rows import one
 
 BY = ("user", "group", "api_key", "model", "kind", "day", "month")
 
@@ -50,7 +52,7 @@ def parse_day(value: str | date | None) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
     if isinstance(value, date):
         return value
     try:
@@ -61,13 +63,14 @@ def parse_day(value: str | date | None) -> date | None:
 
 def _where(since: date | None, until: date | None, principal_id: int | None, kind: str | None,
            model: str | None) -> tuple[str, list[Any]]:
-    sql, params = " WHERE true", []
+    sql = " WHERE true"
+    params: list[Any] = []
     if since is not None:
         sql += " AND e.at >= %s"
-        params.append(datetime.combine(since, time(0), tzinfo=timezone.utc))
+        params.append(datetime.combine(since, time(0), tzinfo=UTC))
     if until is not None:
         sql += " AND e.at < %s"
-        params.append(datetime.combine(until + timedelta(days=1), time(0), tzinfo=timezone.utc))
+        params.append(datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC))
     if principal_id is not None:
         sql += " AND e.principal_id = %s"
         params.append(principal_id)
@@ -86,7 +89,7 @@ def _figures(r: dict) -> dict:
             "cost_usd": round(float(r["cost_usd"]), 8), "mean_latency_ms": round(float(r["mean_latency_ms"]), 3)}
 
 
-def rollup(conn: psycopg.Connection, *, by: str = "user", since: str | date | None = None,
+def rollup(conn: psycopg.Connection[DictRow], *, by: str = "user", since: str | date | None = None,
            until: str | date | None = None, principal_id: int | None = None, kind: str | None = None,
            model: str | None = None) -> dict:
     """Calls, tokens in/out, cost and mean latency per ``by`` key, plus the total."""
@@ -102,7 +105,7 @@ def rollup(conn: psycopg.Connection, *, by: str = "user", since: str | date | No
     rows = conn.execute(
         f"SELECT {key} AS key, {label} AS label, {_AGG} FROM usage_events e{join}{where}"
         f" GROUP BY {group_by} ORDER BY {order}", params).fetchall()
-    total = conn.execute(f"SELECT {_AGG} FROM usage_events e{where}", params).fetchone()
+    total = one(conn.execute(f"SELECT {_AGG} FROM usage_events e{where}", params))
     out_rows = []
     for r in rows:
         k = r["key"]

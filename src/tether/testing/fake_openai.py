@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Union
+from typing import Any
 
 from tether.testing.fake_embedder import hashed_vector
 from tether.testing.fake_reranker import overlap_score
@@ -119,7 +119,7 @@ class Faults:
         return Reply(status=400, error=overflow_error())
 
 
-Script = Union[str, Callable[[Messages], Union[str, Reply]], Reply]
+Script = str | Callable[[Messages], str | Reply] | Reply
 _SOURCE = re.compile(r'<source id="(\d+)"[^>]*>\n?(.*?)\n?</source>', re.DOTALL)
 
 
@@ -160,7 +160,8 @@ def behaviour(name: str, messages: Messages, body: dict[str, Any]) -> str:
         return '{"claims": [{"text": "unterminated'
     if name == "hallucinate_number":
         m = re.search(r"\d+", sentence)
-        wrong = sentence[: m.start()] + str(int(m.group(0)) + 7) + sentence[m.end():] if m else sentence + " It grew 42%."
+        wrong = (sentence[: m.start()] + str(int(m.group(0)) + 7) + sentence[m.end():]) if m else (
+            sentence + " It grew 42%.")
         claims = [(sentence, n), (wrong, n)]
     elif name == "foreign_citation":
         claims = [(sentence, len(sources(messages)) + 5)]
@@ -206,7 +207,7 @@ class FakeOpenAI:
         """The fault each chat request got (None: answered normally), in arrival order."""
         return [r.get("fault") for r in self.chat_requests]
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -253,7 +254,7 @@ def _embed(text: str, dim: int) -> list[float]:
     return [float(v) for v in hashed_vector(text, dim)]
 
 
-def _refused(fake: "FakeOpenAI", headers: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+def _refused(fake: FakeOpenAI, headers: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
     """The (status, body) that every endpoint answers while the fake is down or the key is wrong."""
     if fake.forced_status is not None:
         return fake.forced_status, {"error": {"message": f"fake error {fake.forced_status}", "type": "server_error"}}
@@ -285,7 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
         if refused is not None:
             self._json(*refused)
         elif self.path.rstrip("/").endswith("/models"):
-            self._json(200, {"object": "list", "data": [{"id": self.fake.model, "object": "model", "owned_by": "fake"}]})
+            model = {"id": self.fake.model, "object": "model", "owned_by": "fake"}
+            self._json(200, {"object": "list", "data": [model]})
         else:
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 

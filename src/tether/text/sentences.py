@@ -181,9 +181,7 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         return False  # an initial: "J. Smith"
     if "." in word and all(part.isalpha() and len(part) <= 2 for part in word.split(".")):
         return next_upper  # "U.S." style
-    if word.isdigit() and _first_on_line(text, pos - len(word)):
-        return False  # "1. Item" at the start of a line
-    return True
+    return not (word.isdigit() and _first_on_line(text, pos - len(word)))  # not "1. Item" starting a line
 
 
 def _first_on_line(text: str, pos: int) -> bool:

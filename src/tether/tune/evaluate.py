@@ -51,14 +51,20 @@ def verdict_sets(src: Sources, split: str, halueval_rows: int | None = None) -> 
         if ev is None:
             continue
         bad = int(c.label == "CONTRADICT")
-        sf.claims.append(c.text), sf.evidences.append(ev), sf.questions.append(None)
-        sf.flag.append(bad), sf.nli.append(bad)
+        sf.claims.append(c.text)
+        sf.evidences.append(ev)
+        sf.questions.append(None)
+        sf.flag.append(bad)
+        sf.nli.append(bad)
     out["scifact"] = sf
     he = VerdictSet([], [], [], [], [])
     for r in subsample(src.halueval[split], halueval_rows, src.seed, f"eval:{split}"):
         for text, bad in ((r.right, 0), (r.hallucinated, 1)):
-            he.claims.append(text), he.evidences.append(r.knowledge), he.questions.append(r.question)
-            he.flag.append(bad), he.nli.append(0 if not bad else -1)
+            he.claims.append(text)
+            he.evidences.append(r.knowledge)
+            he.questions.append(r.question)
+            he.flag.append(bad)
+            he.nli.append(0 if not bad else -1)
     out["halueval"] = he
     return out
 
@@ -71,9 +77,11 @@ def answer_sets(
     neg = hard_negatives([r.knowledge for r in rows], [r.right for r in rows], embed)
     he = AnswerSet([], [], [])
     for r, j in zip(rows, neg):
-        he.questions.append(r.question), he.passages.append(r.knowledge), he.answers.append(1)
-        if j is not None:
-            he.questions.append(r.question), he.passages.append(rows[j].knowledge), he.answers.append(0)
+        pairs = [(r.knowledge, 1)] + ([(rows[j].knowledge, 0)] if j is not None else [])
+        for passage, label in pairs:
+            he.questions.append(r.question)
+            he.passages.append(passage)
+            he.answers.append(label)
     out["halueval"] = he
     for name in ("legal:contracts", "legal:consumer"):
         ex = [e for e in legal_examples(src.legal[split], src.seed) if e.source == name]
@@ -148,22 +156,35 @@ def score(v: Verifier, verdicts: dict[str, VerdictSet], answers: dict[str, Answe
 
 
 def calibrate(scored: Scored, verdicts: dict[str, VerdictSet], answers: dict[str, AnswerSet]) -> dict[str, float]:
-    """Thresholds from the calibration slices: the entailed threshold that flags at least
-    CALIB_RECALL of the positives of *every* source, and the answers threshold that keeps
-    ANSWER_RECALL of the answering HaluEval pairs."""
-    ts = [threshold_for_recall(list(scored.verdicts[n][:, 0]), verdicts[n].flag, CALIB_RECALL, below=True)
-          for n in verdicts if any(verdicts[n].flag)]
+    """Thresholds from the calibration slices: for standalone claims and for claims read with
+    a question, the entailed threshold that flags at least CALIB_RECALL of the positives of
+    every set of that reading; and the answers threshold that keeps ANSWER_RECALL of the
+    answering HaluEval pairs."""
+    cuts: dict[str, list[float]] = {"entailed": [], "entailed_question": []}
+    for n, s in verdicts.items():
+        for key, rows in (("entailed_question", [i for i, q in enumerate(s.questions) if q]),
+                          ("entailed", [i for i, q in enumerate(s.questions) if not q])):
+            flags = [s.flag[i] for i in rows]
+            if any(flags):
+                scores = [float(scored.verdicts[n][i, 0]) for i in rows]
+                cuts[key].append(threshold_for_recall(scores, flags, CALIB_RECALL, below=True))
+    out = {k: round(max(v), 6) for k, v in cuts.items() if v}
+    out.setdefault("entailed", out.get("entailed_question", 0.5))
+    out.setdefault("entailed_question", out["entailed"])
     a = scored.answers["halueval"]
-    return {"entailed": round(max(ts), 6), "answers": round(threshold_for_recall(a, answers["halueval"].answers, ANSWER_RECALL, below=False), 6)}
+    out["answers"] = round(threshold_for_recall(a, answers["halueval"].answers, ANSWER_RECALL, below=False), 6)
+    return out
 
 
-def report(scored: Scored, verdicts: dict[str, VerdictSet], answers: dict[str, AnswerSet], thresholds: dict[str, float]) -> dict[str, dict]:
+def report(scored: Scored, verdicts: dict[str, VerdictSet], answers: dict[str, AnswerSet],
+           thresholds: dict[str, float]) -> dict[str, dict]:
     """Every figure of one split at ``thresholds`` (the verdict rule of :class:`Verifier`)."""
     out: dict[str, dict] = {}
     for name, probs in scored.verdicts.items():
         s = verdicts[name]
         ent = list(probs[:, 0])
-        flagged = [x < thresholds["entailed"] for x in ent]
+        cut = {True: thresholds.get("entailed_question", thresholds["entailed"]), False: thresholds["entailed"]}
+        flagged = [x < cut[bool(q)] for x, q in zip(ent, s.questions)]
         fig = {"n": len(ent), "positives": sum(s.flag), **prf(flagged, s.flag),
                "auc": round(auc([-x for x in ent], s.flag), 4),
                "oracle_precision_at_recall_0.90": round(best_precision_at_recall(ent, s.flag, RECALL_TARGET), 4)}
@@ -175,6 +196,7 @@ def report(scored: Scored, verdicts: dict[str, VerdictSet], answers: dict[str, A
     for name, scores in scored.answers.items():
         y = answers[name].answers
         acc = sum((sc >= t) == bool(lab) for sc, lab in zip(scores, y)) / len(y) if y else 0.0
-        out[f"answers:{name}"] = {"n": len(y), "positives": sum(y), "auc": round(auc(scores, y), 4), "accuracy": round(acc, 4),
-                                  "answerable_recall": round(sum(1 for sc, lab in zip(scores, y) if lab and sc >= t) / max(1, sum(y)), 4)}
+        recall = sum(1 for sc, lab in zip(scores, y) if lab and sc >= t) / max(1, sum(y))
+        out[f"answers:{name}"] = {"n": len(y), "positives": sum(y), "auc": round(auc(scores, y), 4),
+                                  "accuracy": round(acc, 4), "answerable_recall": round(recall, 4)}
     return out

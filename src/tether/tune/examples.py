@@ -9,8 +9,9 @@ states; SciFact's CONTRADICT pairs and non-evidence sentences teach the split be
 
 Hard negatives for answerability come from Tether's own embedder: the nearest other knowledge
 passage of the same split that does not contain the right answer. Augmentations (derived from
-the same sets, listed in the model card): a supported SciFact claim negated becomes a
-contradiction; a knowledge sentence quoted against its knowledge is entailed; a short wrong
+the same sets, listed in the model card): a supported SciFact claim or a quoted evidence
+sentence falsified by one rule of :mod:`tether.tune.perturb` (a number, an antonym, a negation)
+becomes a contradiction; a sentence quoted against its own evidence is entailed; a short wrong
 answer (the neighbour's answer, or the flipped yes/no) is not entailed; a neighbour's sentence
 is not stated; the sentence holding the right answer answers the question.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tether.ground.verifier import claim_text
+from tether.tune.perturb import falsify
 from tether.tune.sources import Claim, LegalRow, QARow
 
 ENTAILED, CONTRADICTED, NOT_STATED = 0, 1, 2
@@ -61,7 +63,8 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT.split(text) if len(s.strip()) > 2]
 
 
-def hard_negatives(knowledge: Sequence[str], answers: Sequence[str], embed: Callable[[list[str]], np.ndarray]) -> list[int | None]:
+def hard_negatives(knowledge: Sequence[str], answers: Sequence[str],
+                   embed: Callable[[list[str]], np.ndarray]) -> list[int | None]:
     """For each row, the nearest other knowledge (cosine of the bundled embedder) that is a
     different text and does not contain the row's answer; None if the 20 nearest all fail."""
     if not knowledge:
@@ -104,8 +107,13 @@ def halueval_examples(rows: Sequence[QARow], neg: Sequence[int | None], seed: in
             rest = [s for s in sents if s not in holding]
             if rest:
                 out.append(Example("answer", r.question, rng.choice(rest), 0, "halueval:sentence"))
-        if i % 2 == 1 and sents:
-            out.append(_nli(rng.choice(sents), r.knowledge, ENTAILED, "halueval:quote"))
+        if sents:
+            quote = rng.choice(sents)
+            if i % 2 == 1:
+                out.append(_nli(quote, r.knowledge, ENTAILED, "halueval:quote"))
+            edited = falsify(quote, rng)
+            if edited:
+                out.append(_nli(edited[1], r.knowledge, CONTRADICTED, f"halueval:falsified-{edited[0]}"))
         wrong = _wrong_answer(r, other)
         if wrong is not None and i % 3 == 0:
             label, text = wrong
@@ -144,10 +152,12 @@ def _overlap(a: str, b: str) -> int:
     return len(set(norm(a).split()) & set(norm(b).split()))
 
 
-def scifact_examples(claims: Sequence[Claim], sentences: dict[str, list[str]], seed: int) -> list[Example]:
+def scifact_examples(claims: Sequence[Claim], sentences: dict[str, list[str]], seed: int,
+                     repeat: int = 1) -> list[Example]:
     """Entailment pairs: gold evidence -> entailed/contradicted; another sentence of the same
     abstract -> not stated; the closest sentence of a cited abstract of a no-evidence claim ->
-    not stated; a supported claim negated -> contradicted."""
+    not stated; a supported claim or an evidence sentence falsified -> contradicted; an evidence
+    sentence quoted -> entailed. The labelled pairs appear ``repeat`` times, augmentations once."""
     rng = random.Random(f"{seed}:scifact:examples")
     out: list[Example] = []
     for c in claims:
@@ -155,14 +165,19 @@ def scifact_examples(claims: Sequence[Claim], sentences: dict[str, list[str]], s
             ev = evidence_text(c, sentences)
             if ev is None:
                 continue
-            out.append(_nli(c.text, ev, ENTAILED if c.label == "SUPPORT" else CONTRADICTED, "scifact"))
+            out += [_nli(c.text, ev, ENTAILED if c.label == "SUPPORT" else CONTRADICTED, "scifact")] * max(1, repeat)
             others = [s for k, s in enumerate(sentences[c.doc]) if k not in c.evidence]
             if others:
                 out.append(_nli(c.text, rng.choice(others), NOT_STATED, "scifact:other-sentence"))
             if c.label == "SUPPORT":
-                neg = negate(c.text)
-                if neg:
-                    out.append(_nli(neg, ev, CONTRADICTED, "scifact:negated"))
+                edited = falsify(c.text, rng)
+                if edited:
+                    out.append(_nli(edited[1], ev, CONTRADICTED, f"scifact:falsified-{edited[0]}"))
+            quote = sentences[c.doc][rng.choice(c.evidence)]
+            out.append(_nli(quote, ev, ENTAILED, "scifact:quote"))
+            edited = falsify(quote, rng)
+            if edited:
+                out.append(_nli(edited[1], ev, CONTRADICTED, f"scifact:quote-falsified-{edited[0]}"))
         elif c.label == "":
             cands = [s for d in c.docs for s in sentences.get(d, [])]
             if cands:
@@ -171,59 +186,20 @@ def scifact_examples(claims: Sequence[Claim], sentences: dict[str, list[str]], s
     return out
 
 
-def legal_examples(rows: Sequence[LegalRow], seed: int) -> list[Example]:
+def legal_examples(rows: Sequence[LegalRow], seed: int, negatives_every: int = 1) -> list[Example]:
     """Answerability pairs: Contracts ("Does the clause discuss X?") True -> answers, False ->
     does not. Consumer-Contracts questions are answered True *or* False by their own clause, so
-    both labels mean "answers"; the question against another clause -> does not."""
+    both labels mean "answers"; the question against another clause (for every
+    ``negatives_every``-th row: the clauses are long) -> does not."""
     rng = random.Random(f"{seed}:legal:examples")
     out: list[Example] = []
     clauses = sorted({r.contract for r in rows if r.file.startswith("Consumer")})
-    for r in rows:
+    for k, r in enumerate(rows):
         if r.file == "Contracts.jsonl":
             out.append(Example("answer", r.question, r.contract, int(r.answers), "legal:contracts"))
             continue
         out.append(Example("answer", r.question, r.contract, 1, "legal:consumer"))
         pool = [c for c in clauses if c != r.contract]
-        if pool:
+        if pool and (negatives_every == 1 or k % negatives_every == 0):
             out.append(Example("answer", r.question, rng.choice(pool), 0, "legal:consumer"))
     return out
-
-
-_AUX = r"is|are|was|were|can|could|will|would|may|might|should|must|does|do|did"
-_VERBS = (
-    "increase decrease reduce cause improve inhibit promote induce regulate prevent enhance lower raise affect "
-    "require mediate suppress activate block correlate lead result contribute protect predict impair trigger "
-    "stimulate depend express bind drive limit alter modulate control accelerate delay confer produce elevate "
-    "attenuate exacerbate worsen play occur exist show have"
-).split()
-
-
-def negate(claim: str) -> str | None:
-    """A rule-based negation of a declarative claim, or None when no rule applies."""
-    m = re.search(r"\b(does|do|did|is|are|was|were|can|could|will|would|should|must) not\b", claim)
-    if m:
-        return claim[: m.start()] + m.group(1) + claim[m.end():]
-    if re.search(r"\bcannot\b", claim):
-        return re.sub(r"\bcannot\b", "can", claim, count=1)
-    if re.search(r"\bnot\b|n't\b|\bno\b|\bnever\b", claim, re.IGNORECASE):
-        return None
-    m = re.search(rf"\b({_AUX})\b", claim)
-    verb = _third_person_verb(claim)
-    if m and (verb is None or m.start() < verb[0]):
-        return claim[: m.end()] + " not" + claim[m.end():]
-    if verb is not None:
-        start, end, base = verb
-        return claim[:start] + "does not " + base + claim[end:]
-    return None
-
-
-def _third_person_verb(claim: str) -> tuple[int, int, str] | None:
-    """(start, end, base form) of the first known verb in the third person singular."""
-    for w in re.finditer(r"\b[a-z]+s\b", claim):
-        word = w.group(0)
-        if word == "has":
-            return w.start(), w.end(), "have"
-        for base in (word[:-1], word[:-2]):
-            if base in _VERBS:
-                return w.start(), w.end(), base
-    return None

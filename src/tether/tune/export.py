@@ -41,14 +41,15 @@ def export_onnx(model: CrossEncoder, path: Path) -> Path:
 
 
 def quantize_int8(src: Path, dst: Path) -> Path:
-    """Dynamic int8 quantisation of the weights of MatMul/Gemm ops (activations stay float)."""
+    """Dynamic int8 quantisation, per output channel (closer to fp32 than per tensor on this model)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False)
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
     return dst
 
 
-def torch_logits(model: CrossEncoder, ids: list[list[int]], types: list[list[int]]) -> tuple[list[float], list[list[float]]]:
+def torch_logits(model: CrossEncoder, ids: list[list[int]],
+                 types: list[list[int]]) -> tuple[list[float], list[list[float]]]:
     """Reference logits from torch for one padded batch (the export check compares against these)."""
     width = max(len(x) for x in ids)
     t_ids = torch.zeros((len(ids), width), dtype=torch.long)

@@ -167,7 +167,8 @@ def load_sources(data: Path, seed: int = 13) -> Sources:
     }
     held = {_key(t) for s in ("calib", "dev") for r in src.halueval[s] for t in (r.knowledge, r.question)}
     src.halueval["train"] = [  # the set repeats a few knowledge texts: a copy of a held-out one stays out
-        qa[i] for i in HALUEVAL_TRAIN if i < len(qa) and _key(qa[i].knowledge) not in held and _key(qa[i].question) not in held
+        qa[i] for i in HALUEVAL_TRAIN
+        if i < len(qa) and _key(qa[i].knowledge) not in held and _key(qa[i].question) not in held
     ]
     claims, src.sentences = read_scifact(data)
     groups = _claim_groups(claims)

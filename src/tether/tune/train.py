@@ -27,7 +27,7 @@ class TrainConfig:
     seed: int = 13
     epochs: int = 2
     batch_size: int = 16
-    lr: float = 5e-5
+    lr: float = 8e-5
     head_lr: float = 5e-4
     weight_decay: float = 0.01
     warmup: float = 0.1

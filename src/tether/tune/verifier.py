@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -31,8 +32,8 @@ class TuneConfig:
     out: Path
     data: Path
     train: TrainConfig = field(default_factory=TrainConfig)
-    halueval_rows: int | None = 400  # training rows sampled from 2000-4999
-    scifact_repeat: int = 2  # the smallest, hardest source is seen twice per epoch
+    halueval_rows: int | None = 250  # training rows sampled from 2000-4999
+    scifact_repeat: int = 3  # SciFact's labelled pairs (the scarcest) are seen three times per epoch
     eval_rows: int | None = None  # HaluEval rows per calib/dev slice (None = all 1000)
     in_sample_rows: int = 300
     quantize: bool = True
@@ -59,8 +60,8 @@ def build_examples(cfg: TuneConfig, src: Any, embed: Any) -> list:
     src.halueval["train"] = rows  # the in-sample figures are then on rows really trained on
     neg = hard_negatives([r.knowledge for r in rows], [r.right for r in rows], embed)
     examples = halueval_examples(rows, neg, seed)
-    examples += scifact_examples(src.scifact["train"], src.sentences, seed) * max(1, cfg.scifact_repeat)
-    examples += legal_examples(src.legal["train"], seed)
+    examples += scifact_examples(src.scifact["train"], src.sentences, seed, repeat=cfg.scifact_repeat)
+    examples += legal_examples(src.legal["train"], seed, negatives_every=2)
     return examples
 
 
@@ -73,11 +74,61 @@ def _close(a: dict[str, dict], b: dict[str, dict], tol: float = 0.01) -> tuple[b
     return worst <= tol, round(worst, 4)
 
 
+def _export_and_choose(model: Any, cfg: TuneConfig, src: Any, embed: Any, examples: list, work: Path) -> dict[str, Any]:
+    """Export fp32 (checked against torch) and int8, calibrate each, keep the better-or-equal one."""
+    from tether.tune.export import export_onnx, quantize_int8, torch_logits
+
+    tc = cfg.train
+    fp32 = export_onnx(model, work / "model.fp32.onnx")
+    config: dict[str, Any] = {
+        "name": "tether-verifier-minilm-l6", "max_len": tc.max_len, "seed": tc.seed,
+        "labels": {"entailment": list(LABELS), "answers": ["does_not_answer", "answers"]},
+        "inputs": ["input_ids", "attention_mask", "token_type_ids"], "outputs": ["answer_logit", "nli_logits"],
+        "tokenizer": "bundled:tether/embed/assets/minilm-tokenizer.json",
+        "thresholds": {"entailed": 0.5, "entailed_question": 0.5, "answers": 0.5},
+    }
+    probe = [(e.first, e.second) for e in examples[:8]]
+    enc = encode_pairs(make_tokenizer(tc.max_len), probe)
+    ref_ans, ref_nli = torch_logits(model, [x for x, _ in enc], [y for _, y in enc])
+    got_ans, got_nli = _verifier(fp32, config, tc.threads).logits(probe)
+    export_diff = float(max(abs(a - b) for a, b in zip(ref_ans, got_ans.tolist())))
+    nli_diff = max(abs(a - b) for r, g in zip(ref_nli, got_nli.tolist()) for a, b in zip(r, g))
+    export_diff = max(export_diff, float(nli_diff))
+
+    sets = {
+        split: (ev.verdict_sets(src, split, cfg.eval_rows), ev.answer_sets(src, split, embed, cfg.eval_rows))
+        for split in ("calib", "dev")
+    }
+    sets["train"] = (ev.verdict_sets(src, "train", cfg.in_sample_rows),
+                     ev.answer_sets(src, "train", embed, cfg.in_sample_rows))
+    candidates = {"fp32": fp32}
+    if cfg.quantize:
+        candidates["int8"] = quantize_int8(fp32, work / "model.int8.onnx")
+    results: dict[str, dict[str, Any]] = {}
+    for name, path in candidates.items():
+        v = _verifier(path, config, tc.threads)
+        scored = {split: ev.score(v, *sets[split]) for split in ("calib", "dev")}
+        th = ev.calibrate(scored["calib"], *sets["calib"])
+        results[name] = {"thresholds": th, "scored": scored, "dev": ev.report(scored["dev"], *sets["dev"], th)}
+    choice, reason = "fp32", "int8 not tried"
+    if "int8" in results:
+        ok, worst = _close(results["fp32"]["dev"], results["int8"]["dev"])
+        choice = "int8" if ok else "fp32"
+        reason = (f"int8 within {worst} of fp32 on every dev AUC/F1/accuracy" if ok
+                  else f"int8 lost up to {worst} on dev")
+    th = config["thresholds"] = results[choice]["thresholds"]
+    scored = results[choice]["scored"]
+    scored["train"] = ev.score(_verifier(candidates[choice], config, tc.threads), *sets["train"])
+    metrics = {split: ev.report(scored[split], *sets[split], th) for split in ("dev", "calib", "train")}
+    shutil.copyfile(candidates[choice], cfg.out / MODEL_FILE)
+    return {"config": config, "choice": choice, "reason": reason, "export_diff": export_diff, "metrics": metrics,
+            "results": results}
+
+
 def tune_verifier(cfg: TuneConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Train, export, calibrate and write the verifier folder ``cfg.out``; returns the figures."""
     from tether.embed.onnx_minilm import OnnxEmbedder
     from tether.settings import EmbedSettings
-    from tether.tune.export import export_onnx, quantize_int8, torch_logits
     from tether.tune.train import train
 
     t0 = time.perf_counter()
@@ -92,59 +143,21 @@ def tune_verifier(cfg: TuneConfig, progress: Progress | None = None) -> dict[str
     model, stats = train(examples, tc, progress)
 
     out = cfg.out
-    work = out / ".work"
-    work.mkdir(parents=True, exist_ok=True)
-    fp32 = export_onnx(model, work / "model.fp32.onnx")
-    config: dict[str, Any] = {
-        "name": "tether-verifier-minilm-l6", "max_len": tc.max_len, "seed": tc.seed,
-        "labels": {"entailment": list(LABELS), "answers": ["does_not_answer", "answers"]},
-        "inputs": ["input_ids", "attention_mask", "token_type_ids"], "outputs": ["answer_logit", "nli_logits"],
-        "tokenizer": "bundled:tether/embed/assets/minilm-tokenizer.json", "thresholds": {"entailed": 0.5, "answers": 0.5},
-    }
-    probe = [(e.first, e.second) for e in examples[:8]]
-    enc = encode_pairs(make_tokenizer(tc.max_len), probe)
-    ref_ans, ref_nli = torch_logits(model, [x for x, _ in enc], [y for _, y in enc])
-    got_ans, got_nli = _verifier(fp32, config, tc.threads).logits(probe)
-    export_diff = float(max(abs(a - b) for a, b in zip(ref_ans, got_ans.tolist())))
-    export_diff = max(export_diff, float(max(abs(a - b) for r, g in zip(ref_nli, got_nli.tolist()) for a, b in zip(r, g))))
-
-    sets = {
-        split: (ev.verdict_sets(src, split, cfg.eval_rows), ev.answer_sets(src, split, embedder.embed, cfg.eval_rows))
-        for split in ("calib", "dev")
-    }
-    sets["train"] = (ev.verdict_sets(src, "train", cfg.in_sample_rows), ev.answer_sets(src, "train", embedder.embed, cfg.in_sample_rows))
-    candidates = {"fp32": fp32}
-    if cfg.quantize:
-        candidates["int8"] = quantize_int8(fp32, work / "model.int8.onnx")
-    results: dict[str, dict[str, Any]] = {}
-    for name, path in candidates.items():
-        v = _verifier(path, config, tc.threads)
-        scored = {split: ev.score(v, *sets[split]) for split in ("calib", "dev")}
-        th = ev.calibrate(scored["calib"], *sets["calib"])
-        results[name] = {"thresholds": th, "scored": scored, "dev": ev.report(scored["dev"], *sets["dev"], th)}
-    choice, reason = "fp32", "int8 not tried"
-    if "int8" in results:
-        ok, worst = _close(results["fp32"]["dev"], results["int8"]["dev"])
-        choice = "int8" if ok else "fp32"
-        reason = f"int8 within {worst} of fp32 on every dev AUC/F1/accuracy" if ok else f"int8 lost up to {worst} on dev"
-    th = config["thresholds"] = results[choice]["thresholds"]
-    scored = results[choice]["scored"]
-    scored["train"] = ev.score(_verifier(candidates[choice], config, tc.threads), *sets["train"])
-    metrics = {split: ev.report(scored[split], *sets[split], th) for split in ("dev", "calib", "train")}
-
-    shutil.copyfile(candidates[choice], out / MODEL_FILE)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tether-tune-") as tmp:  # nothing half-written lands in ``out``
+        r = _export_and_choose(model, cfg, src, embedder.embed, examples, Path(tmp))
+    config, choice, reason, results = r["config"], r["choice"], r["reason"], r["results"]
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     info = {
         "seed": tc.seed, "config": config, "train": asdict(tc), "stats": stats, "precision": choice,
-        "precision_reason": reason, "command": cfg.command, "export_max_abs_diff": round(export_diff, 6),
+        "precision_reason": reason, "command": cfg.command, "export_max_abs_diff": round(r["export_diff"], 6),
         "examples_by_source": dict(Counter(e.source for e in examples)),
-        "split_counts": _split_counts(src), "metrics": metrics,
-        "fp32_vs_int8_dev": {k: {"thresholds": r["thresholds"], **r["dev"]} for k, r in results.items()},
+        "split_counts": _split_counts(src), "metrics": r["metrics"],
+        "fp32_vs_int8_dev": {k: {"thresholds": res["thresholds"], **res["dev"]} for k, res in results.items()},
         "seconds_total": 0.0,
     }
     from tether.tune.card import write_card, write_checksums
 
-    shutil.rmtree(work, ignore_errors=True)
     info["seconds_total"] = round(time.perf_counter() - t0, 1)
     (out / "metrics.json").write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     write_card(out, info)

@@ -39,6 +39,7 @@ def to_sign_in() -> RedirectResponse:
     return RedirectResponse("/ui/sign-in", status_code=303)
 
 
-def not_found(request: Request, principal: Principal | None, name: str = "not_found.html", **ctx: object) -> HTMLResponse:
+def not_found(request: Request, principal: Principal | None, name: str = "not_found.html",
+              **ctx: object) -> HTMLResponse:
     """The 404 page: what a page shows for something absent or not the viewer's to see."""
     return page(request, name, principal, status=404, **ctx)

@@ -41,7 +41,8 @@ GENERATORS = {
     "OPENAI_KEY": lambda: rng.choice(["sk-", "sk-proj-", "sk-svcacct-"]) + rand(rng.choice([32, 48, 64])),
     "AWS_ACCESS_KEY": lambda: "AKIA" + rand(16, string.ascii_uppercase + string.digits),
     "GITHUB_TOKEN": lambda: rng.choice(["ghp_", "gho_", "ghs_"]) + rand(36),
-    "SLACK_TOKEN": lambda: f"xox{rng.choice('bpa')}-{rng.randint(10**10, 10**11)}-{rng.randint(10**10, 10**11)}-{rand(24)}",
+    "SLACK_TOKEN": lambda: (f"xox{rng.choice('bpa')}-{rng.randint(10**10, 10**11)}-{rng.randint(10**10, 10**11)}"
+                            f"-{rand(24)}"),
     "JWT": jwt,
     "PRIVATE_KEY": pem,
     "PASSWORD": lambda: rand(rng.randint(8, 16), ALNUM + "!#%&*"),

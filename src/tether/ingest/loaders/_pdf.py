@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from tether.errors import CorruptDocument, EmptyDocument
 from tether.ingest.loaders._common import TextBuilder, collapse_spaces
-from tether.types import LoadedDocument
+from tether.types import BlockKind, LoadedDocument
 
 _BULLET = re.compile(r"(?:[-*•▪◦]|\d{1,3}[.)])\s")
 _SHORT_LINE = 0.75  # a line shorter than this fraction of the page's longest ends a paragraph
@@ -61,9 +61,12 @@ def _outline_headings(reader: PdfReader) -> dict[tuple[int, str], int]:
                 visit(item, depth + 1)
                 continue
             try:
-                page = reader.get_destination_page_number(item) + 1
+                index = reader.get_destination_page_number(item)
             except Exception:  # noqa: BLE001 - a broken bookmark should not fail the load
                 continue
+            if index is None:  # a bookmark to no page
+                continue
+            page = index + 1
             title = collapse_spaces(str(getattr(item, "title", "") or "")).casefold()
             if title:
                 found.setdefault((page, title), min(depth, 6))
@@ -99,7 +102,7 @@ def load(data: bytes, filename: str) -> LoadedDocument:
         titles = frozenset(t for (p, t) in headings if p == number)
         for para in _paragraphs(page_text, titles):
             level = headings.get((number, collapse_spaces(para).casefold()), 0)
-            kind = "heading" if level else ("list" if _BULLET.match(para.lstrip()) else "paragraph")
+            kind: BlockKind = "heading" if level else ("list" if _BULLET.match(para.lstrip()) else "paragraph")
             out.add(kind, para, level=level, page=number)
     text = out.text
     if not text.strip():

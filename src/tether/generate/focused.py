@@ -1,0 +1,130 @@
+"""Question-focused selection for the extractive generator: the units that answer, not the
+units that are about the topic.
+
+Why: ranking by similarity alone quoted three true sentences about disciplinary hearings for
+"What is the notice period when an employee resigns?". Here every candidate unit (a sentence,
+or a list item, table row or data record kept whole: :mod:`tether.text.units`) on the shortlist
+gets the verifier's P(answers) for the question, blended with the similarity score (which counts
+the question's anchors the unit names, "week 12": :func:`tether.ground.focus.similarity`), and:
+
+1. a unit whose P(answers) is below the floor (``ground.answerability.sentence_threshold``) is
+   never quoted; when none passes, nothing is (the answer path abstains);
+2. the best unit for the whole question is quoted, then the best for each part of a multi-part
+   question (:func:`tether.ground.focus.question_parts`) that the chosen units do not cover yet;
+3. units close to the best (``relative_score``); for a chosen list item or table row, the other
+   items or rows of its list or table that pass the floor and come close (``sibling_score``);
+   for a chosen lead-in ("Complete these courses within 30 days:"), its list; up to ``max_units``;
+4. a table row is preceded by its table's header row, so the quote can be read alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tether.embed.base import Embedder
+from tether.ground.focus import (
+    AnswerScorer,
+    Candidate,
+    candidates,
+    lead_in_items,
+    question_parts,
+    shortlist,
+    similarity,
+    verifier_text,
+)
+
+
+@dataclass(frozen=True)
+class FocusConfig:
+    #: Weight of P(answers) in the blended rank (the rest: similarity).
+    answer_weight: float = 0.7
+    #: Units the verifier reads for the whole question, and for each part of a multi-part one.
+    shortlist: int = 10
+    part_shortlist: int = 6
+    max_units: int = 8
+    #: Further units must reach this share of the best blended score.
+    relative_score: float = 0.9
+    #: A unit this similar (cosine) to a chosen one is redundant.
+    redundancy: float = 0.9
+    #: Rows or items of one table or list read for completeness, at most; one is quoted when it
+    #: passes the floor and reaches this share of the best blended score.
+    max_siblings: int = 12
+    sibling_score: float = 0.85
+
+
+@dataclass(frozen=True)
+class Pick:
+    cand: Candidate
+    score: float  # blended
+    answers: float  # P(answers)
+
+
+def select_focused(question: str, passages: list, embedder: Embedder, scorer: AnswerScorer, floor: float,
+                   cfg: FocusConfig | None = None) -> list[Pick]:
+    """The units to quote, in source order (empty: nothing answers the question)."""
+    cfg = cfg or FocusConfig()
+    cands = candidates(passages)
+    if not cands or not question.strip():
+        return []
+    sims, vecs = similarity(embedder, question, cands)
+    short = shortlist(cands, sims, cfg.shortlist)
+    ans = dict(zip(short, scorer.scores(question, [verifier_text(cands[i]) for i in short])))
+    w = cfg.answer_weight
+
+    def blend(i: int, a: float, sim: np.ndarray = sims) -> float:
+        return w * a + (1 - w) * float(sim[i])
+
+    eligible = [i for i in short if ans[i] >= floor]
+    if not eligible:
+        return []
+    best = max(eligible, key=lambda i: blend(i, ans[i]))
+    chosen = [best]
+
+    def redundant(i: int) -> bool:
+        return any(float(vecs[i] @ vecs[j]) >= cfg.redundancy for j in chosen)
+
+    parts = question_parts(question)
+    if len(parts) > 1:
+        for part in parts:
+            psims, _ = similarity(embedder, part, cands)
+            pshort = shortlist(cands, psims, cfg.part_shortlist)
+            pans = scorer.scores(part, [verifier_text(cands[i]) for i in pshort])
+            ok = [(blend(i, a, psims), i) for i, a in zip(pshort, pans) if a >= floor]
+            if ok:
+                _, top = max(ok)
+                if top not in chosen and not redundant(top):
+                    chosen.append(top)
+    top_score = blend(best, ans[best])
+    for i in sorted(eligible, key=lambda i: -blend(i, ans[i])):
+        if len(chosen) >= cfg.max_units:
+            break
+        if i not in chosen and blend(i, ans[i]) >= cfg.relative_score * top_score and not redundant(i):
+            chosen.append(i)
+    _add_siblings(question, cands, chosen, ans, scorer, floor, cfg, redundant,
+                  lambda i: blend(i, ans[i]) >= cfg.sibling_score * top_score)
+    chosen = chosen[: cfg.max_units]
+    picks = [Pick(cands[i], blend(i, ans.get(i, 0.0)), ans.get(i, 0.0)) for i in chosen]
+    return sorted(picks, key=lambda p: p.cand.key)
+
+
+def _add_siblings(question: str, cands: list[Candidate], chosen: list[int], ans: dict[int, float],
+                  scorer: AnswerScorer, floor: float, cfg: FocusConfig, redundant, close) -> None:  # noqa: ANN001
+    """The other rows or items of a chosen row's table or item's list, when they answer too."""
+    for i in list(chosen):  # a chosen lead-in brings its list ("... within 30 days of joining:")
+        for j in lead_in_items(cands, i):
+            if j not in chosen and len(chosen) < cfg.max_units:
+                chosen.append(j)
+    blocks = {(cands[i].number, cands[i].unit.block) for i in chosen if cands[i].unit.block >= 0}
+    for number, block in sorted(blocks):
+        sib = [i for i, c in enumerate(cands) if c.number == number and c.unit.block == block and i not in chosen]
+        sib = sib[: cfg.max_siblings]
+        todo = [i for i in sib if i not in ans]
+        for i, a in zip(todo, scorer.scores(question, [verifier_text(cands[i]) for i in todo])):
+            ans[i] = a
+        for i in sib:
+            if len(chosen) >= cfg.max_units:
+                return
+            if ans[i] >= floor and close(i) and not redundant(i):
+                chosen.append(i)
