@@ -28,10 +28,11 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tests.security.probes import Checker, generate, load_world, setup_demo  # noqa: E402
-from tests.security.runner import Budget, Timings, positive_control, run_api, run_engine  # noqa: E402
 from tether.engine import Tether  # noqa: E402
 from tether.settings import Settings  # noqa: E402
+
+from tests.security.probes import Checker, generate, load_world, setup_demo  # noqa: E402
+from tests.security.runner import Budget, Timings, positive_control, run_api, run_engine  # noqa: E402
 
 
 def main() -> int:
@@ -72,8 +73,9 @@ def main() -> int:
         api_note = "skipped (--no-api)"
         if not args.no_api:
             try:
-                from tests.api.server import LiveServer
                 from tether.store import api_keys
+
+                from tests.api.server import LiveServer
             except ImportError as exc:
                 api_note = f"unavailable: {exc}"
             else:

@@ -94,7 +94,8 @@ def main() -> None:
     embedder = OnnxEmbedder(EmbedSettings(threads=2))
     verdicts = ev.verdict_sets(src, "dev", args.halueval_rows)
     answers = ev.answer_sets(src, "dev", embedder.embed, args.halueval_rows)
-    th = {"entailed": v.thresholds.entailed, "entailed_question": v.thresholds.entailed_question, "answers": v.thresholds.answers}
+    th = {"entailed": v.thresholds.entailed, "entailed_question": v.thresholds.entailed_question,
+          "answers": v.thresholds.answers}
     figs = ev.report(ev.score(v, verdicts, answers), verdicts, answers, th)
     sim = {} if args.skip_similarity else similarity(verdicts, embedder)
     lat = latency(args.model, long_passages(src, v), args.reps)
@@ -123,7 +124,8 @@ def main() -> None:
                  for k, f in figs.items() if k.startswith("answers:")])
     print_table("Latency: 1 question x 8 passages, 256 tokens each (warm)", ["threads", "p50 ms", "p95 ms"],
                 [[t, lat[f"p50_ms_{t}t"], lat[f"p95_ms_{t}t"]] for t in (1, 2)])
-    print(f"thresholds: entailed {th['entailed']:.4f} (with a question {th['entailed_question']:.4f}), answers {th['answers']:.4f}; "
+    print(f"thresholds: entailed {th['entailed']:.4f} (with a question {th['entailed_question']:.4f}), "
+          f"answers {th['answers']:.4f}; "
           f"bar for latency: <= 50 ms p50 "
           f"({'MET' if lat['p50_ms_2t'] <= 50 else 'NOT MET'})")
     final_json({"verifier_dev": figs, "similarity_dev": sim, "similarity_earlier": EARLIER, "bars_met": bars,

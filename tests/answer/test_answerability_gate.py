@@ -41,7 +41,7 @@ Final pay is settled in the payroll run after the last working day.
 """
 ANSWERED = "How many days of annual leave do employees accrue per year?"
 ONLY_RESTRICTED = "How many weeks of notice must an employee give when they resign?"
-NOWHERE = "How much is the monthly childcare allowance for parents?"
+NOWHERE = "How many sick days are paid at full salary?"
 
 
 @pytest.fixture

@@ -25,4 +25,5 @@ def verifier_missing_reason() -> str | None:
     from tether.ground.verifier import MODEL_FILE, default_path
 
     model = default_path() / MODEL_FILE
-    return None if model.is_file() else f"the shipped verifier model {model} is missing (train it: tether tune verifier)"
+    missing = f"the shipped verifier model {model} is missing (train it: tether tune verifier)"
+    return None if model.is_file() else missing

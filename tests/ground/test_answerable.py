@@ -86,9 +86,9 @@ def test_a_configured_model_path_that_holds_no_model_is_a_config_error(tmp_path)
 
 def test_question_parts_split_conservatively():
     assert question_parts("How many unused leave days can I carry over, and until when must I use them?") == [
-        "How many unused leave days can I carry over", "until when must I use them"]
+        "How many unused leave days can I carry over?", "Until when must I use them?"]
     assert question_parts("When and where is the 2026 company offsite, and what is its budget?") == [
-        "When and where is the 2026 company offsite", "what is its budget"]
+        "When and where is the 2026 company offsite?", "What is its budget?"]
     assert len(question_parts("For how many days can I self-certify sickness, how many sick days are paid, "
                               "and what is paid after that?")) == 3
     for single in ("What are the RPO and RTO for the main database?", "What is the meal limit?"):

@@ -14,9 +14,10 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from tests.security.probes import Checker, Probe, World, dumps
 from tether.errors import NotFound
 from tether.retrieve.filters import SearchFilter
+
+from tests.security.probes import Checker, Probe, World, dumps
 
 
 # how much of each surface one run exercises (the defaults keep the test near 2-4 minutes on two

@@ -28,10 +28,11 @@ import uuid
 import psycopg
 import pytest
 
-from tests.security.probes import REPO, Checker, Probe, generate, load_world, setup_demo
-from tests.security.runner import Budget, Timings, positive_control, run_api, run_engine
 from tether.engine import Tether
 from tether.settings import Settings
+
+from tests.security.probes import REPO, Checker, Probe, generate, load_world, setup_demo
+from tests.security.runner import Budget, Timings, positive_control, run_api, run_engine
 
 SEED = 20260
 ARTIFACT = REPO / "test-artifacts" / "leakage.json"
@@ -168,8 +169,9 @@ def test_no_leaks_through_the_engine(demo_engine, world, probes):
 @pytest.mark.timeout(1200)
 def test_no_leaks_through_the_http_api(demo_engine, world, probes):
     try:
-        from tests.api.server import LiveServer
         from tether.api import create_app  # noqa: F401
+
+        from tests.api.server import LiveServer
     except ImportError as exc:  # explicit, reported skip: the API is being written concurrently
         pytest.skip(f"HTTP API not importable ({exc}); engine-level probes only")
     from tether.store import api_keys

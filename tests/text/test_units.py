@@ -92,7 +92,8 @@ def test_block_spans_cover_headers_for_grounding():
 
 
 def test_pipe_joined_rows_of_converted_html_tables():
-    text = "Core services\n\nService | Purpose | Tier\n\nflow-api | Public API | Tier 0\n\nflow-web | Web app | Tier 0\n"
+    text = ("Core services\n\nService | Purpose | Tier\n\nflow-api | Public API | Tier 0\n\n"
+            "flow-web | Web app | Tier 0\n")
     rows = [u for u in quotable_units(text) if u.kind == "row"]
     assert [u.text for u in rows] == ["flow-api | Public API | Tier 0", "flow-web | Web app | Tier 0"]
     assert rows[0].context == "Service | Purpose | Tier"
@@ -100,4 +101,5 @@ def test_pipe_joined_rows_of_converted_html_tables():
 
 def test_plain_prose_is_sentences():
     units = quotable_units("One sentence here. Another one follows.")
-    assert [(u.kind, u.text) for u in units] == [("sentence", "One sentence here."), ("sentence", "Another one follows.")]
+    assert [(u.kind, u.text) for u in units] == [("sentence", "One sentence here."),
+                                                 ("sentence", "Another one follows.")]

@@ -107,8 +107,9 @@ def _verify(pairs: Path, model: Path | None, *, as_json: bool) -> None:
         key = r.get("verdict", "error")
         counts[key] = counts.get(key, 0) + 1
     if as_json:
-        print_json({"results": results, "summary": counts, "thresholds": {"entailed": verifier.thresholds.entailed,
-                                                                           "entailed_question": verifier.thresholds.entailed_question}})
+        thresholds = {"entailed": verifier.thresholds.entailed,
+                      "entailed_question": verifier.thresholds.entailed_question}
+        print_json({"results": results, "summary": counts, "thresholds": thresholds})
         return
     table = Table("line", "verdict", "score", "detail")
     for r in results:

@@ -60,7 +60,8 @@ def abstention_curve(cases: Sequence[GoldenCase], outcomes: Sequence[Outcome],
     current = float(used[0])
     ts = sorted({*grid, round(current, 4)})
     return {"threshold": round(current, 4), "answerable_cases": sum(expects_answer(c) for c in cases),
-            "abstain_cases": sum(bool(c.must_abstain) for c in cases), "points": [point(cases, outcomes, t) for t in ts],
+            "abstain_cases": sum(bool(c.must_abstain) for c in cases),
+            "points": [point(cases, outcomes, t) for t in ts],
             "note": "what-if of the gate alone: other steps kept as they ended"}
 
 
@@ -69,9 +70,9 @@ def curve_table(curve: dict) -> list[list[str]]:
     run's own threshold is marked with ``*``."""
     rows = []
     for p in curve["points"]:
-        mark = " *" if abs(p["threshold"] - curve["threshold"]) < 1e-9 else ""
-        rows.append([f"{p['threshold']:.2f}{mark}", _f(p["coverage"]), _f(p["wrongly_abstained"]),
-                     _f(p["abstention_recall"])])
+        own = abs(p["threshold"] - curve["threshold"]) < 1e-9
+        label = f"{p['threshold']:.4f} *" if own else f"{p['threshold']:.2f}"
+        rows.append([label, _f(p["coverage"]), _f(p["wrongly_abstained"]), _f(p["abstention_recall"])])
     return rows
 
 

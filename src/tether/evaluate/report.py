@@ -65,8 +65,10 @@ def bar_chart(metric: str, labels: list[str], values: list[float | None]) -> str
         bh = 0 if v is None else (h - 24) * v / top
         parts.append(f'<rect x="{x:.1f}" y="{h - bh:.1f}" width="{bw - 4:.1f}" height="{bh:.1f}" fill="#4a7bd0">'
                      f'<title>{escape(lab)}: {_fmt(v)}</title></rect>')
-        parts.append(f'<text x="{x + (bw - 4) / 2:.1f}" y="{h - bh - 3:.1f}" font-size="10" text-anchor="middle">{_fmt(v)}</text>')
-        parts.append(f'<text x="{x + (bw - 4) / 2:.1f}" y="{h + 14}" font-size="9" text-anchor="middle">{escape(lab[:10])}</text>')
+        parts.append(f'<text x="{x + (bw - 4) / 2:.1f}" y="{h - bh - 3:.1f}" font-size="10" text-anchor="middle">'
+                     f'{_fmt(v)}</text>')
+        parts.append(f'<text x="{x + (bw - 4) / 2:.1f}" y="{h + 14}" font-size="9" text-anchor="middle">'
+                     f'{escape(lab[:10])}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -148,7 +150,8 @@ def _case_rows(run: dict, previous: dict | None, trace_url: str | None = None) -
         href = trace_url.format(id=out.get("trace_id")) if trace_url else f'#trace-{out.get("trace_id")}'
         trace = (f'<a href="{escape(href)}">trace {escape(out["trace_id"])}</a>'
                  if out.get("trace_id") else '<span class="muted">no trace</span>')
-        got = ("<em>blocked</em> " if out.get("blocked") else "") + ("<em>abstained</em> " if out.get("abstained") else "")
+        got = (("<em>blocked</em> " if out.get("blocked") else "")
+               + ("<em>abstained</em> " if out.get("abstained") else ""))
         got += _highlight(out.get("text", ""), out.get("sentences", []), sc.get("compliance_hits", []))
         verdicts = " ".join(s.get("verdict", "?") for s in out.get("sentences", []))
         notes = []
@@ -180,7 +183,8 @@ def render(runs: list[dict], *, trace_url: str | None = None, back: str | None =
     last, previous = runs[-1], (runs[-2] if len(runs) > 1 else None)
     h = ['<!DOCTYPE html><html><head><meta charset="utf-8"><title>Tether eval report</title>',
          f"<style>{CSS}</style></head><body>",
-         *([f'<p><a href="{escape(back)}">&larr; all runs</a></p>'] if back else []), f"<h1>Tether eval report: {escape(last['name'])}</h1>"]
+         *([f'<p><a href="{escape(back)}">&larr; all runs</a></p>'] if back else []),
+         f"<h1>Tether eval report: {escape(last['name'])}</h1>"]
     h.append("<h2>Runs</h2><table><tr><th>run</th><th>set</th><th>started</th><th>model</th><th>cases</th>"
              "<th>duration s</th></tr>")
     for r in runs:
@@ -195,7 +199,8 @@ def render(runs: list[dict], *, trace_url: str | None = None, back: str | None =
     h.append("</div><h2>Slices (latest run)</h2><table><tr><th>slice</th>"
              + "".join(f"<th>{escape(c)}</th>" for c in SLICE_COLUMNS) + "</tr>")
     for name, figs in [("overall", last["metrics"]), *last.get("slices", {}).items()]:
-        h.append(f"<tr><td>{escape(name)}</td>" + "".join(f"<td class='num'>{_fmt(figs.get(c))}</td>" for c in SLICE_COLUMNS) + "</tr>")
+        cells = "".join(f"<td class='num'>{_fmt(figs.get(c))}</td>" for c in SLICE_COLUMNS)
+        h.append(f"<tr><td>{escape(name)}</td>{cells}</tr>")
     h.append("</table>")
     if last.get("answerability_curve"):
         h.append(_curve_section(last["answerability_curve"]))
@@ -207,7 +212,8 @@ def render(runs: list[dict], *, trace_url: str | None = None, back: str | None =
     if last.get("after_update"):
         au = last["after_update"]
         h.append(f"<h2>After update</h2><p>updated: {escape(', '.join(au['updated_uris']))}; answers changed: "
-                 f"{escape(', '.join(au['changed']) or 'none')}</p><table><tr><th>case</th><th>before</th><th>after</th>"
+                 f"{escape(', '.join(au['changed']) or 'none')}</p>"
+                 "<table><tr><th>case</th><th>before</th><th>after</th>"
                  "<th>missing</th><th>stale</th></tr>")
         for u in au["updated_cases"]:
             h.append(f"<tr><td>{escape(u['id'])}</td><td>{u['passed_before']}</td><td>{u['passed_after']}</td>"

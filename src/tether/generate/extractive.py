@@ -131,26 +131,37 @@ class ExtractiveGenerator(GeneratorBase):
 
 
 def render(picks: list[Pick]) -> str:
-    """The quotes as answer text: sentences run on; a list item, table row or record stands on
-    its own line (a row after its table's header, once per table), each with its ``[n]``."""
-    lines: list[str] = []
+    """The quotes as answer text, each sentence with its ``[n]``. Sentences of one passage run
+    on; rows of one table and items of one list follow line by line (a row after its table's
+    header, once per table); anything else starts a paragraph of its own, so a quote without a
+    full stop ("Item Amount (EUR) Notes") never runs into the next one."""
+    out: list[str] = []
     headers: set[tuple[int, int]] = set()
-    prev = ""
+    last: Pick | None = None
     for p in picks:
         u, n = p.cand.unit, p.cand.number
-        if u.kind == "row" and u.context and (n, u.block) not in headers:
-            headers.add((n, u.block))
-            lines.append(f"{_clean(u.context)} [{n}]")
-            prev = "row"
-        # every sentence of a unit carries the citation (an item may hold several)
-        quote = " ".join(f"{s.text} [{n}]" for s in split_sentences(_clean(u.text))) if u.kind != "row" else \
-            f"{_clean(u.text)} [{n}]"
-        if u.kind == "sentence" and prev == "sentence":
-            lines[-1] += " " + quote
-        else:
-            lines.append(quote)
-        prev = u.kind
-    return "\n".join(lines)
+        if u.kind == "row":
+            quote = f"{_clean(u.text)} [{n}]"
+            if u.context and (n, u.block) not in headers:
+                headers.add((n, u.block))
+                quote = f"{_clean(u.context)} [{n}]\n{quote}"
+        else:  # every sentence of a unit carries the citation (an item may hold several)
+            quote = " ".join(f"{s.text} [{n}]" for s in split_sentences(_clean(u.text)))
+        if last is not None:
+            out.append(_separator(last, p))
+        out.append(quote)
+        last = p
+    return "".join(out)
+
+
+def _separator(a: Pick, b: Pick) -> str:
+    ua, ub = a.cand.unit, b.cand.unit
+    same_passage = a.cand.number == b.cand.number
+    if same_passage and ua.block >= 0 and ua.block == ub.block and ua.kind == ub.kind:
+        return "\n"
+    if same_passage and ua.kind == ub.kind == "sentence" and ua.text.rstrip()[-1:] in ".!?":
+        return " "
+    return "\n\n"
 
 
 def _is_heading(sentence: str) -> bool:

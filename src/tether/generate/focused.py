@@ -27,6 +27,8 @@ from tether.embed.base import Embedder
 from tether.ground.focus import (
     AnswerScorer,
     Candidate,
+    anchor_share,
+    anchors,
     candidates,
     lead_in_items,
     question_parts,
@@ -40,9 +42,12 @@ from tether.ground.focus import (
 class FocusConfig:
     #: Weight of P(answers) in the blended rank (the rest: similarity).
     answer_weight: float = 0.7
+    #: Added for the share of the question's anchors ("week 12") the unit names: the verifier
+    #: reads topic well and such details poorly, and rows of a rota all look alike to it.
+    anchor_weight: float = 0.2
     #: Units the verifier reads for the whole question, and for each part of a multi-part one.
-    shortlist: int = 10
-    part_shortlist: int = 6
+    shortlist: int = 6
+    part_shortlist: int = 3
     max_units: int = 8
     #: Further units must reach this share of the best blended score.
     relative_score: float = 0.9
@@ -50,7 +55,7 @@ class FocusConfig:
     redundancy: float = 0.9
     #: Rows or items of one table or list read for completeness, at most; one is quoted when it
     #: passes the floor and reaches this share of the best blended score.
-    max_siblings: int = 12
+    max_siblings: int = 6
     sibling_score: float = 0.85
 
 
@@ -72,15 +77,18 @@ def select_focused(question: str, passages: list, embedder: Embedder, scorer: An
     short = shortlist(cands, sims, cfg.shortlist)
     ans = dict(zip(short, scorer.scores(question, [verifier_text(cands[i]) for i in short])))
     w = cfg.answer_weight
+    wanted = anchors(question)
+    named = [anchor_share(wanted, verifier_text(c)) if wanted else 0.0 for c in cands]
 
     def blend(i: int, a: float, sim: np.ndarray = sims) -> float:
-        return w * a + (1 - w) * float(sim[i])
+        return w * a + (1 - w) * float(sim[i]) + cfg.anchor_weight * named[i]
 
     eligible = [i for i in short if ans[i] >= floor]
     if not eligible:
         return []
     best = max(eligible, key=lambda i: blend(i, ans[i]))
     chosen = [best]
+    qualified: dict[int, float] = {}  # P(answers) a unit passed the floor with (its part's, for a part)
 
     def redundant(i: int) -> bool:
         return any(float(vecs[i] @ vecs[j]) >= cfg.redundancy for j in chosen)
@@ -88,14 +96,15 @@ def select_focused(question: str, passages: list, embedder: Embedder, scorer: An
     parts = question_parts(question)
     if len(parts) > 1:
         for part in parts:
-            psims, _ = similarity(embedder, part, cands)
-            pshort = shortlist(cands, psims, cfg.part_shortlist)
+            psims, _ = similarity(embedder, part, cands)  # the part's best units not chosen yet
+            pshort = [int(i) for i in np.argsort(-psims, kind="stable") if int(i) not in chosen][: cfg.part_shortlist]
             pans = scorer.scores(part, [verifier_text(cands[i]) for i in pshort])
-            ok = [(blend(i, a, psims), i) for i, a in zip(pshort, pans) if a >= floor]
+            ok = [(blend(i, a, psims), i, a) for i, a in zip(pshort, pans) if a >= floor]
             if ok:
-                _, top = max(ok)
+                _, top, a = max(ok)
                 if top not in chosen and not redundant(top):
                     chosen.append(top)
+                    qualified[top] = a
     top_score = blend(best, ans[best])
     for i in sorted(eligible, key=lambda i: -blend(i, ans[i])):
         if len(chosen) >= cfg.max_units:
@@ -103,23 +112,29 @@ def select_focused(question: str, passages: list, embedder: Embedder, scorer: An
         if i not in chosen and blend(i, ans[i]) >= cfg.relative_score * top_score and not redundant(i):
             chosen.append(i)
     _add_siblings(question, cands, chosen, ans, scorer, floor, cfg, redundant,
-                  lambda i: blend(i, ans[i]) >= cfg.sibling_score * top_score)
+                  lambda i: blend(i, ans[i]) >= cfg.sibling_score * top_score, sims)
     chosen = chosen[: cfg.max_units]
-    picks = [Pick(cands[i], blend(i, ans.get(i, 0.0)), ans.get(i, 0.0)) for i in chosen]
+    picks = [Pick(cands[i], blend(i, ans.get(i, 0.0)), qualified.get(i, ans.get(i, 0.0))) for i in chosen]
+    picks = [p for p in picks if p.answers >= floor]  # nothing under the floor is ever quoted
     return sorted(picks, key=lambda p: p.cand.key)
 
 
 def _add_siblings(question: str, cands: list[Candidate], chosen: list[int], ans: dict[int, float],
-                  scorer: AnswerScorer, floor: float, cfg: FocusConfig, redundant, close) -> None:  # noqa: ANN001
-    """The other rows or items of a chosen row's table or item's list, when they answer too."""
-    for i in list(chosen):  # a chosen lead-in brings its list ("... within 30 days of joining:")
-        for j in lead_in_items(cands, i):
-            if j not in chosen and len(chosen) < cfg.max_units:
-                chosen.append(j)
+                  scorer: AnswerScorer, floor: float, cfg: FocusConfig, redundant, close,  # noqa: ANN001
+                  sims: np.ndarray) -> None:
+    """The other rows or items of a chosen row's table or item's list, and the items of a chosen
+    lead-in's list ("... within 30 days of joining:"), when they pass the floor too."""
+    items = [j for i in list(chosen) for j in lead_in_items(cands, i) if j not in chosen][: cfg.max_siblings]
+    todo = [j for j in items if j not in ans]
+    for j, a in zip(todo, scorer.scores(question, [verifier_text(cands[j]) for j in todo])):
+        ans[j] = a
+    for j in items:
+        if len(chosen) < cfg.max_units and ans[j] >= floor:
+            chosen.append(j)
     blocks = {(cands[i].number, cands[i].unit.block) for i in chosen if cands[i].unit.block >= 0}
     for number, block in sorted(blocks):
         sib = [i for i, c in enumerate(cands) if c.number == number and c.unit.block == block and i not in chosen]
-        sib = sib[: cfg.max_siblings]
+        sib = sorted(sorted(sib, key=lambda i: -float(sims[i]))[: cfg.max_siblings])  # the closest, in order
         todo = [i for i in sib if i not in ans]
         for i, a in zip(todo, scorer.scores(question, [verifier_text(cands[i]) for i in todo])):
             ans[i] = a

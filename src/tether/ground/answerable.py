@@ -85,7 +85,7 @@ def sentence_threshold(cfg: AnswerabilityConfig, verifier: Verifier) -> float:
 
 
 def assess(scorer: AnswerScorer, embedder: Embedder, question: str, passages: Sequence[Passage],
-           threshold: float, *, shortlist_size: int = 10, require_anchors: bool = True) -> Answerability:
+           threshold: float, *, shortlist_size: int = 6, require_anchors: bool = True) -> Answerability:
     """Score the shortlisted units of ``passages`` (:mod:`tether.ground.focus`) against
     ``question``; answerable iff the best P(answers) reaches ``threshold`` (and, with
     ``require_anchors``, every anchor of the question is named by some passage). A passage's

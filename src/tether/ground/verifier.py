@@ -128,7 +128,8 @@ class Verifier:
         self.max_len = int(config["max_len"])
         t = config.get("thresholds", {})
         entailed = float(t.get("entailed", 0.5))
-        self.thresholds = Thresholds(entailed, float(t.get("answers", 0.5)), float(t.get("entailed_question", entailed)))
+        self.thresholds = Thresholds(entailed, float(t.get("answers", 0.5)),
+                                     float(t.get("entailed_question", entailed)))
 
     @classmethod
     def load(cls, path: Path | str | None = None, *, threads: int = 2) -> Verifier:

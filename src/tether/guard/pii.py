@@ -189,7 +189,8 @@ class PiiGuard(GuardBase):
         score = max(e.score for e in entities)
         types = sorted({e.type for e in entities})
         reasons = [f"pii:{t}" for t in types]
-        secrets = [e for e in entities if e.type in SECRET_TYPES]
+        # secrets and checksummed financial / national ids are redacted under every policy
+        secrets = [e for e in entities if e.type in SECRET_TYPES or e.type in ALWAYS_REDACTED]
         if self.policy.block:
             return GuardResult(Verdict.BLOCK, score, ["policy:block", *reasons], entities)
         if self.policy.redact_in_answers:
@@ -199,6 +200,9 @@ class PiiGuard(GuardBase):
             return GuardResult(Verdict.SANITISE, score, ["policy:redact_secrets", *reasons], entities,
                                redact(text, secrets))
         return GuardResult(Verdict.FLAG, score, reasons, entities)
+
+
+ALWAYS_REDACTED = frozenset({"CREDIT_CARD", "IBAN_CODE", "US_SSN", "UK_NINO"})
 
 
 def entities_within(entities: list[Entity], start: int, end: int) -> list[Entity]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 STAGES: tuple[str, ...] = (
     "input_guard", "retrieve", "retrieve.embed_query", "retrieve.keyword", "retrieve.dense", "retrieve.fusion",
-    "retrieve.hydrate", "rerank", "neighbours", "pack", "context_guard", "route", "budget", "cache", "cache.store",
-    "model.call", "ground", "output_guard",
+    "retrieve.hydrate", "rerank", "neighbours", "pack", "context_guard", "answerable", "route", "budget", "cache",
+    "cache.store", "model.call", "ground", "output_guard",
 )
 GUARD_STAGES: tuple[str, ...] = ("input_guard", "context_guard", "output_guard")
 MODEL_CALL = "model.call"
