@@ -79,8 +79,9 @@ def test_entailed_claims_score_above_contradicted_ones(verifier):
         assert ok["score"] == ok["entailed"] and wrong["verdict"] in ("unsupported", "contradicted")
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of the shipped model (MODEL_CARD.md, Limits): an antonym "
-                   "swap inside a longer sentence is read as topic overlap; strict, so a model that learns it flags this")
+@pytest.mark.xfail(strict=True, reason="known miss of the shipped model (MODEL_CARD.md, Limits): an "
+                   "antonym swap inside a longer sentence is read as topic overlap; strict, so a model that "
+                   "learns it flags this")
 def test_known_miss_open_versus_closed(verifier):
     evidence = "The Lyon office is closed on Mondays and open from Tuesday to Saturday."
     ok, wrong = verifier.entailment(["The Lyon office is closed on Mondays.", "The Lyon office is open on Mondays."],
