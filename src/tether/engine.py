@@ -6,7 +6,6 @@ budgets and resilience are ``route/``; documents, identities, ingestion and hand
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -38,8 +37,6 @@ from tether.services.usage import UsageService
 from tether.settings import Settings
 from tether.store.db import Database, open_database
 from tether.types import Answer, Principal
-
-log = logging.getLogger(__name__)
 
 
 class Tether:

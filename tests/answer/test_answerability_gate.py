@@ -16,9 +16,9 @@ from __future__ import annotations
 import pytest
 
 from tether.engine import Tether
-from tether.observe import store as obs_store
 from tether.store import principals
 
+from .helpers import all_spans, stored_trace
 from tests.ground.helpers import verifier_missing_reason
 
 pytestmark = pytest.mark.skipif(verifier_missing_reason() is not None, reason=verifier_missing_reason() or "")
@@ -66,23 +66,16 @@ def engine(settings, tmp_path):
     t.close()
 
 
-def _trace(engine: Tether, trace_id: str) -> dict:
-    with engine.db.connection() as conn:
-        return obs_store.get(conn, trace_id, viewer_id=None, admin=True)
-
-
-def _spans(node: dict) -> list[dict]:
-    return [node] + [s for c in node["children"] for s in _spans(c)]
 
 
 def _gate(trace: dict) -> dict:
-    (span,) = [s for s in _spans(trace["root"]) if s["name"] == "answerable"]
+    (span,) = [s for s in all_spans(trace["root"]) if s["name"] == "answerable"]
     return span["attrs"]
 
 
 def _shape(trace: dict) -> list[tuple[str, tuple[str, ...]]]:
     """Span names in order, each with its attribute names (values differ: scores, timings)."""
-    return [(s["name"], tuple(sorted(s["attrs"]))) for s in _spans(trace["root"])]
+    return [(s["name"], tuple(sorted(s["attrs"]))) for s in all_spans(trace["root"])]
 
 
 def _restricted_chunks(engine: Tether) -> set[str]:
@@ -95,7 +88,7 @@ def _restricted_chunks(engine: Tether) -> set[str]:
 def test_an_answered_question_passes_and_records_its_scores(engine):
     res = engine.ask(engine.principal("eve"), ANSWERED)
     assert not res.answer.abstained and "25 days" in res.answer.text
-    gate = _gate(_trace(engine, res.trace_id))
+    gate = _gate(stored_trace(engine, res.trace_id))
     assert gate["decision"] == "answerable" and gate["score"] >= gate["threshold"]
     assert gate["threshold"] == round(engine.scorer.verifier.thresholds.answers, 4)  # the calibrated default
     assert gate["scores"] and set(gate["scores"]) <= {str(p.chunk_id) for p in res.passages}
@@ -110,7 +103,7 @@ def test_restricted_only_and_nowhere_get_the_same_abstention_and_trace_shape(eng
         assert res.answer.abstained and res.answer.reasons == ["not_answerable"]
         assert res.answer.text == engine.settings.ground.abstain_text and not res.answer.citations
     assert hidden.answer.to_dict() == nowhere.answer.to_dict()
-    t_hidden, t_nowhere = _trace(engine, hidden.trace_id), _trace(engine, nowhere.trace_id)
+    t_hidden, t_nowhere = stored_trace(engine, hidden.trace_id), stored_trace(engine, nowhere.trace_id)
     assert _shape(t_hidden) == _shape(t_nowhere)
     restricted = _restricted_chunks(engine)
     assert restricted and not restricted & set(_gate(t_hidden)["scores"])  # the gate saw readable passages only
@@ -126,7 +119,7 @@ def test_the_stream_abstains_the_same_way_without_showing_sources(engine):
     assert [e["type"] for e in events] == ["done"]
     done = events[-1]["answer"]
     assert done == engine.ask(eve, ONLY_RESTRICTED).answer.to_dict()
-    assert _gate(_trace(engine, events[-1]["trace_id"]))["decision"] == "not_answerable"
+    assert _gate(stored_trace(engine, events[-1]["trace_id"]))["decision"] == "not_answerable"
 
 
 def test_an_abstention_opens_a_review_item(engine):
@@ -140,10 +133,10 @@ def test_threshold_and_switch(engine):
     engine.settings.ground.answerability.threshold = 0.0
     res = engine.ask(eve, NOWHERE)
     assert "not_answerable" not in res.answer.reasons
-    assert _gate(_trace(engine, res.trace_id))["threshold"] == 0.0
+    assert _gate(stored_trace(engine, res.trace_id))["threshold"] == 0.0
     engine.settings.ground.answerability.threshold = 1.0
     assert engine.ask(eve, ANSWERED).answer.reasons == ["not_answerable"]
     engine.settings.ground.answerability.enabled = False
     off = engine.ask(eve, ANSWERED)
     assert not off.answer.abstained and off.answerability is None
-    assert _gate(_trace(engine, off.trace_id)) == {"decision": "off", "reason": "disabled"}
+    assert _gate(stored_trace(engine, off.trace_id)) == {"decision": "off", "reason": "disabled"}

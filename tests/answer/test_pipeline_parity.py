@@ -14,9 +14,10 @@ import pytest
 from api.server import seed
 
 from tether.engine import Tether
-from tether.observe import store as obs_store
 from tether.settings import ModelConfig, PiiPolicy
 from tether.testing.fake_openai import FakeOpenAI
+
+from .helpers import all_spans, stored_trace
 
 LEAVE_Q = "How many days of annual leave do employees accrue?"
 AWS_KEY = "AKIAZ7QWERTY12345678"
@@ -49,18 +50,11 @@ def engine(settings, tmp_path):
     t.close()
 
 
-def _trace(engine: Tether, trace_id: str) -> dict:
-    with engine.db.connection() as conn:
-        return obs_store.get(conn, trace_id, viewer_id=None, admin=True)
-
-
-def _spans(node: dict) -> list[dict]:
-    return [node] + [s for c in node["children"] for s in _spans(c)]
 
 
 def _names(trace: dict) -> set[str]:
     """Every span name under the root (the root is named by the trace's kind)."""
-    return {s["name"] for c in trace["root"]["children"] for s in _spans(c)}
+    return {s["name"] for c in trace["root"]["children"] for s in all_spans(c)}
 
 
 def _shown(answer: dict) -> dict:
@@ -81,13 +75,13 @@ def _both(engine: Tether, who: str, question: str, model: str | None = None) -> 
     events = list(engine.ask_stream(principal, question, model=model))
     assert events[-1]["type"] == "done" and [e["type"] for e in events].count("done") == 1
     asked = json.loads(json.dumps(res.answer.to_dict(), default=str))
-    return asked, events, _trace(engine, res.trace_id), _trace(engine, events[-1]["trace_id"])
+    return asked, events, stored_trace(engine, res.trace_id), stored_trace(engine, events[-1]["trace_id"])
 
 
 def _assert_parity(asked: dict, streamed: dict, t_ask: dict, t_stream: dict) -> None:
     assert _shown(streamed) == _shown(asked)
     assert _names(t_stream) == _names(t_ask)
-    guard = [next(s for s in _spans(t["root"]) if s["name"] == "output_guard")["attrs"] for t in (t_ask, t_stream)]
+    guard = [next(s for s in all_spans(t["root"]) if s["name"] == "output_guard")["attrs"] for t in (t_ask, t_stream)]
     assert guard[0]["verdict"] == guard[1]["verdict"] and guard[0]["reasons"] == guard[1]["reasons"]
     assert t_ask["status"] == t_stream["status"] and t_stream["kind"] == "stream"
 
@@ -100,7 +94,7 @@ def test_default_policy_same_answer_and_spans(engine):
     _assert_parity(asked, events[-1]["answer"], t_ask, t_stream)
     for stage in ("input_guard", "retrieve", "retrieve.keyword", "route", "pack", "context_guard", "budget",
                   "ground", "model.call", "output_guard"):
-        assert stage in {s["name"] for s in _spans(t_stream["root"])}, stage
+        assert stage in {s["name"] for s in all_spans(t_stream["root"])}, stage
 
 
 def test_redacting_policy_same_redactions_and_no_live_tokens(engine, settings):
@@ -160,5 +154,5 @@ def test_stream_is_served_from_the_cache_like_ask(engine, settings):
     events = list(engine.ask_stream(eve, LEAVE_Q))
     assert [e["type"] for e in events][:2] == ["sources", "token"] and events[-1]["type"] == "done"
     assert _shown(events[-1]["answer"]) == _shown(json.loads(json.dumps(res.answer.to_dict(), default=str)))
-    t = _trace(engine, events[-1]["trace_id"])
-    assert t["attrs"]["cache"] == "hit_exact" and "ground" not in {s["name"] for s in _spans(t["root"])}
+    t = stored_trace(engine, events[-1]["trace_id"])
+    assert t["attrs"]["cache"] == "hit_exact" and "ground" not in {s["name"] for s in all_spans(t["root"])}

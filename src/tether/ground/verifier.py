@@ -53,6 +53,19 @@ def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> list[tuple
     return [(e.ids, e.type_ids) for e in encs]
 
 
+def pad_batch(enc: Sequence[tuple[list[int], list[int]]], batch: Sequence[int]) -> tuple[np.ndarray, ...]:
+    """(input_ids, attention_mask, token_type_ids) of the pairs ``batch`` of ``enc``, zero-padded
+    to the longest; training (``tune/train.py``) pads through here too, so both read pairs alike."""
+    width = max(len(enc[i][0]) for i in batch)
+    ids = np.zeros((len(batch), width), dtype=np.int64)
+    types = np.zeros_like(ids)
+    mask = np.zeros_like(ids)
+    for row, i in enumerate(batch):
+        k = len(enc[i][0])
+        ids[row, :k], types[row, :k], mask[row, :k] = enc[i][0], enc[i][1], 1
+    return ids, mask, types
+
+
 def make_tokenizer(max_len: int, folder: Path | None = None) -> Any:
     """The bundled MiniLM WordPiece tokenizer (or ``folder/tokenizer.json``), truncating pairs."""
     from tokenizers import Tokenizer
@@ -169,13 +182,7 @@ class Verifier:
         order = sorted(range(n), key=lambda i: len(enc[i][0]))
         for s in range(0, n, self.batch_size):
             batch = order[s : s + self.batch_size]
-            width = max(len(enc[i][0]) for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            types = np.zeros_like(ids)
-            mask = np.zeros_like(ids)
-            for row, i in enumerate(batch):
-                k = len(enc[i][0])
-                ids[row, :k], types[row, :k], mask[row, :k] = enc[i][0], enc[i][1], 1
+            ids, mask, types = pad_batch(enc, batch)
             with self._lock:
                 a_out, n_out = self._session.run(
                     ["answer_logit", "nli_logits"],

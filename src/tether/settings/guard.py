@@ -51,17 +51,7 @@ def _default_policies() -> dict[str, PiiPolicy]:
     }
 
 
-DEFAULT_PII_ENTITIES = [
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "US_SSN",
-    "UK_NINO",
-    "IP_ADDRESS",
-    "PERSON",
-    "LOCATION",
-]
+DEFAULT_PII_ENTITIES = [*DEFAULT_PERSONAL_ENTITIES, "LOCATION"]
 
 
 #: Local parts of functional mailboxes: ``support@``, ``people@``... reach a team, not a person.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tether.ground.verifier import encode_pairs, make_tokenizer
+from tether.ground.verifier import encode_pairs, make_tokenizer, pad_batch
 from tether.tune.examples import Example
 from tether.tune.model import CrossEncoder, load_base
 
@@ -53,16 +53,7 @@ def _batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> lis
 
 
 def _tensors(enc: list[tuple[list[int], list[int]]], batch: list[int]) -> tuple[torch.Tensor, ...]:
-    width = max(len(enc[i][0]) for i in batch)
-    ids = torch.zeros((len(batch), width), dtype=torch.long)
-    types = torch.zeros_like(ids)
-    mask = torch.zeros_like(ids)
-    for row, i in enumerate(batch):
-        n = len(enc[i][0])
-        ids[row, :n] = torch.tensor(enc[i][0])
-        types[row, :n] = torch.tensor(enc[i][1])
-        mask[row, :n] = 1
-    return ids, mask, types
+    return tuple(torch.from_numpy(a) for a in pad_batch(enc, batch))
 
 
 def loss_fn(answer_logit: torch.Tensor, nli_logits: torch.Tensor, examples: Sequence[Example]) -> torch.Tensor:
