@@ -6,7 +6,7 @@
 #
 # Environment: TETHER_DATA_DIR (embedded PostgreSQL; default: a temp dir) or TETHER_DATABASE_URL
 # (a server where the runner may CREATE DATABASE). EVAL_OUT (default eval-run.json) keeps the run
-# for `tether eval report`. Takes about 10 minutes on 2 cores (ingest ~5 min, 84 cases ~4 min).
+# for `tether eval report`. Takes about 1-2 minutes on 2 cores (149 cases).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TETHER="${TETHER:-.venv/bin/tether}"
