@@ -92,3 +92,32 @@ def test_without_a_verifier_the_similarity_ranking_is_unchanged(embedder):
     plain = ExtractiveGenerator(embedder)
     assert ExtractiveGenerator(embedder, scorer=lambda: None).generate(req).text == plain.generate(req).text
     assert plain.select_units(req) is None
+
+
+BILLING = ("Billing\n\nAnnual plans are charged in full at the start of the subscription year. Monthly plans "
+           "are charged on the same day each month. Invoices are sent by e-mail.")
+
+
+class _YesScorer:
+    """A verifier that finds every unit answers (what a weak one does near a topic)."""
+
+    def scores(self, question: str, texts: list[str]) -> list[float]:
+        return [0.9] * len(texts)
+
+
+def test_quotes_that_name_too_little_of_the_question_are_not_an_answer(embedder):
+    from tether.generate.focused import select_focused
+    from tether.ground.focus import informative_terms, term_coverage
+
+    ps = [_p(1, BILLING, "Billing"), _p(2, HANDBOOK, "Leave")]
+    q = "When is the end-of-year deploy freeze?"
+    # Whatever passes the floor is quoted with the rule off; quotes that name none of "deploy",
+    # "freeze", "end-of-year" are no answer with it on.
+    assert select_focused(q, ps, embedder, _YesScorer(), 0.5, min_coverage=0.0)
+    assert select_focused(q, ps, embedder, _YesScorer(), 0.5, min_coverage=0.4) == []
+    assert term_coverage(informative_terms(q), [BILLING, HANDBOOK]) == 0.0
+    # words that only frame a question are not required of the answer
+    assert informative_terms("How long do I get for annual leave?") == informative_terms("annual leave")
+    picks = select_focused("How many days of annual leave do employees get?", ps, embedder, _YesScorer(), 0.5,
+                           min_coverage=0.4)
+    assert any("25 days" in p.cand.unit.text for p in picks)

@@ -73,7 +73,8 @@ class ExtractiveGenerator(GeneratorBase):
         if scorer is None:
             return None
         floor = sentence_threshold(self.answerability, scorer.verifier)
-        return select_focused(req.question, req.passages, self.embedder, scorer, floor, self.focus)
+        return select_focused(req.question, req.passages, self.embedder, scorer, floor, self.focus,
+                              min_coverage=self.answerability.min_term_coverage)
 
     def select(self, req: GenerationRequest) -> list[tuple[int, str, float]]:
         """``(source number, sentence, score)`` of the chosen sentences, in source order."""

@@ -14,7 +14,11 @@ the question's anchors the unit names, "week 12": :func:`tether.ground.focus.sim
 3. units close to the best (``relative_score``); for a chosen list item or table row, the other
    items or rows of its list or table that pass the floor and come close (``sibling_score``);
    for a chosen lead-in ("Complete these courses within 30 days:"), its list; up to ``max_units``;
-4. a table row is preceded by its table's header row, so the quote can be read alone.
+4. a table row is preceded by its table's header row, so the quote can be read alone;
+5. when the chosen units (with their titles and headings) name less than ``min_coverage`` of
+   the question's informative terms (:func:`tether.ground.focus.informative_terms`), nothing is
+   quoted: "When is the end-of-year deploy freeze?" answered with a billing sentence the verifier
+   scored over its floor is an answer to another question.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from tether.ground.focus import (
     anchor_share,
     anchors,
     candidates,
+    informative_terms,
     lead_in_items,
     question_parts,
     shortlist,
     similarity,
+    term_coverage,
     verifier_text,
 )
 
@@ -67,7 +73,7 @@ class Pick:
 
 
 def select_focused(question: str, passages: list, embedder: Embedder, scorer: AnswerScorer, floor: float,
-                   cfg: FocusConfig | None = None) -> list[Pick]:
+                   cfg: FocusConfig | None = None, min_coverage: float = 0.0) -> list[Pick]:
     """The units to quote, in source order (empty: nothing answers the question)."""
     cfg = cfg or FocusConfig()
     cands = candidates(passages)
@@ -116,6 +122,9 @@ def select_focused(question: str, passages: list, embedder: Embedder, scorer: An
     chosen = chosen[: cfg.max_units]
     picks = [Pick(cands[i], blend(i, ans.get(i, 0.0)), qualified.get(i, ans.get(i, 0.0))) for i in chosen]
     picks = [p for p in picks if p.answers >= floor]  # nothing under the floor is ever quoted
+    if min_coverage > 0 and picks and term_coverage(
+            informative_terms(question), [verifier_text(p.cand) for p in picks]) < min_coverage:
+        return []
     return sorted(picks, key=lambda p: p.cand.key)
 
 

@@ -27,6 +27,12 @@ LIGHT = frozenset(
     mentioned notes noted indicates indicated describes described explains explained based located
     called named known""".split()
 )
+# Words that frame a question rather than name what it is about ("how long", "how many days do
+# I get"): not required of an answer.
+QUESTION_FRAME = frozenset(
+    """get gets got getting give given many much long often quick quickly soon allowed allow need
+    needs needed please tell know want standard usual usually exactly""".split()
+)
 NEGATIONS = frozenset(
     "not no never none neither nor cannot nobody nothing nowhere without lack lacks lacked".split()
 )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tether.embed.base import Embedder
-from tether.ground.analysis import STOPWORDS, names, terms
+from tether.ground.analysis import QUESTION_FRAME, STOPWORDS, names, terms
 from tether.ground.verifier import Verifier
 from tether.text.units import Unit, quotable_units
 from tether.types import Passage
@@ -217,3 +217,22 @@ def question_parts(question: str) -> list[str]:
     if len(parts) < 2:
         return [q]
     return [p[0].upper() + p[1:].rstrip(" ,?;") + "?" for p in parts]
+
+
+_FRAME_TERMS = frozenset(terms(" ".join(QUESTION_FRAME)))
+
+
+def informative_terms(question: str) -> set[str]:
+    """The question's terms an answer should name: its content terms less the words that frame a
+    question ("how long", "do I get")."""
+    return terms(question) - _FRAME_TERMS
+
+
+def term_coverage(wanted: set[str], texts: Sequence[str]) -> float:
+    """The share of ``wanted`` the texts name together (1.0 when nothing is wanted)."""
+    if not wanted:
+        return 1.0
+    have: set[str] = set()
+    for t in texts:
+        have |= terms(t)
+    return len(wanted & have) / len(wanted)

@@ -30,6 +30,10 @@ class AnswerabilityConfig(BaseModel):
     #: Also abstain when the readable passages never name what the question is specifically
     #: about: an identifier ("L8"), a year, a name ("Mars"), a counted thing ("week 20").
     require_anchors: bool = True
+    #: The extractive answer abstains when its quoted units (with their titles and headings) name
+    #: less than this share of the question's content terms (words that frame a question, "how
+    #: long", "do I get", are not counted; 0 turns the rule off).
+    min_term_coverage: float = Field(default=0.4, ge=0.0, le=1.0)
 
 
 class EntailmentConfig(BaseModel):
