@@ -19,6 +19,9 @@ class Block:
     end: int
     level: int = 0  # heading level (1 = top); 0 for non-headings
     page: int | None = None  # 1-based page number where the format has pages
+    #: A table's header row (loaders write it again before each group of rows, so a chunk of
+    #: rows starts with it: :mod:`tether.ingest.chunker`).
+    header: bool = False
 
 
 @dataclass
@@ -139,6 +142,8 @@ class Passage:
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
     classification: str = ""
+    #: From an authoritative collection (``store/collections.py``): answers prefer these.
+    authoritative: bool = False
 
 
 # --- generation and grounding (generate/, ground/) ---------------------------------------------
@@ -195,6 +200,8 @@ class Citation:
     quote: str
     source_uri: str = ""
     page: int | None = None
+    #: Whether the source is an official one (an authoritative collection); others are labelled.
+    authoritative: bool = False
 
 
 @dataclass(frozen=True)

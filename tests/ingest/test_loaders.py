@@ -40,8 +40,9 @@ def texts(doc: LoadedDocument, kind: str) -> list[str]:
 
 
 def test_public_surface() -> None:
-    assert loaders.__all__ == ["SUPPORTED_EXTENSIONS", "load_bytes", "load_file"]
-    for ext in (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl"):
+    assert loaders.__all__ == ["SUPPORTED_EXTENSIONS", "LoadOptions", "load_bytes", "load_file"]
+    for ext in (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl", ".pptx", ".xlsx",
+                ".eml", ".msg"):
         assert ext in SUPPORTED_EXTENSIONS
 
 
@@ -108,7 +109,8 @@ def test_html_structure(samples: dict[str, Path]) -> None:
         ("Pension", 2),
     ]
     assert texts(doc, "list") == ["Join in week one.", "Opt out any time."]
-    assert texts(doc, "table") == ["Plan | Match", "Basic | 3%"]
+    assert texts(doc, "table") == ["| Plan | Match |", "| Basic | 3% |"]
+    assert [b.header for b in doc.blocks if b.kind == "table"] == [True, False]
     assert texts(doc, "code") == ["code  keeps\n  its spacing"]
     assert "do not index" not in doc.text and "color: red" not in doc.text
     assert "All staff get health cover." in doc.text
@@ -153,7 +155,8 @@ def test_docx_structure(samples: dict[str, Path]) -> None:
         ("First week", 1),
     ]
     assert texts(doc, "list") == ["Activate your email account.", "Set up two-factor authentication."]
-    assert texts(doc, "table") == ["Day | Activity", "Monday | Induction"]
+    assert texts(doc, "table") == ["| Day | Activity |", "| Monday | Induction |"]
+    assert [b.header for b in doc.blocks if b.kind == "table"] == [True, False]
     assert all(b.page is None for b in doc.blocks)
 
 
@@ -197,8 +200,8 @@ def test_json_lines(samples: dict[str, Path]) -> None:
 
 def test_unknown_extension_lists_supported() -> None:
     with pytest.raises(UnsupportedFormat) as info:
-        load_bytes(b"data", "slides.pptx", max_bytes=MB)
-    assert "slides.pptx" in info.value.message and ".pptx" in info.value.message
+        load_bytes(b"data", "slides.key", max_bytes=MB)
+    assert "slides.key" in info.value.message and ".key" in info.value.message
     assert ".pdf" in info.value.message and ".md" in info.value.message
     assert info.value.status == 415
     with pytest.raises(UnsupportedFormat):

@@ -6,6 +6,10 @@ contiguous span of ``doc.text`` (``doc.text[c.start:c.end] == c.text`` always) a
 
 * blocks are packed in order up to ``max_tokens``; a block too large alone is split into
   sentences (code and table blocks into lines), and a sentence too large alone into word runs;
+* a table row (one ``table`` block) is never split unless it alone exceeds ``max_tokens``; a
+  chunk is cut inside a table only before a header row (``Block.header``, which the loaders
+  write again before each group of rows), or else the open group of rows moves on whole to the
+  next chunk, so each chunk of a table starts with its header row; rows are never overlap;
 * a heading always starts a new chunk at a top-level heading (the smallest level in the
   document) and at deeper headings once the current chunk holds ``min_tokens`` of body text, so
   a heading is at the start of the chunk that begins its section; a chunk holding only headings
@@ -53,6 +57,8 @@ class _Unit:
     level: int = 0  # heading level; 0 for body text
     splittable: bool = False  # a whole body block, which may be split into sentences for overlap
     gap: int = 0  # tokens of non-space text (markup) between the previous unit and this one
+    table: bool = False  # a whole table row (never split, never repeated as overlap)
+    header: bool = False  # a table's header row, written by the loader before each row group
 
 
 @dataclass
@@ -110,9 +116,9 @@ class _Chunker:
                 pieces[0] = replace(pieces[0], gap=gap)
             tokens = sum(p.tokens for p in pieces)
             if tokens <= self.max:
-                units.append(
-                    _Unit(block.start, block.end, tokens, path, block.page, splittable=True, gap=gap)
-                )
+                table = block.kind == "table"
+                units.append(_Unit(block.start, block.end, tokens, path, block.page, splittable=not table,
+                                   gap=gap, table=table, header=table and block.header))
                 continue
             for piece in pieces:
                 units.extend([piece] if piece.tokens <= self.max else self._word_runs(piece))
@@ -211,6 +217,8 @@ class _Chunker:
             carry: list[_Unit] = []
             while unit is not None and not unit.level and body and cur[-1].level:
                 carry.insert(0, cur.pop())  # a trailing heading moves on with its section
+            if unit is not None and unit.table and not unit.header and not carry:
+                carry = self._row_group(cur, unit, n_overlap)  # rows move on with their header
             draft, emitted, pushed = self._emit(cur, n_overlap)
             drafts.append(draft)
             queue.extendleft(reversed([*pushed, *carry, *([unit] if unit else [])]))
@@ -224,12 +232,29 @@ class _Chunker:
             n_overlap = len(cur)
         return drafts
 
+    def _row_group(self, cur: list[_Unit], unit: _Unit, n_overlap: int) -> list[_Unit]:
+        """The open row group at the end of ``cur`` (its header row, the rows after it, and a
+        heading right before it), taken out of ``cur`` so that it starts the next chunk with
+        ``unit``; nothing when that would leave ``cur`` without new body text or the group
+        with ``unit`` does not fit in one chunk (then the chunk after starts with a bare row)."""
+        h = max((i for i, u in enumerate(cur) if u.header), default=-1)
+        if h < 0 or not all(u.table and not u.header for u in cur[h + 1 :]):
+            return []
+        while h > 0 and cur[h - 1].level:
+            h -= 1
+        if not any(not u.level for u in cur[n_overlap:h]) or _estimate([*cur[h:], unit]) > self.max:
+            return []
+        moved = cur[h:]
+        del cur[h:]
+        return moved
+
     def _tail(self, units: list[_Unit], budget: int) -> list[_Unit]:
-        """Whole trailing sentences of ``units`` worth at most ``budget`` tokens."""
+        """Whole trailing sentences of ``units`` worth at most ``budget`` tokens (no table rows:
+        the next chunk of a table starts with its header row)."""
         picked: list[_Unit] = []
         total = 0
         for unit in reversed(units):
-            if unit.level:
+            if unit.level or unit.table:
                 break
             for sentence in reversed(self._sentence_units(unit)):
                 cost = sentence.tokens + (picked[0].gap if picked else 0)

@@ -17,13 +17,15 @@ import psycopg
 from psycopg.rows import DictRow
 
 from tether.embed.base import Embedder
-from tether.errors import FileTooLarge, IngestError, TetherError
+from tether.errors import DocumentTooComplex, FileTooLarge, IngestError, NotFound, TetherError
 from tether.ingest.chunker import chunk_document
-from tether.ingest.loaders import load_bytes
+from tether.ingest.loaders import LoadOptions, load_bytes
 from tether.retrieve.keyword import analyze
 from tether.settings import Settings
+from tether.store import audit
 from tether.store import documents as docs
-from tether.store.principals import acl_tokens
+from tether.store.collections import check_publish
+from tether.store.principals import acl_tokens, get_principal
 from tether.store.rows import one
 from tether.types import Acl, ChunkSpan, LoadedDocument
 
@@ -39,6 +41,12 @@ class IngestRequest:
     classification: str = "internal"
     title: str | None = None
     source_uri: str | None = None
+    #: A re-index of this document: it must still exist when the job runs (a deleted document
+    #: is not brought back).
+    document_id: int | None = None
+    #: An audit record (``action``, ``actor_id``, ``details``) written with the document, so a
+    #: change that fails leaves none.
+    audit: dict | None = None
 
     def uri(self) -> str:
         return self.source_uri or Path(self.path).resolve().as_uri()
@@ -58,10 +66,25 @@ class IngestResult:
         return asdict(self)
 
 
+def load_options(settings: Settings) -> LoadOptions:
+    """The loaders' limits and switches from the settings. A table's header row is repeated
+    every ``1.5 * chunk.max_tokens`` characters of rows (tables run about 2.3 characters per
+    WordPiece token), so a group of rows with its header fits in one chunk."""
+    ing = settings.ingest
+    return LoadOptions(
+        max_unpacked_bytes=ing.max_unpacked_bytes, max_entries=ing.max_archive_entries,
+        max_attachments=ing.max_attachments, max_depth=ing.max_attachment_depth, ocr=ing.ocr,
+        ocr_dpi=ing.ocr_dpi, table_group_chars=max(settings.chunk.max_tokens * 3 // 2, 80),
+    )
+
+
 def prepare_chunks(
     loaded: LoadedDocument, embedder: Embedder, settings: Settings
 ) -> tuple[list[ChunkSpan], list[list[str]], list[str]]:
-    """Chunks, their BM25 terms and the texts to embed (section path + chunk text)."""
+    """Chunks, their BM25 terms and the texts to embed (capped section path + chunk text).
+
+    Refuses (``DocumentTooComplex``), before anything is embedded, a document with a heading
+    over ``ingest.max_heading_chars`` or more than ``ingest.max_chunks_per_document`` chunks."""
     chunks = chunk_document(
         loaded,
         count_tokens=embedder.count_tokens,
@@ -69,9 +92,26 @@ def prepare_chunks(
         overlap_tokens=settings.chunk.overlap_tokens,
         min_tokens=settings.chunk.min_tokens,
     )
-    texts = [_with_context(loaded.title, c) for c in chunks]
+    check_complexity(chunks, settings)
+    cap = settings.chunk.max_context_chars
+    texts = [_with_context(loaded.title, c, cap) for c in chunks]
     terms = [analyze(t) for t in texts]
     return chunks, terms, texts
+
+
+def check_complexity(chunks: list[ChunkSpan], settings: Settings) -> None:
+    """``DocumentTooComplex`` when a heading or the chunk count is over the ingest limits."""
+    limits = settings.ingest
+    longest = max((len(h) for c in chunks for h in c.section_path), default=0)
+    if longest > limits.max_heading_chars:
+        raise DocumentTooComplex(
+            f"the document has a heading of {longest:,} characters; the limit is {limits.max_heading_chars:,}"
+            " (a heading is repeated into every chunk of its section)",
+            heading_chars=longest, limit=limits.max_heading_chars)
+    if len(chunks) > limits.max_chunks_per_document:
+        raise DocumentTooComplex(
+            f"the document would make {len(chunks):,} chunks; the limit is {limits.max_chunks_per_document:,}",
+            chunks=len(chunks), limit=limits.max_chunks_per_document)
 
 
 def scan_chunks(chunks: list[ChunkSpan], settings: Settings) -> list[tuple[bool, float, list[str]]]:
@@ -97,10 +137,13 @@ def scan_chunks(chunks: list[ChunkSpan], settings: Settings) -> list[tuple[bool,
     return out
 
 
-def _with_context(title: str, chunk: ChunkSpan) -> str:
-    """The chunk text prefixed by where it sits (title > sections), unless it already starts so."""
+def _with_context(title: str, chunk: ChunkSpan, cap: int = 300) -> str:
+    """The chunk text prefixed by where it sits (title > sections, at most ``cap`` characters:
+    the prefix repeats in every chunk of a section)."""
     path = [p for p in (title, *chunk.section_path) if p]
     head = " > ".join(dict.fromkeys(path))
+    if len(head) > cap:
+        head = head[: max(0, cap - 1)].rstrip() + "…" if cap else ""
     return f"{head}\n{chunk.text}" if head else chunk.text
 
 
@@ -128,10 +171,12 @@ def ingest_one(
     with conn.transaction():
         tokens, owner_id = acl_tokens(conn, acl)
         existing = docs.find(conn, req.collection, req.uri())
+        check_request(conn, req, existing)
     if existing is not None and existing["content_hash"] == content_hash:
         loaded = None  # content unchanged: no parsing or embedding needed
     else:
-        loaded = load_bytes(data, path.name, max_bytes=settings.ingest.max_file_bytes)
+        loaded = load_bytes(data, path.name, max_bytes=settings.ingest.max_file_bytes,
+                            options=load_options(settings))
 
     if loaded is not None:
         chunks, terms, texts = prepare_chunks(loaded, embedder, settings)
@@ -169,9 +214,24 @@ def ingest_one(
             )
             n_chunks = len(chunks)
         result = IngestResult(str(path), status, doc_id, version, n_chunks, time.perf_counter() - t0)
+        if req.audit:
+            audit.record(conn, str(req.audit["action"]), actor_id=req.audit.get("actor_id"),
+                         details={**(req.audit.get("details") or {}), "version": version})
         if on_commit is not None:
             on_commit(conn, result)
     return result
+
+
+def check_request(conn: psycopg.Connection[DictRow], req: IngestRequest, existing: dict | None) -> None:
+    """Checks made when the job runs (rights may have changed since it was queued): a re-index of
+    a document deleted meanwhile is refused (NotFound), and an upload whose owner may no longer
+    publish into the collection is refused (PermissionDenied). Both are final: no retry."""
+    if req.document_id is not None and (existing is None or int(existing["id"]) != req.document_id):
+        raise NotFound(f"document {req.document_id} was deleted before its re-index ran; it is not re-created")
+    if req.owner:
+        owner = get_principal(conn, req.owner)
+        if not owner.is_system:
+            check_publish(conn, owner, req.collection)
 
 
 def error_dict(exc: BaseException) -> dict:

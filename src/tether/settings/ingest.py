@@ -3,13 +3,16 @@ leases of ingestion."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ChunkSettings(BaseModel):
     max_tokens: int = 200
     overlap_tokens: int = 40
     min_tokens: int = 20
+    #: Characters of the "title > section" context prefixed to each chunk for embedding and
+    #: BM25 (the context repeats in every chunk of a section, so it is capped).
+    max_context_chars: int = Field(default=300, ge=0, le=10_000)
 
 
 class IngestSettings(BaseModel):
@@ -18,3 +21,23 @@ class IngestSettings(BaseModel):
     job_lease_s: float = 30.0
     heartbeat_s: float = 5.0
     max_attempts: int = 3
+    #: Pages of a PDF without a text layer go through OCR (rapidocr, offline); off: they stay
+    #: empty and are listed in the document's ``metadata["pages_without_text"]``.
+    ocr: bool = True
+    #: Pixels per inch at which a scanned page is rendered for OCR.
+    ocr_dpi: int = Field(default=200, ge=72, le=600)
+    #: ZIP-based files (.docx, .pptx, .xlsx): caps on the declared unpacked size and the
+    #: entry count, checked before parsing (zip bombs).
+    max_unpacked_bytes: int = 200 * 1024 * 1024
+    max_archive_entries: int = 10_000
+    #: E-mail attachments loaded per message, and how deep attached messages nest.
+    max_attachments: int = 50
+    max_attachment_depth: int = 3
+    #: Refused before embedding (``DocumentTooComplex``): a heading longer than this (it would be
+    #: repeated into every chunk of its section), or more chunks than this in one document.
+    max_heading_chars: int = Field(default=1000, ge=10)
+    max_chunks_per_document: int = Field(default=5000, ge=1)
+    #: Per-user upload quotas for non-administrators (``QuotaExceeded``); 0: no limit.
+    user_max_documents: int = Field(default=1000, ge=0)
+    user_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    user_max_active_jobs: int = Field(default=20, ge=0)

@@ -7,7 +7,8 @@ passage the same way, so the rules live here, on top of :func:`tether.text.split
 
 * a table row (a line that starts with ``|``, or has cells joined by `` | `` as converted HTML
   tables do) is one unit; its table's header row is its ``context`` (separator rows ``|---|``
-  are neither units nor context); blank lines between rows do not end a table;
+  are neither units nor context); blank lines between rows do not end a table, and the header
+  row written again before a group of rows (as loaders write long tables) is context again;
 * a list item (``-``, ``*``, ``•``, ``1.``, ``a)`` ...) with its continuation lines is one unit;
   the line that introduces the list ("Complete these courses within 30 days:") is its context;
 * a flattened data record, a ``key: value; key: value`` line (CSV rows) or consecutive
@@ -77,6 +78,10 @@ def _blocks(text: str) -> list[tuple[int, int, str, str, int]]:
             if not in_table:  # the first row of a table is its header: context, not a unit
                 in_table, header, block = True, line.strip(), block + 1
                 in_list = False
+                out.append((s, e, "header", "", block))
+                i += 1
+                continue
+            if line.strip() == header:  # the header written again before a group of rows
                 out.append((s, e, "header", "", block))
                 i += 1
                 continue

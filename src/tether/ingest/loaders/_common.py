@@ -68,6 +68,7 @@ class TextBuilder:
         level: int = 0,
         page: int | None = None,
         sep: str = "\n\n",
+        header: bool = False,
     ) -> Block | None:
         """Append ``content`` (stripped) as one block; empty content adds nothing."""
         content = content.strip()
@@ -79,9 +80,26 @@ class TextBuilder:
         start = self._length
         self._parts.append(content)
         self._length += len(content)
-        block = Block(kind=kind, start=start, end=self._length, level=level, page=page)
+        block = Block(kind=kind, start=start, end=self._length, level=level, page=page, header=header)
         self.blocks.append(block)
         return block
+
+    def extend(self, text: str, blocks: list[Block], *, level_shift: int = 0, sep: str = "\n\n") -> int:
+        """Append another loaded text verbatim with its blocks shifted to their new offsets
+        (heading levels deepened by ``level_shift``, at most 6): an e-mail's attachments.
+        Returns the offset where ``text`` now starts (-1: nothing appended, it has no blocks)."""
+        if not blocks:
+            return -1
+        if self._length:
+            self._parts.append(sep)
+            self._length += len(sep)
+        offset = self._length
+        self._parts.append(text)
+        self._length += len(text)
+        for b in blocks:
+            level = min(b.level + level_shift, 6) if b.level else 0
+            self.blocks.append(Block(b.kind, b.start + offset, b.end + offset, level, b.page, b.header))
+        return offset
 
     @property
     def length(self) -> int:

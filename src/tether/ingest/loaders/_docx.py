@@ -2,8 +2,8 @@
 
 Paragraph styles carry the structure: ``Heading N`` (and ``Title``, as level 1) become headings,
 ``List ...`` styles or numbered paragraphs become list items, code-like styles become code.
-Each table row becomes one ``table`` block with its cells joined by `` | `` (cells merged across
-columns repeat in python-docx and are written once). DOCX has no stable pages, so ``page`` is None.
+Tables are written by :mod:`._tables` (header row repeated per group of rows; cells merged
+across columns repeat in python-docx and are written once). DOCX has no stable pages, so ``page`` is None.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from docx.text.paragraph import Paragraph
 
 from tether.errors import CorruptDocument
 from tether.ingest.loaders._common import TextBuilder, collapse_spaces, require_text
+from tether.ingest.loaders._options import LoadOptions, check_zip
+from tether.ingest.loaders._tables import add_table
 from tether.types import BlockKind, LoadedDocument
 
 _HEADING_STYLE = re.compile(r"heading\s*(\d)", re.IGNORECASE)
@@ -48,9 +50,7 @@ def _row_cells(row: _Row) -> list[str]:
         if key in seen:
             continue
         seen.add(key)
-        value = collapse_spaces(cell.text)
-        if value:
-            cells.append(value)
+        cells.append(collapse_spaces(cell.text))  # empty cells keep the columns aligned
     return cells
 
 
@@ -65,7 +65,9 @@ def _read(data: bytes, filename: str) -> tuple[Any, list[Paragraph | Table]]:
         ) from exc
 
 
-def load(data: bytes, filename: str) -> LoadedDocument:
+def load(data: bytes, filename: str, options: LoadOptions | None = None) -> LoadedDocument:
+    options = options or LoadOptions()
+    check_zip(data, filename, options, "DOCX")
     document, items = _read(data, filename)
     out = TextBuilder()
     for item in items:
@@ -74,8 +76,7 @@ def load(data: bytes, filename: str) -> LoadedDocument:
             content = item.text if kind == "code" else collapse_spaces(item.text)
             out.add(kind, content, level=level)
         elif isinstance(item, Table):
-            for row in item.rows:
-                out.add("table", " | ".join(_row_cells(row)))
+            add_table(out, [_row_cells(row) for row in item.rows], group_chars=options.table_group_chars)
     text = out.text
     require_text(text, filename, "DOCX has no text")
     core = document.core_properties

@@ -1,7 +1,8 @@
 """HTML: extract readable text block by block with BeautifulSoup (stdlib ``html.parser``).
 
-Headings ``h1``-``h6`` keep their level; ``li`` become ``list`` blocks, ``tr`` become ``table``
-blocks (cells joined with `` | ``), ``pre`` become ``code`` blocks with whitespace kept; other
+Headings ``h1``-``h6`` keep their level; ``li`` become ``list`` blocks, a ``table`` becomes
+``table`` blocks with its header row repeated per group of rows (:mod:`._tables`), ``pre``
+become ``code`` blocks with whitespace kept; other
 text is gathered into paragraphs at block-level element boundaries with whitespace collapsed.
 Scripts, styles, templates and the ``<head>`` are dropped.
 """
@@ -12,6 +13,8 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import CData
 
 from tether.ingest.loaders._common import TextBuilder, collapse_spaces, decode_utf8, require_text
+from tether.ingest.loaders._options import LoadOptions
+from tether.ingest.loaders._tables import add_table
 from tether.types import BlockKind, LoadedDocument
 
 _SKIP = frozenset("script style template noscript head svg canvas iframe object button select".split())
@@ -26,7 +29,8 @@ _BLOCK = frozenset(
 
 
 class _Extractor:
-    def __init__(self) -> None:
+    def __init__(self, group_chars: int) -> None:
+        self.group_chars = group_chars
         self.out = TextBuilder()
         self.buffer: list[str] = []
         self.kind: BlockKind = "paragraph"
@@ -53,10 +57,18 @@ class _Extractor:
         elif name == "pre":
             self.flush()
             self.out.add("code", el.get_text().strip("\n"))
-        elif name == "tr":
+        elif name == "table":
             self.flush()
-            cells = [collapse_spaces(c.get_text(" ")) for c in el.find_all(["td", "th"], recursive=False)]
-            self.out.add("table", " | ".join(c for c in cells if c))
+            rows = [
+                [c.get_text(" ") for c in tr.find_all(["td", "th"], recursive=False)]
+                for tr in el.find_all("tr")
+                if tr.find_parent("table") is el  # a nested table's rows read as its cell's text
+            ]
+            add_table(self.out, rows, group_chars=self.group_chars)
+        elif name == "tr":  # a row outside any table
+            self.flush()
+            add_table(self.out, [[c.get_text(" ") for c in el.find_all(["td", "th"], recursive=False)]],
+                      group_chars=self.group_chars)
         elif name == "li":
             self.flush()
             outer, self.kind = self.kind, "list"
@@ -71,13 +83,14 @@ class _Extractor:
             self.walk(el)
 
 
-def load(data: bytes, filename: str) -> LoadedDocument:
+def load(data: bytes, filename: str, options: LoadOptions | None = None) -> LoadedDocument:
+    options = options or LoadOptions()
     source = decode_utf8(data, filename)
     require_text(source, filename, "empty or whitespace-only HTML file")
     soup = BeautifulSoup(source, "html.parser")
     title_tag = soup.find("title")
     title = collapse_spaces(title_tag.get_text(" ")) if title_tag else ""
-    extractor = _Extractor()
+    extractor = _Extractor(options.table_group_chars)
     extractor.walk(soup)
     extractor.flush()
     text, blocks = extractor.out.text, extractor.out.blocks

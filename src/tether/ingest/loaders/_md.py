@@ -1,7 +1,8 @@
 """Markdown: the text is the file itself; a small line-based parser finds the structure.
 
 Only what chunking needs is recognised: ATX (``## Title``) and setext (underlined) headings,
-fenced code blocks, list items, pipe-table rows, paragraphs, and YAML front matter (skipped, its
+fenced code blocks, list items, pipe-table rows (a row above a ``|---|`` rule is a header row),
+paragraphs, and YAML front matter (skipped, its
 ``title:`` used). A heading block spans only the heading's words (no ``#`` marks), so section
 paths read cleanly; a code block spans the code between its fences.
 """
@@ -32,10 +33,10 @@ class _Parser:
         self.open_start = 0
         self.open_end = 0
 
-    def add(self, kind: BlockKind, start: int, end: int, level: int = 0) -> None:
+    def add(self, kind: BlockKind, start: int, end: int, level: int = 0, header: bool = False) -> None:
         span = trim_span(self.text, start, end)
         if span:
-            self.blocks.append(Block(kind, span[0], span[1], level=level))
+            self.blocks.append(Block(kind, span[0], span[1], level=level, header=header))
 
     def flush(self) -> None:
         if self.open_kind is not None:
@@ -103,7 +104,8 @@ def parse(text: str, start: int = 0) -> list[Block]:
         elif line.lstrip().startswith("|"):
             p.flush()
             if not _TABLE_RULE.fullmatch(line):
-                p.add("table", a, b)
+                rule = i + 1 < len(lines) and _TABLE_RULE.fullmatch(text[lines[i + 1][0] : lines[i + 1][1]])
+                p.add("table", a, b, header=bool(rule) and "|" in text[lines[i + 1][0] : lines[i + 1][1]])
         elif p.open_kind == "list":
             p.extend("list", a, b)  # lazy continuation of a list item
         else:

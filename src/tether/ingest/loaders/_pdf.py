@@ -1,10 +1,15 @@
-"""PDF: the text layer, page by page, via pypdf (no OCR: a scanned PDF is an empty document).
+"""PDF: the text layer, page by page, via pypdf; pages without one (scans) through OCR.
 
 pypdf returns each page as lines without blank lines between paragraphs, so a paragraph is taken
 to end after a blank line or a line clearly shorter than the page's longest line. Headings come
 from the PDF outline (bookmarks) when it has one: an outline entry whose title matches a line of
 its page marks that line as a heading of the entry's depth. Pages are joined by a blank line;
 ``metadata["page_starts"]`` gives the offset where each page's text begins.
+
+A page whose text layer is empty is rendered and read by OCR (:mod:`._ocr`) when
+``LoadOptions.ocr`` is on; its paragraphs are added like extracted ones, so offsets and page
+numbers stay exact, and ``metadata["ocr_pages"]`` lists those pages. With OCR off, or where OCR
+reads nothing, ``metadata["pages_without_text"]`` lists the pages left empty.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pypdf import PdfReader
 
 from tether.errors import CorruptDocument, EmptyDocument
 from tether.ingest.loaders._common import TextBuilder, collapse_spaces
+from tether.ingest.loaders._options import LoadOptions
 from tether.types import BlockKind, LoadedDocument
 
 _BULLET = re.compile(r"(?:[-*•▪◦]|\d{1,3}[.)])\s")
@@ -92,13 +98,35 @@ def _read(data: bytes, filename: str) -> tuple[PdfReader, list[str]]:
         ) from exc
 
 
-def load(data: bytes, filename: str) -> LoadedDocument:
+def _ocr(data: bytes, number: int, options: LoadOptions, filename: str) -> list[str]:
+    if not options.ocr:
+        return []
+    from tether.ingest.loaders._ocr import ocr_page
+
+    try:
+        return ocr_page(data, number - 1, options.ocr_dpi)
+    except Exception as exc:  # pdfium's render errors, onnxruntime failures
+        raise CorruptDocument(
+            f"{filename}: cannot OCR page {number} ({type(exc).__name__}: {exc})", filename=filename, page=number
+        ) from exc
+
+
+def load(data: bytes, filename: str, options: LoadOptions | None = None) -> LoadedDocument:
+    options = options or LoadOptions()
     reader, pages = _read(data, filename)
     headings = _outline_headings(reader)
     out = TextBuilder()
     page_starts: list[int] = []
+    ocr_pages: list[int] = []
+    empty_pages: list[int] = []
     for number, page_text in enumerate(pages, start=1):
         page_starts.append(out.length + (2 if out.blocks else 0))
+        if not page_text.strip():
+            paras = _ocr(data, number, options, filename)
+            (ocr_pages if paras else empty_pages).append(number)
+            for para in paras:
+                out.add("list" if _BULLET.match(para) else "paragraph", para, page=number)
+            continue
         titles = frozenset(t for (p, t) in headings if p == number)
         for para in _paragraphs(page_text, titles):
             level = headings.get((number, collapse_spaces(para).casefold()), 0)
@@ -106,15 +134,15 @@ def load(data: bytes, filename: str) -> LoadedDocument:
             out.add(kind, para, level=level, page=number)
     text = out.text
     if not text.strip():
-        raise EmptyDocument(
-            f"{filename}: PDF has no extractable text (scanned images need OCR, which is not supported)",
-            filename=filename,
-        )
+        why = "and OCR read nothing" if options.ocr else "and OCR is switched off (ingest.ocr)"
+        raise EmptyDocument(f"{filename}: PDF has no extractable text layer {why}", filename=filename)
     meta = reader.metadata
     title = collapse_spaces(str(meta.title)) if meta is not None and meta.title else ""
     if not title:
         title = text[out.blocks[0].start : out.blocks[0].end].split("\n", 1)[0].strip()[:200]
-    metadata: dict[str, object] = {"pages": len(pages), "page_starts": page_starts}
+    metadata: dict[str, object] = {"pages": len(pages), "page_starts": page_starts, "ocr_pages": ocr_pages}
+    if empty_pages:
+        metadata["pages_without_text"] = empty_pages
     if meta is not None and meta.author:
         metadata["author"] = str(meta.author)
     return LoadedDocument(text=text, blocks=out.blocks, format="pdf", title=title, metadata=metadata)
