@@ -121,3 +121,19 @@ def test_quotes_that_name_too_little_of_the_question_are_not_an_answer(embedder)
     picks = select_focused("How many days of annual leave do employees get?", ps, embedder, _YesScorer(), 0.5,
                            min_coverage=0.4)
     assert any("25 days" in p.cand.unit.text for p in picks)
+
+
+def test_a_chunks_own_heading_is_context_not_a_quote(embedder):
+    from tether.generate.focused import select_focused
+    from tether.ground.focus import candidates
+
+    head = "What happens when you exceed a limit"
+    text = f"{head}\n\nThe API returns HTTP status 429 Too Many Requests with a Retry-After header."
+    p = Passage(1, 1, 0, text, 0, len(text), title="API Rate Limits", section_path=("API Rate Limits", head))
+    assert [c.unit.text for c in candidates([p])] == [text.split("\n\n")[1]]
+    picks = select_focused("What happens when an integration exceeds its rate limit?", [p], embedder,
+                           _YesScorer(), 0.5)
+    assert [x.cand.unit.text for x in picks] == [text.split("\n\n")[1]]
+    # the same line in a passage whose heading it is not stays quotable
+    other = Passage(2, 2, 0, text, 0, len(text), title="Notes")
+    assert any(c.unit.text == head for c in candidates([other]))

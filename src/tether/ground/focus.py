@@ -49,9 +49,17 @@ class Candidate:
 
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     """Every quotable unit of every passage, in source order (a bare title line, under four words
-    without a full stop, states nothing worth quoting and is left out)."""
+    without a full stop, and the passage's own heading state nothing worth quoting and are left
+    out)."""
     return [Candidate(n, p, u) for n, p in enumerate(passages, start=1) for u in quotable_units(p.text)
-            if not _title_line(u)]
+            if not _title_line(u) and not _heading_of(u, p)]
+
+
+def _heading_of(u: Unit, p: Passage) -> bool:
+    """The passage's own title or section heading, repeated as the chunk's first line: what the
+    verifier reads as the unit's context, never an answer by itself ("What happens when you
+    exceed a limit" quoted without the paragraph under it)."""
+    return u.kind == "sentence" and u.text.strip() in {x.strip() for x in (p.title, *p.section_path) if x}
 
 
 def _title_line(u: Unit) -> bool:
