@@ -13,12 +13,14 @@ from typing import Any
 
 from tether.answer import AnswerPipeline, Services
 from tether.answer.respond import AskResult  # noqa: F401 - re-exported: what ``ask`` returns
+from tether.answer.rewrite import History
 from tether.cache.answers import AnswerCache
 from tether.embed.base import Embedder, make_embedder
 from tether.generate.base import Generator
 from tether.ground.focus import AnswerScorer
 from tether.ingest.pipeline import IngestRequest
 from tether.observe.trace import NullTrace, Trace
+from tether.retrieve.exposure import expose
 from tether.retrieve.filters import SearchFilter
 from tether.retrieve.rerank import Reranker, make_reranker
 from tether.retrieve.retriever import Mode, Retrieval, retrieve
@@ -28,10 +30,14 @@ from tether.route.registry import make_generator, model_config
 from tether.route.resilience import build_chain
 from tether.services.accounts import AccountService
 from tether.services.audit import AuditService
+from tether.services.connectors import ConnectorService
+from tether.services.conversations import ConversationService
+from tether.services.directory import DirectoryService
 from tether.services.documents import DocumentService, supported_extensions  # noqa: F401 - re-exported
 from tether.services.evaluations import EvaluationService
 from tether.services.ingest import Batch, IngestService, expand_paths  # noqa: F401 - re-exported
 from tether.services.operations import OperationsService
+from tether.services.provisioning import ProvisioningService
 from tether.services.traces import TraceService
 from tether.services.usage import UsageService
 from tether.settings import Settings
@@ -61,17 +67,24 @@ class Tether:
         #: The answer pipeline (answer/run.py) behind ``ask`` and ``ask_stream``.
         self.answers = AnswerPipeline(Services(
             settings, self.db, lambda: self.embedder, lambda: self.reranker, self._model, self.answer_cache,
-            lambda *a, **kw: self.auto_hand_off(*a, **kw), self.trace_listeners, scorer=lambda: self.scorer))
+            lambda *a, **kw: self.auto_hand_off(*a, **kw), self.trace_listeners, scorer=lambda: self.scorer,
+            completer=self._completer))
         # the services the edges call (services/, review/service.py): each takes the acting principal
         self.ingest = IngestService(self.db, settings, lambda: self.embedder)
         self.documents = DocumentService(self.db, self.ingest)
         self.accounts = AccountService(self.db)
+        self.directory = DirectoryService(self.db, settings.oidc, self.secrets)  # OIDC sign-in, JWT bearer
+        self.provisioning = ProvisioningService(self.db, settings.scim, self.secrets)  # SCIM 2.0
         self.usage = UsageService(self.db)
         self.audit = AuditService(self.db)
         self.traces = TraceService(self.db, settings)
         self.evaluations = EvaluationService(self.db)
         self.operations = OperationsService(self.db, settings)
         self.reviews = ReviewService(self.db, settings)
+        #: Connectors (services/connectors.py): sources kept in step by sync jobs any worker runs.
+        self.connectors = ConnectorService(self.db, settings, lambda: self.embedder, self.secrets, self.ingest)
+        #: Threads and turns (services/conversations.py): the pipeline with a rewritten follow-up.
+        self.conversations = ConversationService(self.db, settings, self.answers, self.new_trace)
 
     @property
     def embedder(self) -> Embedder:
@@ -196,6 +209,14 @@ class Tether:
         return build_chain(name, self.settings, lambda n: self.generator(n)[1], trace, self.breakers,
                            self.embedder.count_tokens)
 
+    def _completer(self, model: str | None) -> Callable[[list[dict[str, str]]], str] | None:
+        """The chat completer of the answering model, for the LLM follow-up rewriter (None: that
+        model cannot complete chat messages, e.g. the extractive default: the rules rewrite)."""
+        name, cfg = model_config(self.settings.generate, model)
+        if cfg.kind != "openai":
+            return None
+        return getattr(self.generator(name)[1], "complete", None)
+
     @property
     def reranker(self) -> Reranker | None:
         if self._reranker is False:
@@ -209,27 +230,34 @@ class Tether:
 
     def ask(self, principal: Principal, question: str, *, model: str | None = None,
             json_schema: dict | None = None, flt: SearchFilter | None = None,
-            trace: Trace | None = None) -> AskResult:
+            trace: Trace | None = None, history: History | None = None) -> AskResult:
         """Guard the question, retrieve inside the principal's permissions, route, generate,
         ground, guard the answer; or abstain / block with a reason. Every step is a span."""
         return self.answers.ask(principal, question, trace or self.new_trace("ask", principal), model=model,
-                                json_schema=json_schema, flt=flt)
+                                json_schema=json_schema, flt=flt, history=history)
 
     def ask_stream(self, principal: Principal, question: str, *, model: str | None = None,
-                   flt: SearchFilter | None = None) -> Iterator[dict]:
+                   flt: SearchFilter | None = None, history: History | None = None) -> Iterator[dict]:
         """The same run as ``ask``, delivered as events: sources, token, sentence, retract,
         replace, done (see answer/respond.py); the last event carries ``trace_id``, and the trace
         is stored before it is sent. Sources whose policy redacts or blocks get the whole checked
         answer (sources, done) instead of live tokens."""
-        return self.answers.stream(principal, question, self.new_trace("stream", principal), model=model, flt=flt)
+        return self.answers.stream(principal, question, self.new_trace("stream", principal), model=model, flt=flt,
+                                   history=history)
 
     # retrieval --------------------------------------------------------------------------
     def search(
         self, principal: Principal, query: str, *, k: int | None = None, mode: Mode = "hybrid",
         flt: SearchFilter | None = None,
     ) -> Retrieval:
+        """Search inside ``principal``'s permissions. Non-administrators get rank-normalised
+        scores and no stage timings (retrieve/exposure.py: raw BM25 scores and timings depend on
+        documents they cannot read)."""
         with self.db.connection() as conn:
-            return retrieve(
+            res = retrieve(
                 conn, self.embedder, query, acl_tokens=principal.acl_tokens,
                 settings=self.settings.retrieve, flt=flt, k=k, mode=mode,
             )
+        if principal.is_admin:
+            return res
+        return Retrieval(expose(res.passages, admin=False), {}, dict(res.candidates), res.rls)

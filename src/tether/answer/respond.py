@@ -3,6 +3,7 @@ OpenAI-compatible endpoint, evaluation) and the events of a streamed answer.
 
 Stream events (plain JSON-serialisable dicts, one Server-Sent Event each; ``type`` names it)::
 
+    {"type": "rewrite", "question": ..., "standalone": ..., "rewritten": bool, ...}  # conversations only, first
     {"type": "warnings", "warnings": [...]}                  # soft budgets exceeded (before sources)
     {"type": "sources", "sources": [{"n": 1, "document_id": ..., "title": ...}, ...]}
     {"type": "token", "text": "..."}                         # only while the answer is generated live
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.ground.policy import explain
+from tether.retrieve.exposure import expose
 from tether.retrieve.pack import Packed
 from tether.retrieve.retriever import Retrieval
 from tether.types import Answer, Passage, SentenceVerdict
@@ -46,9 +48,13 @@ class AskResult:
     warnings: list[str] = dataclasses.field(default_factory=list)
     #: The answerability gate's ``{"score", "threshold", "decision"}`` (None: it did not run).
     answerability: dict | None = None
+    #: A conversation turn's rewrite (``Rewrite.to_dict()``: question, standalone, ...); None outside one.
+    rewrite: dict | None = None
+    #: The answer cache key of this run (where its answer is, or would be, cached); not shown.
+    cache_key: str | None = None
 
     def to_dict(self) -> dict:
-        return {
+        return {**({"rewrite": self.rewrite} if self.rewrite is not None else {}),
             "answer": self.answer.to_dict(), "model": self.model, "confidence": round(self.confidence, 4),
             "blocked": self.blocked, "trace_id": self.trace_id, "cost_usd": round(self.cost_usd, 8),
             "warnings": list(self.warnings),
@@ -61,7 +67,8 @@ def sources(passages: list) -> list[dict]:
     """The numbered sources a model saw, as the API and stream events show them."""
     return [
         {"n": i + 1, "document_id": p.document_id, "chunk_id": p.chunk_id, "title": p.title,
-         "char_start": p.char_start, "char_end": p.char_end, "section": list(p.section_path)}
+         "char_start": p.char_start, "char_end": p.char_end, "section": list(p.section_path),
+         "authoritative": p.authoritative}
         for i, p in enumerate(passages)
     ]
 
@@ -78,9 +85,21 @@ def hits(passages: list[Passage], n: int = 10) -> list[dict]:
              **{k: round(v, 4) for k, v in p.scores.items()}} for p in passages[:n]]
 
 
+def exposed_hits(passages: list[Passage], n: int = 10) -> dict[str, list[dict]]:
+    """The trace attributes for the top passages: ``hits`` with rank-normalised scores (what the
+    asker sees of their own trace; raw BM25 scores depend on documents they cannot read, see
+    retrieve/exposure.py) and ``admin.hits`` with the raw scores (administrators only)."""
+    head = passages[:n]
+    return {"hits": hits(expose(head, admin=False)), "admin.hits": hits(head)}
+
+
 # --- stream events ---------------------------------------------------------------------------
 def sources_event(passages: list) -> Event:
     return {"type": "sources", "sources": sources(passages)}
+
+
+def rewrite_event(rewrite: dict) -> Event:
+    return {"type": "rewrite", **rewrite}
 
 
 def warnings_event(warnings: list[str]) -> Event:

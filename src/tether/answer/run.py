@@ -1,7 +1,7 @@
 """One answer run: the state of a request and the order of its steps, the same for every
 entry point (``Tether.ask``, ``Tether.ask_stream``, the OpenAI-compatible endpoint, evaluation).
 
-    input guard -> cache -> retrieve -> route -> pack (+ context guard) -> answerable -> budget
+    (rewrite) -> input guard -> cache -> retrieve -> route -> pack (+ context guard) -> answerable -> budget
       -> generate + ground (live or whole) -> output guard -> respond (trace, cache, review)
 
 :meth:`AnswerPipeline.events` runs the steps and yields stream events as it goes;
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tether.answer import rewrite as rewriting
 from tether.answer import steps
 from tether.answer import stream as live
 from tether.answer.record import finish_trace
@@ -26,6 +27,7 @@ from tether.answer.respond import (
     done_event,
     replace_event,
     replay_events,
+    rewrite_event,
     sources_event,
     warnings_event,
 )
@@ -64,6 +66,8 @@ class Services:
     listeners: list[Callable[[Trace], None]] = field(default_factory=list)
     #: The verifier's scorer (loaded once per engine; None without a model): the answerability gate.
     scorer: Callable[[], AnswerScorer | None] = field(default=lambda: None)
+    #: ``(requested model) -> chat completer`` for the LLM follow-up rewriter (None: the rules).
+    completer: Callable[[str | None], rewriting.Complete | None] = field(default=lambda name: None)
 
     @property
     def guards(self) -> AnswerGuards:
@@ -106,6 +110,9 @@ class Run:
     blocked: bool = False
     status: str = ""
     finished: bool = False
+    #: A conversation's earlier turns (redacted): the ``rewrite`` step makes the question standalone.
+    history: rewriting.History | None = None
+    rewrite: rewriting.Rewrite | None = None
 
     def finish(self, status: str, details: dict, action: str = "ask", model: str | None = None) -> None:
         """Store the trace and its audit record (once)."""
@@ -116,6 +123,12 @@ class Run:
                       {**self.extra, **details}, action)
 
     def result(self) -> AskResult:
+        out = self._result()
+        out.rewrite = self.rewrite.to_dict() if self.rewrite is not None else None
+        out.cache_key = self.lookup.scope.key_hash if self.lookup.scope is not None else None
+        return out
+
+    def _result(self) -> AskResult:
         assert self.answer is not None
         if self.blocked:
             return AskResult(self.answer, [], Retrieval([]), None, self.name, 0.0, blocked=True)
@@ -137,14 +150,21 @@ class AnswerPipeline:
         self.services = services
 
     def new_run(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
-                json_schema: dict | None = None, flt: SearchFilter | None = None, stream: bool = False) -> Run:
+                json_schema: dict | None = None, flt: SearchFilter | None = None, stream: bool = False,
+                history: rewriting.History | None = None) -> Run:
         return Run(principal, question, model, json_schema, flt, trace, self.services.record, stream=stream,
-                   extra={"stream": True} if stream else {})
+                   extra={"stream": True} if stream else {}, history=history)
 
     def ask(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
-            json_schema: dict | None = None, flt: SearchFilter | None = None) -> AskResult:
+            json_schema: dict | None = None, flt: SearchFilter | None = None,
+            history: rewriting.History | None = None) -> AskResult:
         """The answer as one result (every event of the run is dropped)."""
-        run = self.new_run(principal, question, trace, model=model, json_schema=json_schema, flt=flt)
+        return self.ask_run(self.new_run(principal, question, trace, model=model, json_schema=json_schema, flt=flt,
+                                         history=history))
+
+    def ask_run(self, run: Run) -> AskResult:
+        """Run ``run`` (from :meth:`new_run`) to its result."""
+        trace, model = run.trace, run.model
         try:
             for _event in self.events(run):
                 pass
@@ -158,14 +178,18 @@ class AnswerPipeline:
         return result
 
     def stream(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
-               flt: SearchFilter | None = None) -> Iterator[Event]:
+               flt: SearchFilter | None = None, history: rewriting.History | None = None) -> Iterator[Event]:
         """The answer as events (see :mod:`tether.answer.respond`); the trace is stored before the
         last event is sent, and also when the run fails or the client goes away."""
-        run = self.new_run(principal, question, trace, model=model, flt=flt, stream=True)
+        return self.stream_run(self.new_run(principal, question, trace, model=model, flt=flt, stream=True,
+                                            history=history))
+
+    def stream_run(self, run: Run) -> Iterator[Event]:
+        """Run ``run`` (from :meth:`new_run` with ``stream=True``) as events."""
         try:
             yield from self.events(run)
         except Exception as exc:
-            trace.set(error=getattr(exc, "code", type(exc).__name__))
+            run.trace.set(error=getattr(exc, "code", type(exc).__name__))
             raise
         finally:
             run.finish("error", {})
@@ -173,6 +197,9 @@ class AnswerPipeline:
     def events(self, run: Run) -> Iterator[Event]:
         """Run the steps in order, yielding the events a stream delivers."""
         svc = self.services
+        rewriting.rewrite(svc, run)
+        if run.rewrite is not None:
+            yield rewrite_event(run.rewrite.to_dict())
         if not steps.input_guard(svc, run):
             yield done_event(self._answer(run), run.trace.id or None)
             return

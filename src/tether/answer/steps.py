@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from tether.answer.respond import hits, verdict_attrs
+from tether.answer.respond import exposed_hits, verdict_attrs
 from tether.errors import ProviderError
 from tether.ground.answer import answer as grounded_answer
 from tether.ground.answerable import NOT_ANSWERABLE, answer_threshold, assess
@@ -28,7 +28,7 @@ from tether.guard.base import Verdict
 from tether.guard.stages import blocked_answer, most_restrictive
 from tether.observe.trace import Call, Span, Trace, cost_usd
 from tether.retrieve.dense import permission_filtered
-from tether.retrieve.pack import neighbours
+from tether.retrieve.pack import neighbours, prefer_authoritative
 from tether.retrieve.pack import pack as pack_passages
 from tether.retrieve.retriever import retrieve as hybrid_retrieve
 from tether.route import budget as budgets
@@ -100,7 +100,7 @@ def retrieve(svc: Services, run: Run) -> None:
                 if stage in res.timings_ms:
                     trace.add_span(name, res.timings_ms[stage], start_ms=at, candidates=res.candidates.get(stage))
                     at += res.timings_ms[stage]
-            span.set(candidates=res.candidates, rls=res.rls, hits=hits(res.passages))
+            span.set(candidates=res.candidates, rls=res.rls, **exposed_hits(res.passages))
             if trace.enabled and res.passages:
                 vec = embedder.embed([question])[0]
                 removed = permission_filtered(conn, vec, dimension=embedder.dimension, acl_tokens=principal.acl_tokens,
@@ -117,10 +117,12 @@ def retrieve(svc: Services, run: Run) -> None:
             t0 = time.perf_counter()
             with trace.span("rerank", kind=rs.reranker, top_n=rs.rerank_top_n) as span:
                 passages = reranker.rerank(question, passages, top_n=rs.rerank_top_n)
-                span.set(hits=hits(passages))
+                span.set(**exposed_hits(passages))
             tokens = sum(embedder.count_tokens(p.text) for p in passages)
             trace.record_call(Call("rerank", rs.reranker, tokens, 0, cost_usd(tokens, 0, rs.rerank_price_per_mtok, 0),
                                    (time.perf_counter() - t0) * 1000))
+        if any(p.authoritative for p in passages):  # official sources first (store/collections.py)
+            passages = prefer_authoritative(passages)
         window = svc.settings.generate.neighbours
         if window:
             with trace.span("neighbours", window=window), conn.transaction():

@@ -46,6 +46,8 @@ _optional("cache", "cache")
 _optional("usage", "usage")  # `tether usage` and `tether budget`
 _optional("ground", "ground")  # `tether ground verify`
 _optional("tune", "tune")  # `tether tune verifier`
+_optional("connectors", "connectors")  # `tether connectors add|list|show|rm|sync`
+_optional("chat", "chat")  # `tether chat` and `tether conversations list|purge`
 
 
 @app.callback()

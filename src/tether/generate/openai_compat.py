@@ -92,6 +92,13 @@ class OpenAICompatGenerator(GeneratorBase):
             latency_s=time.perf_counter() - t0,
         )
 
+    def complete(self, messages: list[dict[str, str]], *, max_tokens: int = 128) -> str:
+        """Plain chat messages in, the text out (the follow-up rewriter's prompt, answer/rewrite.py)."""
+        with _translated(self.cfg):
+            resp = self._client.chat.completions.create(model=self.cfg.model, messages=messages,  # type: ignore[arg-type]
+                                                        max_tokens=max_tokens, temperature=0.0)
+        return (resp.choices[0].message.content or "") if resp.choices else ""
+
     def stream(self, req: GenerationRequest) -> Iterator[str]:
         for item in self.stream_with_usage(req):
             if isinstance(item, str):

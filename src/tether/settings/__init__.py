@@ -19,13 +19,16 @@ One module per section, mounted on :class:`Settings` (``tether.settings.root``):
     [review]    ReviewSettings                                                 review
     [observe]   ObserveSettings, DriftRule                                     observe
     [cache]     CacheSettings                                                  cache
+    [conversations] ConversationSettings                                       conversations
     [api]       ApiSettings                                                    api
+    [oidc]      OidcSettings    [scim] ScimSettings                            identity
 """
 
 from __future__ import annotations
 
 from tether.settings.api import ApiSettings
 from tether.settings.cache import CacheSettings
+from tether.settings.conversations import ConversationSettings
 from tether.settings.embed import EmbedSettings
 from tether.settings.generate import (
     GenerateSettings,
@@ -37,6 +40,7 @@ from tether.settings.generate import (
 )
 from tether.settings.ground import ABSTAIN_TEXT, AnswerabilityConfig, EntailmentConfig, GroundConfig
 from tether.settings.guard import DEFAULT_PII_ENTITIES, GuardSettings, PersonalDataRules, PiiPolicy
+from tether.settings.identity import OidcSettings, ScimSettings
 from tether.settings.ingest import ChunkSettings, IngestSettings
 from tether.settings.observe import DriftRule, ObserveSettings
 from tether.settings.retrieve import RetrieveSettings
@@ -51,6 +55,7 @@ __all__ = [
     "ApiSettings",
     "CacheSettings",
     "ChunkSettings",
+    "ConversationSettings",
     "DriftRule",
     "EmbedSettings",
     "EntailmentConfig",
@@ -60,6 +65,7 @@ __all__ = [
     "IngestSettings",
     "ModelConfig",
     "ObserveSettings",
+    "OidcSettings",
     "PersonalDataRules",
     "PiiPolicy",
     "ResilienceSettings",
@@ -68,6 +74,7 @@ __all__ = [
     "RouteRule",
     "RouteWhen",
     "RouterSettings",
+    "ScimSettings",
     "Settings",
     "UnknownKey",
     "config_path",

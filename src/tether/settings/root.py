@@ -25,10 +25,12 @@ from pydantic_settings import (
 from tether.errors import ConfigError
 from tether.settings.api import ApiSettings
 from tether.settings.cache import CacheSettings
+from tether.settings.conversations import ConversationSettings
 from tether.settings.embed import EmbedSettings
 from tether.settings.generate import GenerateSettings
 from tether.settings.ground import GroundConfig
 from tether.settings.guard import GuardSettings
+from tether.settings.identity import OidcSettings, ScimSettings
 from tether.settings.ingest import ChunkSettings, IngestSettings
 from tether.settings.observe import ObserveSettings
 from tether.settings.retrieve import RetrieveSettings
@@ -81,7 +83,10 @@ class Settings(BaseSettings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     observe: ObserveSettings = Field(default_factory=ObserveSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    conversations: ConversationSettings = Field(default_factory=ConversationSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+    scim: ScimSettings = Field(default_factory=ScimSettings)
 
     @classmethod
     def settings_customise_sources(
