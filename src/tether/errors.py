@@ -15,13 +15,18 @@
     │       ├── UnsupportedFormat    code=unsupported_format   415
     │       ├── FileTooLarge         code=file_too_large       413
     │       ├── EmptyDocument        code=empty_document       422
-    │       └── CorruptDocument      code=corrupt_document     422
+    │       ├── CorruptDocument      code=corrupt_document     422
+    │       └── DocumentTooComplex   code=document_too_complex 422  (a heading or chunk count over the limits)
     ├── ProviderError                code=provider_error       502
     │   ├── ProviderTimeout          code=provider_timeout     504
     │   ├── ContextOverflow          code=context_overflow     502  (the prompt exceeds the model's window)
     │   └── ProviderUnavailable      code=provider_unavailable 503  (every model in the chain failed)
+    ├── ConnectorError               code=connector_failed     502  (a connector's source failed a sync)
+    │   ├── SourceUnreachable        code=source_unreachable   502  (host, bucket, path or repository not reachable)
+    │   └── CredentialsRejected      code=credentials_rejected 502  (missing, expired or refused credentials)
     ├── Conflict                     code=conflict             409
     ├── RateLimited                  code=rate_limited         429  (too many requests this minute; retry)
+    ├── QuotaExceeded                code=quota_exceeded       429  (an upload quota: documents, bytes, jobs)
     └── BudgetExceeded               code=budget_exceeded      402  (a hard spending budget is spent)
 
 Each error has a stable ``code`` (part of the API contract) and an HTTP ``status``; a test
@@ -123,6 +128,14 @@ class CorruptDocument(IngestError):
     code = "corrupt_document"
 
 
+class DocumentTooComplex(IngestError):
+    """A document whose structure would cost far more than its size: a heading over
+    ``ingest.max_heading_chars`` (repeated into every chunk) or more chunks than
+    ``ingest.max_chunks_per_document``; refused before any embedding."""
+
+    code = "document_too_complex"
+
+
 class ProviderError(TetherError):
     code = "provider_error"
     status = 502
@@ -146,9 +159,33 @@ class ProviderUnavailable(ProviderError):
     status = 503
 
 
+class ConnectorError(TetherError):
+    """A connector's source failed (the sync stops; the connector's status shows this error).
+    Messages name the source (bucket, host, path), never an item's content or a secret."""
+
+    code = "connector_failed"
+    status = 502
+
+
+class SourceUnreachable(ConnectorError):
+    code = "source_unreachable"
+
+
+class CredentialsRejected(ConnectorError):
+    code = "credentials_rejected"
+
+
 class Conflict(TetherError):
     code = "conflict"
     status = 409
+
+
+class QuotaExceeded(TetherError):
+    """A per-user upload quota (documents held, bytes held, ingest jobs in flight) would be
+    exceeded; ``details``: quota, limit (and ``retry_after`` for jobs in flight)."""
+
+    code = "quota_exceeded"
+    status = 429
 
 
 class RateLimited(TetherError):

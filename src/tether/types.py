@@ -46,6 +46,8 @@ class ChunkSpan:
     section_path: tuple[str, ...] = ()
     page: int | None = None
     token_count: int = 0
+    #: The language its BM25 terms are analysed in (ISO 639-1; detected at ingest).
+    language: str = "en"
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,14 @@ def live_server(pg_server: str, template_db: str, tmp: Path) -> Iterator[tuple[L
                 yield server, keys
         finally:
             engine.close()
+
+
+def ui_sign_in(client, key: str):
+    """Sign ``client`` (an ``httpx.Client`` on the server) in through the UI's form, CSRF token
+    included, as a browser would: fetch the form, post it back."""
+    import re
+
+    form = client.get("/ui/sign-in").text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form)
+    assert token, "the sign-in form has no CSRF token"
+    return client.post("/ui/sign-in", data={"api_key": key, "csrf_token": token.group(1)})

@@ -21,10 +21,13 @@ def h(key: str) -> dict[str, str]:
 
 
 def test_health_ready_and_openapi(live):
-    server, _ = live
+    server, server_keys = live
     assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(server.url + "/readyz").json() == {"status": "ready"}
-    spec = httpx.get(server.url + "/openapi.json").json()
+    # the schema is for administrators (ops endpoints are not public)
+    _is_error(httpx.get(server.url + "/openapi.json"), 401, "unauthenticated")
+    _is_error(httpx.get(server.url + "/openapi.json", headers=h(server_keys["ana"])), 403, "forbidden")
+    spec = httpx.get(server.url + "/openapi.json", headers=h(server_keys["root"])).json()
     assert "/v1/ask" in spec["paths"] and "/v1/chat/completions" in spec["paths"]
 
 
@@ -101,7 +104,7 @@ def test_metrics_count_requests_and_asks(live):
     server, keys = live
     httpx.post(server.url + "/v1/ask", json={"question": "How many days of annual leave?"}, headers=h(keys["eve"]),
                timeout=60)
-    text = httpx.get(server.url + "/metrics").text
+    text = httpx.get(server.url + "/metrics", headers=h(keys["root"])).text
     assert 'tether_http_requests_total{method="POST",route="/v1/ask",status="200"}' in text
     assert "tether_http_request_duration_seconds_bucket" in text
     assert 'tether_asks_total{endpoint="ask"}' in text

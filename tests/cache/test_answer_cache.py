@@ -388,3 +388,15 @@ def test_cache_cli_stats_and_clear(engine, settings):
 def principals_legal(engine: Tether) -> None:
     with engine.db.transaction() as conn:
         principals.ensure_group(conn, "legal")
+
+
+def test_a_paraphrase_hit_is_never_another_users_answer(engine):
+    """Issue 17: a semantic hit served to another user (same permissions) showed them the answer
+    written for the first user's question, restating it; now only exact hits are shared."""
+    eve, gus = engine.principal("eve"), engine.principal("gus")
+    with engine.db.connection() as conn:  # the same effective permissions
+        assert answers.permission_scope(conn, gus.acl_tokens)[1] == answers.permission_scope(conn, eve.acl_tokens)[1]
+    engine.ask(eve, LEAVE_Q)
+    assert _trace(engine, engine.ask(eve, LEAVE_PARAPHRASE).trace_id)["attrs"]["cache"] == "hit_semantic"
+    assert _trace(engine, engine.ask(gus, LEAVE_PARAPHRASE).trace_id)["attrs"]["cache"] == "miss"
+    assert _trace(engine, engine.ask(gus, LEAVE_Q).trace_id)["attrs"]["cache"] == "hit_exact"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from api.server import LiveServer, module_database, seed
+from api.server import LiveServer, module_database, seed, ui_sign_in
 
 from tether.engine import Tether
 from tether.evaluate.answers import Outcome
@@ -48,12 +48,12 @@ def test_reports_in_api_and_ui_for_admins_only(pg_server, template_db, tmp_path)
                 missing = httpx.get(server.url + "/v1/eval/runs/999999/report", headers=admin)
                 assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
                 with httpx.Client(base_url=server.url) as ui:
-                    ui.post("/ui/sign-in", data={"api_key": keys["root"]})
+                    ui_sign_in(ui, keys["root"])
                     page = ui.get("/ui/eval")
                     assert page.status_code == 200 and "run-b" in page.text and "<svg" in page.text
                     assert "Employees accrue" in ui.get(f"/ui/eval/{second}").text
                 with httpx.Client(base_url=server.url) as ui:
-                    ui.post("/ui/sign-in", data={"api_key": keys["eve"]})
+                    ui_sign_in(ui, keys["eve"])
                     assert ui.get("/ui/eval").status_code == 404
                     assert ui.get(f"/ui/eval/{second}").status_code == 404
         finally:

@@ -1,6 +1,7 @@
 """Scanned PDFs: a page of known text is rendered to an image PDF (Pillow), read back through OCR,
-and compared character by character (CER <= 3%); page numbers, offsets and the OCR flag are
-exact; OCR can be switched off."""
+and compared character by character (CER <= 3%, Tesseract: installed by ``make setup-ocr``);
+page numbers, offsets and the OCR flag are exact; rapidocr is the fallback engine; OCR can be
+switched off."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import io
 import pytest
 from ingest_samples import make_pdf
 
-from tether.errors import EmptyDocument
+from tether.errors import ConfigError, EmptyDocument
 from tether.ingest.loaders import LoadOptions, load_bytes
+from tether.ingest.loaders._ocr import choose_engine
 
 MB = 10 * 1024 * 1024
 KNOWN = [
@@ -21,13 +23,22 @@ KNOWN = [
 ]
 
 
-def scanned_pdf(lines: list[str]) -> bytes:
-    """An A4 page at 200 dpi with ``lines`` drawn as pixels: a PDF with no text layer."""
+PORTUGUESE = [
+    "Contrato de arrendamento do escritório de Lisboa",
+    "O inquilino paga uma renda mensal de 4.250 euros no primeiro dia útil de cada mês.",
+    "As reparações acima de 1.500 euros precisam de aprovação por escrito do senhorio.",
+]
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian fonts-dejavu-core (setup-ocr)
+
+
+def scanned_pdf(lines: list[str], font_path: str | None = None) -> bytes:
+    """An A4 page at 200 dpi with ``lines`` drawn as pixels: a PDF with no text layer. Pillow's
+    bundled font has no accented letters; ``font_path`` names one that has."""
     from PIL import Image, ImageDraw, ImageFont
 
     image = Image.new("RGB", (1654, 2339), "white")
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=30)
+    font = ImageFont.truetype(font_path, 28) if font_path else ImageFont.load_default(size=30)
     y = 160
     for i, line in enumerate(lines):
         draw.text((140, y), line, fill="black", font=font)
@@ -60,14 +71,37 @@ def test_a_scanned_page_goes_through_ocr_with_its_page_flagged() -> None:
     assert "Lisbon" in doc.text and "4,250" in doc.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rapidocr-onnxruntime 1.4.4 ships only the Chinese+English PP-OCRv4 recogniser, which drops most "
-    "spaces between English words and missed a line at 200 dpi: measured CER 0.08-0.42 on this page "
-    "(bar 0.03); see docs/documents.md"))
+TESSERACT = LoadOptions(ocr_engine="tesseract")
+
+
 def test_a_scanned_page_is_read_by_ocr_within_three_percent_cer() -> None:
-    doc = load_bytes(scanned_pdf(KNOWN), "lease.pdf", max_bytes=MB)
+    doc = load_bytes(scanned_pdf(KNOWN), "lease.pdf", max_bytes=MB, options=TESSERACT)
     rate = cer(_words(" ".join(KNOWN)), _words(doc.text))
     assert rate <= 0.03, (rate, doc.text)
+    assert doc.metadata["ocr_engine"] == "tesseract" and doc.metadata["ocr_pages"] == [1]
+
+
+def test_a_scanned_portuguese_page_keeps_its_accents() -> None:
+    doc = load_bytes(scanned_pdf(PORTUGUESE, DEJAVU), "contrato.pdf", max_bytes=MB, options=TESSERACT)
+    rate = cer(_words(" ".join(PORTUGUESE)), _words(doc.text))
+    assert rate <= 0.03, (rate, doc.text)
+    assert "escritório" in doc.text and "aprovação" in doc.text
+
+
+def test_rapidocr_remains_the_fallback_engine() -> None:
+    doc = load_bytes(scanned_pdf(KNOWN), "lease.pdf", max_bytes=MB, options=LoadOptions(ocr_engine="rapidocr"))
+    assert doc.metadata["ocr_engine"] == "rapidocr" and doc.metadata["ocr_pages"] == [1]
+    assert "Lisbon" in doc.text and "4,250" in doc.text
+
+
+def test_the_engine_is_chosen_by_setting_and_by_what_is_installed() -> None:
+    assert choose_engine("auto", ("eng",))[:1] == ("tesseract",)
+    assert choose_engine("auto", ("xx-not-installed",)) == ("rapidocr", None, [])  # falls back
+    assert choose_engine("tesseract", ("xx-not-installed", "por", "eng"))[2] == ["por", "eng"]
+    with pytest.raises(ConfigError, match="none of the languages"):
+        choose_engine("tesseract", ("xx-not-installed",))
+    with pytest.raises(ConfigError, match="one of auto, tesseract, rapidocr"):
+        choose_engine("paddle", ("eng",))
 
 
 def test_mixed_pdf_keeps_page_numbers_and_offsets(tmp_path) -> None:  # noqa: ANN001

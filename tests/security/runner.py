@@ -32,6 +32,8 @@ class Budget:
     api_streams: int = 8
     api_chats: int = 6
     api_searches: int = 120
+    threads: int = 6  # conversations by non-readers (probe + follow-ups), and readers' threads opened by others
+    thread_follow_ups: int = 2
 
 
 @dataclass
@@ -302,6 +304,93 @@ def positive_control(engine, world: World) -> dict[str, dict]:
 
 
 # ---------------------------------------------------------------------------------------------
+# conversations
+# ---------------------------------------------------------------------------------------------
+FOLLOW_UPS = ("And what about that?", "What about the exact figures?", "Can you quote it?")
+
+
+_ECHO_FIELDS = ("title", "question", "standalone", "carried")
+_WORDS = re.compile(r"[\w-]+")
+
+
+def without_own_words(obj, asked: list[str]):
+    """``obj`` with the echo fields (title, question, standalone question, carried terms) blanked
+    where every word in them is a word the asker typed in this thread: a rewrite that carries the
+    asker's own words reveals nothing. A field with any other word is kept and scanned."""
+    own = {w.casefold() for q in asked for w in _WORDS.findall(q)}
+    if isinstance(obj, dict):
+        return {k: ("" if k in _ECHO_FIELDS and {w.casefold() for w in _WORDS.findall(dumps(v))} <= own
+                    else without_own_words(v, asked)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [without_own_words(v, asked) for v in obj]
+    return obj
+
+
+def check_turn(chk: Checker, who: str, surface: str, out, probe: Probe | None, asked: list[str]) -> None:
+    """A conversation turn, thread or stream as its owner gets it: no id or text of an unreadable
+    document (the asker's own words echoed in questions, titles and rewrites excepted)."""
+    from tether.services.conversations import answer_documents
+
+    events = out if isinstance(out, list) else [out]
+    records = [r for o in events for r in [t["result"] for t in o.get("turns", [])]
+               + ([o["turn"]["result"]] if "turn" in o else []) + ([o] if "answer" in o else [])]
+    ids = [d for r in records for d in answer_documents(r)]
+    ids += [s["document_id"] for o in events for s in o.get("sources", []) or []]
+    shown = without_own_words(out, asked)
+    chk.ids(who, surface, ids, probe, context=dumps(shown))
+    chk.text(who, surface, dumps(shown), probe)
+
+
+def run_threads(engine, world: World, probes: list[Probe], chk: Checker, budget: Budget, seed: int = 20260) -> dict:
+    """Threads: a non-reader's follow-ups into restricted territory (the probe, then elliptical
+    follow-ups rewritten from it); a reader's thread that quotes a restricted document, opened by
+    each non-reader (NotFound, worded like a missing thread)."""
+    import uuid
+
+    people = {n: engine.principal(n) for n in world.tokens}
+    conv = engine.conversations
+    facts = {"thread_turns": 0, "foreign_thread_probes": 0}
+    for p, who in _pairs(probes, budget.threads, random.Random(seed + 3)):
+        cid = conv.create(people[who])["id"]
+        asked = [p.question, *FOLLOW_UPS[: budget.thread_follow_ups]]
+        for q in asked:
+            chk.probe("engine.conversation.turn")
+            check_turn(chk, who, "engine.conversation.turn", conv.ask(people[who], cid, q), p, asked)
+            facts["thread_turns"] += 1
+        chk.probe("engine.conversation.get")
+        check_turn(chk, who, "engine.conversation.get", conv.get(people[who], cid), p, asked)
+        chk.probe("engine.conversation.stream")
+        events = list(conv.stream(people[who], cid, FOLLOW_UPS[0]))
+        check_events(chk, who, "engine.conversation.stream", without_own_words(events, asked), p)
+        check_turn(chk, who, "engine.conversation.stream", events, p, asked)
+    targeted = [p for p in probes if p.targets and p.kind in ("content", "demo_question")]
+    for p in random.Random(seed + 4).sample(targeted, min(budget.threads, len(targeted))):
+        reader = next(u for u in world.readers(p.targets[0]) if world.roles[u] != "admin")
+        cid = conv.create(people[reader], p.question[:40])["id"]
+        conv.ask(people[reader], cid, p.question)
+        missing = str(uuid.uuid4())
+        for who in p.askers:
+            for call in (conv.get, lambda pr, c: conv.ask(pr, c, FOLLOW_UPS[0]), conv.delete):
+                chk.probe("engine.conversation.foreign")
+                facts["foreign_thread_probes"] += 1
+                msgs = []
+                for c in (cid, missing):
+                    try:
+                        out = call(people[who], c)
+                    except NotFound as exc:
+                        msgs.append(str(exc.to_dict()).replace(c, "#"))
+                    else:
+                        chk._leak(who, "engine.conversation.foreign", p, p.targets[0], "thread returned",
+                                  dumps(out)[:400])
+                        msgs.append("")
+                chk.checks += 1
+                if len(set(msgs)) != 1:
+                    chk._leak(who, "engine.conversation.foreign", p, p.targets[0], "message differs", str(msgs))
+                chk.text(who, "engine.conversation.foreign", msgs[0], p)
+    return facts
+
+
+# ---------------------------------------------------------------------------------------------
 # HTTP level
 # ---------------------------------------------------------------------------------------------
 def _sse_events(text: str) -> list[dict]:
@@ -557,8 +646,9 @@ def run_api(base_url: str, keys: dict[str, str], world: World, probes: list[Prob
                 if r.status_code != 404 or r.text.replace(str(doc_id), "#") != absent.replace(str(missing), "#"):
                     chk._leak(who, "ui.document", None, doc_id,
                               f"HTTP {r.status_code} / page differs from an absent id", r.text[:400])
-    # metrics are unauthenticated: nothing document-derived in them (scanned with eve's secrets)
-    r = client.get("/metrics")
+    # metrics (an administrator's or a scraper's view): nothing document-derived in them (scanned
+    # with eve's secrets, as they may reach a monitoring system anyone in operations reads)
+    r = client.get("/metrics", headers={"Authorization": f"Bearer {keys['admin']}"})
     chk.probe("api.metrics")
     chk.text("eve", "api.metrics", r.text)
     timings.add("ui", t0)

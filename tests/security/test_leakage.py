@@ -31,8 +31,16 @@ import pytest
 from tether.engine import Tether
 from tether.settings import Settings
 
-from tests.security.probes import REPO, Checker, Probe, generate, load_world, setup_demo
-from tests.security.runner import Budget, Timings, positive_control, run_api, run_engine
+from tests.security.probes import REPO, Checker, Probe, dumps, generate, load_world, setup_demo
+from tests.security.runner import (
+    Budget,
+    Timings,
+    positive_control,
+    run_api,
+    run_engine,
+    run_threads,
+    without_own_words,
+)
 
 SEED = 20260
 ARTIFACT = REPO / "test-artifacts" / "leakage.json"
@@ -48,7 +56,7 @@ def _with_db(url: str, name: str) -> str:
 def _budget() -> Budget:
     scale = float(os.environ.get("LEAKAGE_SCALE", "1"))
     b = Budget()
-    for f in ("asks", "streams", "cache_pairs", "api_asks", "api_streams", "api_chats", "api_searches"):
+    for f in ("asks", "streams", "cache_pairs", "api_asks", "api_streams", "api_chats", "api_searches", "threads"):
         setattr(b, f, max(1, round(getattr(b, f) * scale)))
     return b
 
@@ -167,6 +175,24 @@ def test_no_leaks_through_the_engine(demo_engine, world, probes):
 
 
 @pytest.mark.timeout(1200)
+def test_no_leaks_through_conversations(demo_engine, world, probes):
+    """Threads: follow-ups into restricted territory by non-readers, and readers' threads opened by
+    others (a NotFound like a missing thread); permission changes mid-thread are covered with a
+    small corpus in tests/services/test_conversations.py (this module's corpus is shared)."""
+    hr = next(d for d in world.docs.values() if d.path == "hr/salary-bands-2026.md")
+    planted = Checker(world)  # the echo exemption keeps any word the asker did not type
+    planted.text("eve", "t", dumps(without_own_words({"standalone": f"And that ({hr.canary})?"}, ["And that?"])))
+    assert len(planted.leaks) == 1
+    chk, timings = Checker(world), Timings()
+    t0 = time.perf_counter()
+    facts = run_threads(demo_engine, world, probes, chk, _budget(), SEED)
+    timings.add("engine.conversations", t0)
+    _record(chk, {"conversations": facts}, timings)
+    assert not chk.leaks, f"{len(chk.leaks)} leak(s) of {chk.checks} checks:\n{chk.report()}"
+    assert facts["thread_turns"] > 0 and facts["foreign_thread_probes"] > 0
+
+
+@pytest.mark.timeout(1200)
 def test_no_leaks_through_the_http_api(demo_engine, world, probes):
     try:
         from tether.api import create_app  # noqa: F401
@@ -185,3 +211,36 @@ def test_no_leaks_through_the_http_api(demo_engine, world, probes):
         facts = run_api(server.url, keys, world, probes, chk, _budget(), SEED, timings)
     _record(chk, {"api": facts}, timings)
     assert not chk.leaks, f"{len(chk.leaks)} leak(s) of {chk.checks} checks:\n{chk.report()}"
+
+
+@pytest.mark.timeout(1800)
+def test_no_leaks_after_membership_changes_mid_session(demo_engine, world, probes):
+    """Issue 23: every reader loses each group once (by SCIM or an administrator) with a warm
+    answer cache, a conversation, a signed-in session and an API key; the very next requests
+    show nothing of that group's documents. Memberships are restored afterwards."""
+    from tests.api.server import LiveServer
+    from tests.security.membership import run_membership
+
+    timings = Timings()
+    t0 = time.perf_counter()
+    with LiveServer(demo_engine) as server:
+        facts, checkers = run_membership(demo_engine, server.url, world, probes, seed=SEED)
+    timings.add("membership", t0)
+    merged = Checker(world)
+    for c in checkers:
+        merged.probes += c.probes
+        merged.checks += c.checks
+        merged.leaks += c.leaks
+        for surface, counts in c.by_surface.items():
+            mine = merged.by_surface.setdefault(surface, {"probes": 0, "checks": 0, "leaks": 0})
+            for k, v in counts.items():
+                mine[k] += v
+    _record(merged, {"membership": facts}, timings)
+    assert not merged.leaks, f"{len(merged.leaks)} leak(s) of {merged.checks} checks:\n{merged.report()}"
+    assert merged.probes >= 200, facts
+    assert {c["via"] for c in facts["changes"]} == {"scim", "admin"} and len(facts["changes"]) >= 5, facts
+    # positive controls: before each change the reader did read the group's documents, and the
+    # repeated question was served from the answer cache (the entry that must not be served after)
+    assert facts["warm_reader_citations"] > 0 and facts["warm_cache_hits"] > 0, facts
+    # restored: the world is as the manifest says again
+    assert load_world(demo_engine).tokens == world.tokens

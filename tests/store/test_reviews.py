@@ -328,3 +328,42 @@ def test_upgrade_keeps_review_requests(pg_server):
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_evidence_is_rederived_from_the_version_the_reviewer_may_read(world):
+    """Issue 17, item 2: a restricted document replaced by a public version; a reviewer who may
+    read the new version is never shown the old restricted text (evidence or draft)."""
+    from tether.store import documents
+
+    db, p, d = world
+    with db.transaction() as conn:
+        rid = reviews.create(conn, p["ana"], "What is the senior band?", evidence=[
+            {"document_id": d["bands"], "char_start": 0, "char_end": len(BANDS)},
+            {"document_id": d["leave"], "char_start": 0, "char_end": 30}],
+            answer={"text": "91,000 to 118,000 [1]",
+                    "citations": [{"document_id": d["bands"], "doc_start": 0, "doc_end": len(BANDS)}]})
+    with db.connection() as conn:
+        before = reviews.get(conn, rid, p["hana"])  # hr reviewer, first version: shown as it was
+    assert "CANARY-HR-77aa" in before["evidence"][0]["text"] and before["draft_answer"]["withheld"] is False
+    public = "# Nightingale bands\n\nBands are published on the intranet from next year.\n"
+    with db.transaction() as conn:
+        _, version, status = documents.write_document(conn, documents.DocumentWrite(
+            collection="c", source_uri="demo://hr/bands.md", title="Nightingale bands", format="md",
+            content_hash="v2", classification="internal", owner_id=None, acl=["public"],
+            size_bytes=len(public), body=public, metadata={}), [], [], [], k1=1.2, b=0.75)
+    assert (version, status) == (2, "updated")
+    with db.connection() as conn:
+        views = {n: reviews.get(conn, rid, p[n]) for n in ("rita", "hana", "root")}
+    for name, view in views.items():  # everyone may read version 2; nobody sees version 1's text
+        text = repr(view)
+        assert "91,000" not in text and "CANARY" not in text, name
+        assert view["evidence"][0] == {"document_id": d["bands"], "title": "Nightingale bands", "version": 2,
+                                       "stale": True, "note": reviews.STALE_SOURCE}
+        assert view["stale_sources"] == 1 and view["withheld_sources"] == 0
+        assert view["draft_answer"] == {"withheld": True, "text": reviews.STALE_ANSWER, "abstained": False}
+        assert view["evidence"][1]["text"] == LEAVE[:30]  # unchanged source: re-read from the current body
+    with db.transaction() as conn:  # a stored copy is never what is shown: the body is read again
+        conn.execute("UPDATE review_items SET evidence = jsonb_set(evidence, '{1,text}', '\"forged\"') WHERE id = %s",
+                     (rid,))
+    with db.connection() as conn:
+        assert reviews.get(conn, rid, p["rita"])["evidence"][1]["text"] == LEAVE[:30]

@@ -12,12 +12,13 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from tether.api import (
     errors,
     observability,
+    ops,
     routes_admin,
     routes_ask,
     routes_documents,
@@ -26,8 +27,10 @@ from tether.api import (
     routes_session,
     routes_traces,
 )
+from tether.api.headers import SecurityHeadersMiddleware
 from tether.api.limits import BodyLimitMiddleware
 from tether.api.metrics import Metrics, MetricsMiddleware
+from tether.api.validation import TextCheckMiddleware, check_body
 from tether.engine import Tether
 from tether.settings import Settings
 
@@ -77,7 +80,10 @@ def create_app(settings: Settings, *, engine: Tether | None = None,
             if own:
                 eng.close()
 
-    app = FastAPI(title="Tether", version="0.1.0", lifespan=lifespan,
+    # /docs and /openapi.json are served by ``ops`` (administrators only); every route's body is
+    # checked for invalid text (NUL, lone surrogates) by ``check_body``
+    app = FastAPI(title="Tether", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None, dependencies=[Depends(check_body)],
                   description="Permission-aware, grounded answers from your documents. "
                               "Errors always have the shape {\"error\": {\"code\", \"message\", \"details\"?}}.")
     app.state.api_settings = api_cfg
@@ -93,6 +99,16 @@ def create_app(settings: Settings, *, engine: Tether | None = None,
     from tether.api import routes_usage  # GET /v1/usage, /v1/budgets (admin), the /ui/usage page
 
     app.include_router(routes_usage.router)
+    from tether.api import routes_conversations  # /v1/conversations (threads and turns)
+
+    app.include_router(routes_conversations.router)
+    from tether.api import routes_connectors  # /v1/connectors (admin) and the push API
+
+    app.include_router(routes_connectors.router)
+    app.include_router(routes_connectors.ui_router)
+    from tether.api import routes_scim  # /scim/v2: provisioning by the identity provider ([scim])
+
+    app.include_router(routes_scim.router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is up")
     def healthz() -> dict:
@@ -107,14 +123,14 @@ def create_app(settings: Settings, *, engine: Tether | None = None,
             return JSONResponse(errors.error_body("store_unavailable", "database unreachable"), status_code=503)
         return {"status": "ready"}
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
-    def prometheus() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    app.include_router(ops.router)  # /metrics, /openapi.json, /docs: administrators or the metrics token
 
     from tether.ui.routes import mount_ui
 
     mount_ui(app)
     upload_limit = settings.ingest.max_file_bytes + api_cfg.upload_overhead_bytes
+    app.add_middleware(TextCheckMiddleware)  # NUL in a path or query string: 422 before routing
     app.add_middleware(BodyLimitMiddleware, default_limit=api_cfg.max_body_bytes, upload_limit=upload_limit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every response, rejections included
     return app

@@ -36,7 +36,7 @@ class Member(BaseModel):
 class NewKey(BaseModel):
     user: str
     name: str = ""
-    expires_in_days: float | None = Field(default=None, gt=0)
+    expires_in_days: float | None = Field(default=None, gt=0, le=36_500)
 
 
 def _json(data: object, status: int = 200) -> JSONResponse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from tether.api.auth import api_settings, current_principal, get_engine
 from tether.api.errors import error_body
+from tether.api.fields import UtcDateTime
 from tether.errors import InvalidInput, QuestionTooLong, TetherError
 from tether.retrieve.filters import SearchFilter
 from tether.types import Principal
@@ -25,8 +25,8 @@ router = APIRouter(prefix="/v1", tags=["answers"])
 class Filters(BaseModel):
     collections: list[str] = Field(default_factory=list, max_length=50)
     classifications: list[str] = Field(default_factory=list, max_length=20)
-    date_from: datetime | None = Field(default=None, description="documents dated on or after (ISO 8601)")
-    date_to: datetime | None = Field(default=None, description="documents dated on or before (ISO 8601)")
+    date_from: UtcDateTime | None = Field(default=None, description="dated on or after (ISO 8601; naive = UTC)")
+    date_to: UtcDateTime | None = Field(default=None, description="dated on or before (ISO 8601; naive = UTC)")
     source: str | None = Field(default=None, max_length=2000, description="source URI prefix, e.g. file:///srv/hr/")
 
     def to_filter(self) -> SearchFilter | None:
@@ -109,12 +109,15 @@ def ask(body: AskRequest, request: Request, principal: Principal = Depends(curre
 @router.post("/search", summary="Hybrid search inside the caller's permissions")
 def search(body: SearchRequest, request: Request, principal: Principal = Depends(current_principal)):
     check_question(request, body.query)
-    k = min(body.k, api_settings(request).max_search_k)
+    limits = api_settings(request)
+    k = min(body.k, limits.max_search_k)
     res = get_engine(request).search(principal, body.query, k=k, mode=body.mode, flt=body.to_filter())
+    cut = limits.max_snippet_chars  # bounded responses whatever the documents hold
     hits = [
         {"rank": i + 1, "score": round(p.score, 6), "scores": p.scores, "document_id": p.document_id,
-         "title": p.title, "chunk_id": p.chunk_id, "char_start": p.char_start, "char_end": p.char_end,
-         "section": list(p.section_path), "page": p.page, "text": p.text}
+         "title": p.title[:cut], "chunk_id": p.chunk_id, "char_start": p.char_start, "char_end": p.char_end,
+         "section": [s[:cut] for s in p.section_path], "page": p.page, "text": p.text[:cut],
+         "truncated": len(p.text) > cut, "authoritative": p.authoritative}
         for i, p in enumerate(res.passages)
     ]
     return {"query": body.query, "mode": body.mode, "hits": hits, "timings_ms": res.timings_ms}

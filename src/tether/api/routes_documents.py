@@ -131,3 +131,17 @@ def job_status(batch_id: str, request: Request, principal: Principal = Depends(c
 @router.get("/collections", summary="Collections with the number of documents the caller may read")
 def collections(request: Request, principal: Principal = Depends(current_principal)):
     return {"collections": get_engine(request).documents.collections(principal)}
+
+
+class CollectionPolicy(BaseModel):
+    authoritative: bool | None = Field(default=None, description="its documents are official sources")
+    writers: list[str] | None = Field(default=None, max_length=200,
+                                      description="who may add or replace documents: 'group:NAME', 'user:NAME';"
+                                                  " [] = every member (administrators only when authoritative)")
+
+
+@router.put("/collections/{name}", summary="Publishing rights of a collection (administrators)")
+def set_collection_policy(name: str, body: CollectionPolicy, request: Request,
+                          principal: Principal = Depends(current_principal)):
+    return get_engine(request).documents.set_policy(principal, name, authoritative=body.authoritative,
+                                                    writers=body.writers)

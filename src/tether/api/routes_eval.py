@@ -3,7 +3,7 @@ different principals, so its report may quote documents the viewer could not rea
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -15,7 +15,8 @@ router = APIRouter(prefix="/v1/eval", tags=["evaluation"], dependencies=[Depends
 
 
 @router.get("/runs", summary="Evaluation runs, newest first (admins)")
-def list_runs(request: Request, name: str | None = None, limit: int = 50, me: Principal = Depends(admin_principal)):
+def list_runs(request: Request, name: str | None = None, limit: int = Query(50, ge=1, le=1000),
+              me: Principal = Depends(admin_principal)):
     return JSONResponse(jsonable_encoder({"runs": get_engine(request).evaluations.runs(me, name=name, limit=limit)}))
 
 
@@ -26,6 +27,7 @@ def get_run(run_id: int, request: Request, me: Principal = Depends(admin_princip
 
 @router.get("/runs/{run_id}/report", summary="The HTML report of a run beside up to 4 earlier runs of its set",
             response_class=HTMLResponse)
-def run_report(run_id: int, request: Request, history: int = 5, me: Principal = Depends(admin_principal)):
+def run_report(run_id: int, request: Request, history: int = Query(5, ge=1, le=20),
+               me: Principal = Depends(admin_principal)):
     docs = get_engine(request).evaluations.documents(me, run_id, history=history)
     return HTMLResponse(report.render(docs, trace_url="/ui/traces/{id}", back="/ui/eval"))

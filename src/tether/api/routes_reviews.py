@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tether.api.auth import api_settings, current_principal, get_engine
 from tether.errors import QuestionTooLong
@@ -26,11 +26,53 @@ Status = Literal["open", "claimed", "answered", "dismissed"]
 Source = Literal["abstention", "low_confidence", "budget_refusal", "feedback", "user_request"]
 
 
+_ID = Field(default=None, ge=0, le=2**63 - 1)
+_OFFSET = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class SeenCitation(BaseModel):
+    """A citation as the asker was shown it; the ids and offsets are re-checked against the
+    store (``review.resolve_evidence``), so typing them here only keeps bad JSON out."""
+
+    model_config = ConfigDict(extra="allow")
+    number: int | None = Field(default=None, ge=0, le=100_000)
+    document_id: int | None = _ID
+    chunk_id: int | None = _ID
+    doc_start: int | None = _OFFSET
+    doc_end: int | None = _OFFSET
+    char_start: int | None = _OFFSET
+    char_end: int | None = _OFFSET
+    page: int | None = Field(default=None, ge=0, le=1_000_000)
+    title: str | None = Field(default=None, max_length=2000)
+    quote: str | None = Field(default=None, max_length=20_000)
+
+
+class SeenSentence(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    citations: list[SeenCitation] = Field(default_factory=list, max_length=100)
+
+
+class SeenAnswer(BaseModel):
+    """The answer the asker saw (as ``/v1/ask`` returned it); wrong JSON types are a 422."""
+
+    model_config = ConfigDict(extra="allow")
+    text: str = Field(default="", max_length=MAX_ANSWER_CHARS)
+    abstained: bool = False
+    escalate: bool = False
+    reasons: list[str] = Field(default_factory=list, max_length=50)
+    model: str | None = Field(default=None, max_length=200)
+    citations: list[SeenCitation] = Field(default_factory=list, max_length=200)
+    sentences: list[SeenSentence] = Field(default_factory=list, max_length=500)
+
+    def plain(self) -> dict:
+        return self.model_dump(exclude_unset=True)
+
+
 class NewReview(BaseModel):
     question: str = Field(min_length=1)
     reason: str = Field(default="", max_length=500)
     #: The answer the asker saw (its citations become the item's evidence, re-checked).
-    answer: dict | None = None
+    answer: SeenAnswer | None = None
     trace_id: str | None = Field(default=None, max_length=64)
 
 
@@ -54,7 +96,7 @@ class Feedback(BaseModel):
     rating: Literal["up", "down"]
     comment: str = Field(default="", max_length=MAX_COMMENT)
     #: The answer the asker saw (a thumbs-down sends it to the review queue).
-    answer: dict | None = None
+    answer: SeenAnswer | None = None
     #: Used only when the trace did not record the question.
     question: str = Field(default="", max_length=4000)
 
@@ -68,7 +110,7 @@ def create_item(request: Request, principal: Principal, body: NewReview) -> dict
     if len(body.question) > limit:
         raise QuestionTooLong(f"the question is {len(body.question):,} characters; the limit is {limit:,}")
     return get_engine(request).reviews.ask(principal, body.question, reason=body.reason, trace_id=body.trace_id,
-                                           answer=body.answer)
+                                           answer=body.answer.plain() if body.answer else None)
 
 
 @router.post("/reviews", status_code=201, summary="Ask a human: put a question in the review queue")
@@ -78,7 +120,7 @@ def add_review(body: NewReview, request: Request, principal: Principal = Depends
 
 @router.get("/reviews", summary="Reviewers: the queue (filters: status, source); others: their own items")
 def list_reviews(request: Request, status: Status | None = None, source: Source | None = None, mine: bool = False,
-                 limit: int = 100, principal: Principal = Depends(current_principal)):
+                 limit: int = Query(100, ge=1, le=1000), principal: Principal = Depends(current_principal)):
     return _json(get_engine(request).reviews.overview(principal, status=status, source=source, mine=mine,
                                                       limit=limit))
 
@@ -133,12 +175,12 @@ def list_review_requests(request: Request, principal: Principal = Depends(curren
 # feedback -------------------------------------------------------------------------------------
 @router.post("/feedback", status_code=201, summary="Rate an answer you were given (thumbs-down: to review)")
 def add_feedback(body: Feedback, request: Request, principal: Principal = Depends(current_principal)):
-    out = get_engine(request).reviews.rate(principal, body.trace_id, body.rating, body.comment, answer=body.answer,
-                                           question=body.question)
+    out = get_engine(request).reviews.rate(principal, body.trace_id, body.rating, body.comment,
+                                           answer=body.answer.plain() if body.answer else None, question=body.question)
     return _json(out, 201 if out["created"] else 200)
 
 
 @router.get("/feedback", summary="Administrators: all feedback with up/down counts; others: their own")
-def list_feedback(request: Request, rating: Literal["up", "down"] | None = None, limit: int = 100,
+def list_feedback(request: Request, rating: Literal["up", "down"] | None = None, limit: int = Query(100, ge=1, le=1000),
                   principal: Principal = Depends(current_principal)):
     return _json(get_engine(request).reviews.feedback(principal, rating=rating, limit=limit))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from tether.api.auth import api_settings, current_principal, get_engine
+from tether.api.auth import api_settings, current_principal, get_engine, throttled
 from tether.types import Principal
 
 router = APIRouter(prefix="/v1", tags=["session"])
@@ -30,8 +30,10 @@ def me(principal: Principal = Depends(current_principal)):
 
 
 def start_session(request: Request, key: str) -> tuple[Principal, str]:
-    """Authenticate ``key`` (401 if bad) and open a session; returns the principal and session id."""
-    return get_engine(request).accounts.open_session(key, ttl_s=api_settings(request).session_ttl_s)
+    """Authenticate ``key`` (401 if bad; 429 after too many failures from this address or for this
+    key prefix) and open a session; returns the principal and session id."""
+    accounts = get_engine(request).accounts
+    return throttled(request, key, lambda: accounts.open_session(key, ttl_s=api_settings(request).session_ttl_s))
 
 
 def set_session_cookie(request: Request, response: Response, sid: str) -> None:

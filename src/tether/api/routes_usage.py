@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from tether.api.auth import admin_principal, current_principal, get_engine
+from tether.api.fields import Day
 from tether.types import Principal
 from tether.ui.pages import page, signed_in
 
@@ -46,8 +47,8 @@ def _json(data: object, status: int = 200) -> JSONResponse:
 
 @router.get("/v1/usage", tags=["usage"], summary="Cost and tokens rolled up (yours; administrators: everyone's)")
 def get_usage(request: Request, by: By = Query("day"),
-              since: date | None = Query(None, description="UTC day, inclusive"),
-              until: date | None = Query(None, description="UTC day, inclusive"),
+              since: Day | None = Query(None, description="UTC day, inclusive"),
+              until: Day | None = Query(None, description="UTC day, inclusive"),
               user: str | None = Query(None, description="Administrators: only this user's calls"),
               kind: str | None = Query(None, description="generate | embed | rerank | guard"),
               me: Principal = Depends(current_principal)):

@@ -11,6 +11,9 @@ themselves. Three walls, each sufficient on its own for the cases it covers:
    anyone whose readable set may differ gets another key. Semantic lookups scan only the
    entries of the same scope (everything but the question), exactly (entries per scope are few;
    no approximate index), and also require the same numbers and negations in both questions.
+   A semantic (paraphrase) hit is served only to the user who asked the cached question
+   (migration 0017, ``asker_id``): an answer may restate its question, and another user's
+   question text is not theirs to see. Exact hits (the same normalised question) stay shared.
 
 2. **The index version** (migration 0010). Every insert, update or delete of a document, and
    every update of chunks (quarantine, ACL copies), appends a row per token of the old and new
@@ -244,7 +247,7 @@ class AnswerCache:
         sc.vector = embed()
         return rows + sql.near_entries(conn, tokens, key_hash=sc.key_hash, scope_hash=sc.scope_hash,
                                        signature=sc.signature, vector=sc.vector, n=SEMANTIC_CANDIDATES,
-                                       threshold=cs.threshold)
+                                       threshold=cs.threshold, asker_id=principal.id)
 
     # store -----------------------------------------------------------------------------------
     def store(self, lookup: Lookup, principal: Principal, answer: Answer, passages: list[Passage], model: str,
@@ -293,7 +296,7 @@ class AnswerCache:
                        passages=[passage_to_dict(p) for p in passages], doc_ids=doc_ids,
                        doc_versions=[int(d["version"]) for d in docs], doc_stamps=[d["updated_at"] for d in docs],
                        chunk_ids=chunk_ids, confidence=confidence, cost_usd=trace.cost_usd, latency_ms=latency,
-                       ttl_s=cs.ttl_s)
+                       ttl_s=cs.ttl_s, asker_id=principal.id)
             sql.count(conn, stores=1, evicted=sql.evict(conn, cs.max_entries))
         return True
 

@@ -1,4 +1,4 @@
-"""`tether docs list|show|rm`, as the operator (every document, like an administrator) or, with
+"""`tether docs list|show|rm|publishing`, as the operator (every document, like an administrator) or, with
 ``--as NAME``, as that user: list and show what they may read, rm what they may manage."""
 
 from __future__ import annotations
@@ -59,3 +59,25 @@ def rm(doc_id: int, as_user: str = typer.Option(None, "--as", help="Delete as th
     with open_engine() as t:
         ok = t.documents.delete(acting(t, as_user), doc_id)
     print_json({"deleted": ok, "id": doc_id}) if as_json else out_console.print(f"deleted document {doc_id}")
+
+
+@app.command("publishing")
+@handle_errors
+def publishing(collection: str,
+               authoritative: bool = typer.Option(None, "--authoritative/--not-authoritative",
+                                                  help="Its documents are official sources (answers prefer them)."),
+               writer: list[str] = typer.Option(None, "--writer", help="Who may add or replace documents:"
+                                                " group:NAME or user:NAME (repeat)."),
+               open_to_all: bool = typer.Option(False, "--open", help="Every member may write again."),
+               as_json: bool = JSON_OPT) -> None:
+    """Set a collection's publishing rights (as the operator; audited as collection.policy)."""
+    with open_engine() as t:
+        out = t.documents.set_policy(acting(t, None), collection, authoritative=authoritative,
+                                     writers=[] if open_to_all else (list(writer) if writer else None))
+    if as_json:
+        print_json(out)
+        return
+    who = ", ".join(out["writers"]) if out["writers"] is not None else (
+        "administrators" if out["authoritative"] else "every member")
+    out_console.print(f"{collection}: {'authoritative' if out['authoritative'] else 'not authoritative'};"
+                      f" writers: {who}")

@@ -33,6 +33,9 @@ def _show(item: dict) -> None:
         for i, e in enumerate(item["evidence"], 1):
             if e.get("withheld"):
                 out_console.print(f"  [{i}] {e['note']}", markup=False)
+            elif e.get("stale"):
+                out_console.print(f"  [{i}] {e['title']} (doc {e['document_id']}, version {e['version']}): {e['note']}",
+                                  markup=False)
             else:
                 out_console.print(f"  [{i}] {e['title']} (doc {e['document_id']}, chars {e['char_start']}-"
                                   f"{e['char_end']}): \"{e['text'][:200]}\"", markup=False)

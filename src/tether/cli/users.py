@@ -48,9 +48,10 @@ def users_list(as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     if as_json:
         print_json({"users": rows})
         return
-    table = Table("name", "kind", "role", "groups")
+    table = Table("name", "kind", "role", "source", "active", "groups")
     for r in rows:
-        table.add_row(r["name"], r["kind"], r["role"], ", ".join(r["groups"]))
+        table.add_row(r["name"], r["kind"], r["role"], r["source"], "yes" if r["active"] else "no",
+                      ", ".join(r["groups"]))
     out_console.print(table)
 
 
@@ -81,9 +82,9 @@ def groups_list(as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
     if as_json:
         print_json({"groups": rows})
         return
-    table = Table("group", "members")
+    table = Table("group", "source", "members")
     for r in rows:
-        table.add_row(r["name"], str(r["members"]))
+        table.add_row(r["name"], r["source"], str(r["members"]))
     out_console.print(table)
 
 

@@ -23,6 +23,8 @@ Definitions (per case; aggregates are means over the cases where a metric applie
 - ``compliance_failures``: cases whose response (text, citation quotes and titles) contains a
   ``must_not_contain`` string or a ``forbidden`` one: the runner passes the canaries of every
   manifest document the case's principal may not read (``runner.forbidden_canaries``).
+- multi-turn cases: leaks are looked for in every turn of the thread; the follow-up figures
+  (recall against the standalone twins, topic-switch pollution) are defined in ``followup.py``.
 - ``latency_p50_ms`` / ``latency_p95_ms``, ``cost_per_case`` (USD-free: in the configured price
   unit; 0 for the extractive model), ``pass_rate`` (see ``CaseScore.passed``).
 """
@@ -33,6 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from tether.evaluate.followup import FOLLOWUP_METRICS, followup_figures, polluted
 from tether.evaluate.golden import GoldenCase, KeyFact, contains, normalise
 from tether.evaluate.metrics import ndcg_at_k, percentile, recall_at_k
 
@@ -42,7 +45,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "key_fact_recall": True, "citation_precision": True, "citation_recall": True, "groundedness": True,
     "hallucination_rate": False, "abstention_precision": True, "abstention_recall": True,
     "block_precision": True, "block_recall": True, "answerable_abstained": False, "compliance_failures": False,
-    "latency_p50_ms": False, "latency_p95_ms": False, "cost_per_case": False,
+    "latency_p50_ms": False, "latency_p95_ms": False, "cost_per_case": False, **FOLLOWUP_METRICS,
 }
 
 
@@ -67,6 +70,11 @@ class Outcome:
     error: str | None = None
     #: The answerability gate's score, threshold and decision (None: it did not run).
     answerability: dict | None = None
+    #: A multi-turn case's last turn: its standalone question and whether the rewrite changed it.
+    standalone: str | None = None
+    rewritten: bool | None = None
+    #: A multi-turn case's earlier turns: question, standalone, rewritten, abstained, text, citations.
+    turns: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,7 +161,11 @@ def retrieval_scores(case: GoldenCase, retrieved: Sequence[str], k: int = 10) ->
 # --- compliance ----------------------------------------------------------------------------------
 
 def response_texts(out: Outcome) -> list[str]:
-    return [out.text, *(c.get("quote", "") for c in out.citations), *(c.get("title", "") for c in out.citations)]
+    """Everything the case's principal was shown: the answer, citation quotes and titles (of
+    every turn, for a multi-turn case)."""
+    shown = [(out.text, out.citations), *((t.get("text", ""), t.get("citations", [])) for t in out.turns)]
+    return [x for text, cites in shown
+            for x in (text, *(c.get("quote", "") for c in cites), *(c.get("title", "") for c in cites))]
 
 
 def compliance_hits(case: GoldenCase, out: Outcome, forbidden: Sequence[str] = ()) -> list[str]:
@@ -194,6 +206,10 @@ def score_case(case: GoldenCase, out: Outcome, *, facts: Sequence[KeyFact] | Non
     hits = compliance_hits(case, out, forbidden)
     m["compliance_failure"] = float(bool(hits))
     m["latency_ms"], m["cost"] = out.latency_ms, out.cost
+    if case.turns:
+        m["rewritten"] = None if out.rewritten is None else float(out.rewritten)
+        m["polluted"] = (float(polluted(case.source_uris, out.rewritten, out.citations, out.turns))
+                         if case.tags.followup == "topic_switch" and not out.error else None)
     if case.must_block:
         passed = out.blocked and not hits
     elif case.must_abstain:
@@ -245,6 +261,7 @@ def aggregate(cases: Sequence[GoldenCase], scores: Sequence[CaseScore]) -> dict[
     out["cost_per_case"] = _mean(m["cost"] for m in ms)
     for key in sorted({k for m in ms for k in m if k.startswith("judge:")}):  # LLM judge, labelled
         out[key] = _mean(m.get(key) for m in ms)
+    out.update(followup_figures(cases, scores))
     return out
 
 

@@ -19,6 +19,22 @@ A golden file is a mapping with an optional ``name``/``description``/``defaults`
       after_update_expected: [EUR 55]    # key facts once the updates are applied (kind: updated)
       tags: {topic: handbook, difficulty: easy, kind: answerable, language: en}
 
+A **multi-turn** case lists the earlier user questions of its conversation in ``turns`` (oldest
+first); the runner asks them in a new thread as the case's principal, then asks ``question`` as
+the follow-up, and scores that last turn (leaks are looked for in every turn). ``standalone``
+names the case that asks the same question on its own (same ``as``, same key facts, same
+``must_abstain``), so the report can set follow-up key-fact recall against it. The tag
+``followup`` says what the follow-up leans on: ``ellipsis``, ``pronoun`` or ``topic_switch`` (a
+new self-contained question: nothing from the previous topic may leak into it)::
+
+    - id: mt-carry-over-eve
+      turns: ["How many days of annual leave do employees get?"]
+      question: And how many of them can I carry over?
+      as: eve
+      standalone: q02-carry-over
+      key_facts: [5 unused days]
+      tags: {topic: handbook, kind: answerable, followup: ellipsis}
+
 Normalisation (used by key facts, exact match and ``must_not_contain``): Unicode NFKC,
 lower case, ``€`` read as ``eur``, thousands separators dropped (``60,480`` -> ``60480``),
 every other punctuation mark turned into a space, whitespace collapsed. A key fact matches when
@@ -54,6 +70,8 @@ class Tags(BaseModel):
     difficulty: Literal["easy", "medium", "hard"] = "medium"
     kind: Kind = "answerable"
     language: str = "en"
+    #: What a multi-turn case's follow-up leans on (None: not a follow-up).
+    followup: Literal["ellipsis", "pronoun", "topic_switch"] | None = None
 
     def slices(self) -> dict[str, str]:
         """``{"topic": "hr", "kind": "restricted", ...}``: the slices this case belongs to."""
@@ -87,6 +105,10 @@ class GoldenCase(BaseModel):
     must_block: bool | None = None
     must_not_contain: list[str] = Field(default_factory=list)
     after_update_expected: list[KeyFact] = Field(default_factory=list)
+    #: Earlier user questions of the conversation, oldest first (a multi-turn case).
+    turns: list[str] = Field(default_factory=list)
+    #: The id of the case asking this follow-up's question on its own.
+    standalone: str | None = None
     tags: Tags = Field(default_factory=Tags)
 
     @field_validator("id")
@@ -121,6 +143,10 @@ class GoldenCase(BaseModel):
             self.must_block = kind == "injection"
         if self.must_abstain and self.key_facts:
             raise ValueError("a case that must abstain cannot have key_facts")
+        if any(not t.strip() for t in self.turns):
+            raise ValueError("turns must be non-empty questions")
+        if (self.standalone or self.tags.followup) and not self.turns:
+            raise ValueError("standalone and tags.followup belong to multi-turn cases (give turns)")
         if kind == "updated" and not self.after_update_expected:
             raise ValueError("kind 'updated' needs after_update_expected")
         if (not (self.must_abstain or self.must_block) and not (self.key_facts or self.expected_answer)
@@ -152,11 +178,28 @@ class GoldenSet(BaseModel):
             if c.id in seen:
                 raise ValueError(f"duplicate case id {c.id!r}")
             seen.add(c.id)
+        by_id = {c.id: c for c in self.cases}
+        for c in self.cases:
+            if c.standalone is not None:
+                _check_twin(c, by_id.get(c.standalone))
         return self
 
     def select(self, ids: list[str] | None = None, limit: int = 0) -> GoldenSet:
         cases = [c for c in self.cases if not ids or c.id in ids]
         return self.model_copy(update={"cases": cases[:limit] if limit else cases})
+
+
+def _check_twin(case: GoldenCase, twin: GoldenCase | None) -> None:
+    """A follow-up's standalone twin asks the same thing: same principal, facts and outcome."""
+    where = f"case {case.id!r}: standalone {case.standalone!r}"
+    if twin is None:
+        raise ValueError(f"{where} is not a case of this set")
+    if twin.turns:
+        raise ValueError(f"{where} is itself a multi-turn case")
+    if twin.principal != case.principal or twin.must_abstain != case.must_abstain:
+        raise ValueError(f"{where} must be asked by the same user with the same must_abstain")
+    if fact_label_list(twin.key_facts) != fact_label_list(case.key_facts):
+        raise ValueError(f"{where} must have the same key_facts")
 
 
 def source_uri(s: str) -> str:

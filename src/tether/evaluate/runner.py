@@ -77,7 +77,10 @@ def forbidden_canaries(manifest_path) -> dict[str, list[str]]:
 # --- asking --------------------------------------------------------------------------------------
 
 def ask_case(engine, case: GoldenCase, *, model: str | None = None) -> Outcome:
-    """One ``engine.ask`` as the case's principal, flattened to an ``Outcome`` (errors recorded)."""
+    """One ``engine.ask`` as the case's principal, flattened to an ``Outcome`` (errors recorded).
+    A multi-turn case is asked through a conversation: see :func:`ask_thread`."""
+    if case.turns:
+        return ask_thread(engine, case, model=model)
     out = Outcome(case.id)
     t0 = time.perf_counter()
     try:
@@ -88,6 +91,45 @@ def ask_case(engine, case: GoldenCase, *, model: str | None = None) -> Outcome:
         out.error = f"{type(exc).__name__}: {exc}"
         return out
     out.latency_ms = (time.perf_counter() - t0) * 1000
+    return _flatten(engine, out, res)
+
+
+def ask_thread(engine, case: GoldenCase, *, model: str | None = None) -> Outcome:
+    """A multi-turn case through the conversation path: a new thread as the case's principal,
+    its ``turns`` asked in order, then ``question``; the last turn is the outcome (latency: that
+    turn alone), the earlier ones are kept for the leak check. The thread is deleted afterwards."""
+    out = Outcome(case.id)
+    convs = engine.conversations
+    principal, cid = None, None
+    try:
+        principal = engine.principal(case.principal)
+        cid = convs.create(principal, f"eval {case.id}")["id"]
+        for q in case.turns:
+            _, res = convs.answer_turn(principal, cid, q, model=model)
+            out.turns.append(_earlier_turn(q, res))
+        t0 = time.perf_counter()
+        _, res = convs.answer_turn(principal, cid, case.question, model=model)
+        out.latency_ms = (time.perf_counter() - t0) * 1000
+    except Exception as exc:  # noqa: BLE001 - a failing case is a result, not a crash
+        out.error = f"{type(exc).__name__}: {exc}"
+        return out
+    finally:
+        if cid is not None:
+            convs.delete(principal, cid)
+    rw = res.rewrite or {}
+    out.standalone, out.rewritten = rw.get("standalone", case.question), bool(rw.get("rewritten"))
+    return _flatten(engine, out, res)
+
+
+def _earlier_turn(question: str, res) -> dict:
+    rw, ans = res.rewrite or {}, res.answer
+    return {"question": question, "standalone": rw.get("standalone", question), "rewritten": bool(rw.get("rewritten")),
+            "abstained": bool(ans.abstained), "text": ans.text or "",
+            "citations": [{"source_uri": c.source_uri, "title": c.title, "quote": c.quote} for c in ans.citations]}
+
+
+def _flatten(engine, out: Outcome, res) -> Outcome:
+    """``res`` (an ``AskResult``) into ``out``."""
     ans = res.answer
     out.text = ans.text or ""
     out.abstained = bool(ans.abstained)
@@ -177,6 +219,7 @@ class RunResult:
                 "expected_answer": c.expected_answer, "key_facts": fact_label_list(c.key_facts),
                 "expected_sources": c.source_uris, "must_abstain": c.must_abstain, "must_block": c.must_block,
                 "must_not_contain": c.must_not_contain,
+                **({"turns": c.turns, "standalone": c.standalone} if c.turns else {}),
                 "outcome": self.run.outcomes[0][i].to_dict(), "score": self.run.first[i].to_dict(),
             }
             if self.after_update is not None:

@@ -132,6 +132,7 @@ def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:
         quote=quote,
         source_uri=p.source_uri,
         page=p.page,
+        authoritative=p.authoritative,
     )
 
 

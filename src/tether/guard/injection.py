@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tether.errors import ConfigError
 from tether.guard.base import Entity, GuardBase, GuardResult, Stage, Verdict
+from tether.guard.normalise import folded
 from tether.guard.rules import RuleHit, find_hits, heuristic_score
 from tether.settings import GuardSettings
 
@@ -73,13 +74,14 @@ _PASSWORD = re.compile(r"\bpass(?:word|wort|code|phrase)s?\b", re.IGNORECASE)
 
 
 def _classifier_view(text: str) -> str:
-    """The text as the classifier sees it: "password" becomes "account".
+    """The text as the classifier sees it: folded like the rules see it (NFKC, no invisible
+    characters, Latin lookalikes; :mod:`tether.guard.normalise`), and "password" becomes "account".
 
     jailguard was trained on password-extraction games, so it scores any mention of a password
     ~0.99 ("How do I reset my password?"). In Tether a question about passwords is legitimate;
     a password in an answer is the secrets guard's job. Override attacks still score high.
     """
-    return _PASSWORD.sub("account", text)
+    return _PASSWORD.sub("account", folded(text))
 
 
 def _windows(text: str) -> list[str]:

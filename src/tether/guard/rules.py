@@ -4,6 +4,8 @@ Why: the jailguard classifier is strong on phrasing it was trained on but blind 
 attacks (a ``</source>`` that closes our prompt delimiters, a base64-wrapped instruction) and to
 some languages. These rules are cheap, explainable (each hit has a name and a span, so
 :func:`tether.guard.injection.neutralise` can defang exactly that span) and need no model.
+They match the folded text (:mod:`tether.guard.normalise`: NFKC, invisible characters dropped,
+Cyrillic/Greek lookalikes folded); each hit's span is mapped back to the original text.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+
+from tether.guard.normalise import fold, original_span
 
 STRONG = 0.95  # an unmistakable instruction override
 MEDIUM = 0.75  # usually an attack, sometimes legitimate (role-play requests)
@@ -85,7 +89,16 @@ def _decoded_base64(blob: str) -> str | None:
 
 
 def find_hits(text: str, _depth: int = 0) -> list[RuleHit]:
-    """All heuristic hits in ``text``, in order of position."""
+    """All heuristic hits in ``text``, in order of position (spans of ``text`` itself, though the
+    rules run over its folded form)."""
+    view, offsets = fold(text)
+    if view == text:
+        return _hits(text, _depth)
+    return sorted((RuleHit(h.name, *original_span(offsets, len(text), h.start, h.end), h.score)
+                   for h in _hits(view, _depth)), key=lambda h: (h.start, -h.end))
+
+
+def _hits(text: str, _depth: int) -> list[RuleHit]:
     hits = [
         RuleHit(name, m.start(), m.end(), score)
         for name, rx, score in _COMPILED

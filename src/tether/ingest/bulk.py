@@ -55,6 +55,7 @@ def index_texts(
                     content_hash=hashlib.sha256(it.text.encode("utf-8")).hexdigest(),
                     classification=it.classification, owner_id=None, acl=list(it.acl),
                     size_bytes=len(it.text.encode("utf-8")), body=loaded.text, metadata={},
+                    language=str(loaded.metadata.get("language", "en")),
                 )
                 docs.write_document(conn, write, chunks, vectors[offset : offset + len(chunks)], terms,
                                     k1=settings.retrieve.k1, b=settings.retrieve.b)

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import psycopg
@@ -27,6 +27,7 @@ from tether.store import documents as docs
 from tether.store.collections import check_publish
 from tether.store.principals import acl_tokens, get_principal
 from tether.store.rows import one
+from tether.text.languages import detect
 from tether.types import Acl, ChunkSpan, LoadedDocument
 
 log = logging.getLogger(__name__)
@@ -74,14 +75,16 @@ def load_options(settings: Settings) -> LoadOptions:
     return LoadOptions(
         max_unpacked_bytes=ing.max_unpacked_bytes, max_entries=ing.max_archive_entries,
         max_attachments=ing.max_attachments, max_depth=ing.max_attachment_depth, ocr=ing.ocr,
-        ocr_dpi=ing.ocr_dpi, table_group_chars=max(settings.chunk.max_tokens * 3 // 2, 80),
+        ocr_dpi=ing.ocr_dpi, ocr_engine=ing.ocr_engine, ocr_languages=tuple(ing.ocr_languages),
+        table_group_chars=max(settings.chunk.max_tokens * 3 // 2, 80),
     )
 
 
 def prepare_chunks(
     loaded: LoadedDocument, embedder: Embedder, settings: Settings
 ) -> tuple[list[ChunkSpan], list[list[str]], list[str]]:
-    """Chunks, their BM25 terms and the texts to embed (capped section path + chunk text).
+    """Chunks, their BM25 terms (in each chunk's language) and the texts to embed (capped
+    section path + chunk text). The document's language goes to ``loaded.metadata["language"]``.
 
     Refuses (``DocumentTooComplex``), before anything is embedded, a document with a heading
     over ``ingest.max_heading_chars`` or more than ``ingest.max_chunks_per_document`` chunks."""
@@ -94,9 +97,22 @@ def prepare_chunks(
     )
     check_complexity(chunks, settings)
     cap = settings.chunk.max_context_chars
+    loaded.metadata["language"], chunks = detect_languages(loaded, chunks, tuple(settings.ingest.languages))
     texts = [_with_context(loaded.title, c, cap) for c in chunks]
-    terms = [analyze(t) for t in texts]
+    terms = [analyze(t, c.language) for t, c in zip(texts, chunks)]
     return chunks, terms, texts
+
+
+def detect_languages(
+    loaded: LoadedDocument, chunks: list[ChunkSpan], languages: tuple[str, ...]
+) -> tuple[str, list[ChunkSpan]]:
+    """The document's language, and its chunks each with theirs: a chunk keeps the document's
+    unless it is clearly in another (strict evidence, so tables, names and short chunks inherit)."""
+    lang = detect(loaded.text, default=languages[0], languages=languages)
+    return lang, [
+        replace(c, language=detect(c.text, default=lang, languages=languages, min_score=3.0, margin=2.0))
+        for c in chunks
+    ]
 
 
 def check_complexity(chunks: list[ChunkSpan], settings: Settings) -> None:
@@ -193,7 +209,7 @@ def ingest_one(
     write = docs.DocumentWrite(
         collection=req.collection, source_uri=req.uri(), title=title, format=fmt,
         content_hash=content_hash, classification=req.classification, owner_id=owner_id,
-        acl=tokens, size_bytes=len(data), body=body, metadata=meta,
+        acl=tokens, size_bytes=len(data), body=body, metadata=meta, language=str(meta.get("language", "en")),
     )
     with conn.transaction():
         docs.ensure_embedding_index(conn, embedder.name, embedder.dimension)

@@ -12,13 +12,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
 from tether.embed.base import Embedder
-from tether.errors import IngestError
+from tether.errors import Conflict, IngestError, InvalidInput, NotFound, PermissionDenied, QuotaExceeded
 from tether.ingest.pipeline import IngestRequest, error_dict, ingest_one
 from tether.settings import Settings
 from tether.store import jobs
@@ -27,14 +27,27 @@ log = logging.getLogger(__name__)
 
 INGEST_FILE = "ingest_file"
 
+#: Errors that a retry would only repeat (the input, a right or a deletion): the job fails at
+#: once and the batch goes on. Anything else (the store, a model server) is retried.
+FINAL_ERRORS = (InvalidInput, PermissionDenied, NotFound, Conflict, QuotaExceeded)
+
+#: Runs a job of another kind (``connector_sync``...) on the worker's connection: it commits the
+#: job's effects with ``jobs.complete`` itself and returns the result shown to ``on_result``.
+JobHandler = Callable[[psycopg.Connection[DictRow], jobs.Job, Embedder], dict]
+
 
 class Worker:
-    def __init__(self, url: str, embedder: Embedder, settings: Settings, *, name: str | None = None) -> None:
+    def __init__(self, url: str, embedder: Embedder, settings: Settings, *, name: str | None = None,
+                 handlers: Mapping[str, JobHandler] | None = None,
+                 on_idle: Callable[[psycopg.Connection[DictRow]], None] | None = None) -> None:
         self.url = url
         self.embedder = embedder
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10000}"
         self._stop = threading.Event()
+        self.handlers = dict(handlers or {})
+        #: Called when the queue is empty (the connectors' scheduler enqueues due syncs there).
+        self.on_idle = on_idle
 
     def stop(self) -> None:
         self._stop.set()
@@ -53,6 +66,9 @@ class Worker:
             conn.commit()
             while not self._stop.is_set():
                 job = jobs.claim(conn, self.name, lease_s=lease, max_attempts=max_att, batch_id=batch_id)
+                if job is None and self.on_idle is not None:
+                    self.on_idle(conn)
+                    job = jobs.claim(conn, self.name, lease_s=lease, max_attempts=max_att, batch_id=batch_id)
                 if job is None:
                     if until_empty and (batch_id is None or self._batch_finished(conn, batch_id)):
                         break
@@ -72,16 +88,19 @@ class Worker:
         beat = _Heartbeat(self.url, job, self.settings.ingest.heartbeat_s)
         beat.start()
         try:
-            if job.kind != INGEST_FILE:
+            if job.kind in self.handlers:
+                out = self.handlers[job.kind](conn, job, self.embedder)
+            elif job.kind != INGEST_FILE:
                 raise IngestError(f"unknown job kind {job.kind!r}")
-            req = IngestRequest(**job.payload)
+            else:
+                req = IngestRequest(**job.payload)
 
-            def finish(c: psycopg.Connection[DictRow], result) -> None:
-                jobs.complete(c, job, result.to_dict())
+                def finish(c: psycopg.Connection[DictRow], result) -> None:
+                    jobs.complete(c, job, result.to_dict())
 
-            result = ingest_one(conn, self.embedder, self.settings, req, on_commit=finish)
-            out = result.to_dict()
-        except IngestError as exc:  # bad input: fail the job now, the batch goes on
+                result = ingest_one(conn, self.embedder, self.settings, req, on_commit=finish)
+                out = result.to_dict()
+        except FINAL_ERRORS as exc:  # bad input, a refused right, a deleted document: no retry
             conn.rollback()
             with conn.transaction():
                 jobs.fail(conn, job, error_dict(exc), retry=False)

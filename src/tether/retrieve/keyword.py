@@ -37,7 +37,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
 
-from tether.retrieve.analyzer import analyze
+from tether.retrieve.analyzer import analyze, analyze_query
 from tether.retrieve.filters import SearchFilter, where_clause
 from tether.retrieve.keyword_topk import TermInfo, maxscore_topk
 
@@ -187,8 +187,10 @@ def reweight(conn: psycopg.Connection[DictRow], *, k1: float, b: float) -> int:
 def _query_terms(
     conn: psycopg.Connection[DictRow], query: str, k1: float, b: float
 ) -> tuple[list[TermInfo], float, float | None]:
-    """Query terms present in the index (with multiplicity and idf), avgdl, and drift factor."""
-    qcount = Counter(analyze(query))
+    """Query terms present in the index (with multiplicity and idf), avgdl, and drift factor.
+    The query is read in every language (``analyze_query``): only the terms of the languages
+    the index holds are found, and a chunk matches those of its own language only."""
+    qcount = Counter(analyze_query(query))
     if not qcount:
         return [], 1.0, None
     rows = _cur(conn).execute(

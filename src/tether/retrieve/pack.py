@@ -70,10 +70,16 @@ def neighbours(conn: psycopg.Connection[DictRow], passages: list[Passage], acl_t
             char_start=int(r["char_start"]), char_end=int(r["char_end"]), title=r["title"],
             source_uri=r["source_uri"], section_path=tuple(r["section_path"] or ()), page=r["page"],
             score=anchor.score * 0.5, scores={"neighbour_of": float(anchor.chunk_id)},
-            classification=r["classification"],
+            classification=r["classification"], authoritative=anchor.authoritative,
         ))
         have.add(int(r["id"]))
     return out
+
+
+def prefer_authoritative(passages: list[Passage]) -> list[Passage]:
+    """Passages from authoritative collections first, each group in its retrieved order (a stable
+    partition: with no authoritative passage, or only such, the order is unchanged)."""
+    return [p for p in passages if p.authoritative] + [p for p in passages if not p.authoritative]
 
 
 def pack(

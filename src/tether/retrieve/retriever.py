@@ -115,7 +115,8 @@ def hydrate(conn: psycopg.Connection[DictRow], chunk_ids: list[int], acl_tokens:
         cos = f"1 - ((c.embedding::vector({int(dimension)})) <=> %(q)s::vector({int(dimension)}))"
     rows = conn.execute(
         f"SELECT {cos} AS cosine, c.id, c.document_id, c.ordinal, c.text, c.char_start, c.char_end, c.section_path,"
-        " c.page, c.classification, d.title, d.source_uri FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " c.page, c.classification, d.title, d.source_uri, k.authoritative FROM chunks c"
+        " JOIN documents d ON d.id = c.document_id JOIN collections k ON k.id = d.collection_id"
         f" WHERE c.id = ANY(%(ids)s) AND {where}",
         params,
     ).fetchall()
@@ -129,7 +130,7 @@ def hydrate(conn: psycopg.Connection[DictRow], chunk_ids: list[int], acl_tokens:
             chunk_id=cid, document_id=int(r["document_id"]), ordinal=int(r["ordinal"]), text=r["text"],
             char_start=int(r["char_start"]), char_end=int(r["char_end"]), title=r["title"],
             source_uri=r["source_uri"], section_path=tuple(r["section_path"] or ()), page=r["page"],
-            classification=r["classification"],
+            classification=r["classification"], authoritative=bool(r["authoritative"]),
         ))
         if r["cosine"] is not None:
             out[-1].scores["dense"] = float(r["cosine"])

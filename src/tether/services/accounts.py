@@ -62,11 +62,23 @@ class AccountService:
         if refused is not None:
             raise refused
 
+    def check_auth_failures(self, keys: list[str], limit_per_minute: int) -> None:
+        """RateLimited when any of ``keys`` (a source address, a key prefix) has had
+        ``limit_per_minute`` failed authentications in the current minute."""
+        with self.db.connection() as conn:
+            rate_limits.refuse_over(conn, keys, limit_per_minute,
+                                    "too many failed authentication attempts")
+
+    def record_auth_failure(self, keys: list[str]) -> None:
+        """Count one failed authentication against each of ``keys``."""
+        with self.db.connection() as conn:
+            rate_limits.add(conn, keys)
+
     # administration (every change audited) ---------------------------------------------------
     @staticmethod
     def _audit(conn, actor: Principal, action: str, target: str, via: str | None, **details: object) -> None:
         audit.record(conn, action, actor_id=actor_id(actor), target=target,
-                     details={**({"via": via} if via else {}), **details})
+                     details={**({"via": via} if via else {}), "source": "admin", **details})
 
     def users(self, actor: Principal) -> list[dict]:
         require_admin(actor, "the user list")

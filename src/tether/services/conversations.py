@@ -135,11 +135,17 @@ class ConversationService:
 
     def ask(self, principal: Principal, cid: str, question: str, *, model: str | None = None) -> dict:
         """Continue the thread: the turn as stored and shown (``turn``) and the pipeline's result."""
+        turn, result = self.answer_turn(principal, cid, question, model=model)
+        return {"conversation_id": str(cid), "turn": turn, **result.to_dict()}
+
+    def answer_turn(self, principal: Principal, cid: str, question: str, *,
+                    model: str | None = None) -> tuple[dict, AskResult]:
+        """Continue the thread; the stored turn and the pipeline's own result (the evaluation
+        runner reads its retrieval and verdicts)."""
         run = self.answers.new_run(principal, question, self.new_trace("chat", principal), model=model,
                                    history=self.history(principal, cid))
         result = self.answers.ask_run(run)
-        turn = self._store(principal, cid, question, run, result)
-        return {"conversation_id": str(cid), "turn": turn, **result.to_dict()}
+        return self._store(principal, cid, question, run, result), result
 
     def stream(self, principal: Principal, cid: str, question: str, *, model: str | None = None) -> Iterator[Event]:
         """Continue the thread as events (the pipeline's, then ``turn`` once it is stored)."""

@@ -18,15 +18,16 @@ from __future__ import annotations
 import builtins
 from pathlib import Path
 
-from tether.errors import Conflict, PermissionDenied
+from tether.errors import Conflict, InvalidInput, PermissionDenied
 from tether.ingest.loaders import SUPPORTED_EXTENSIONS
 from tether.ingest.pipeline import IngestRequest
 from tether.services.ingest import Batch, IngestService, valid_label
 from tether.services.permissions import actor_id, require_admin
-from tether.store import audit, doc_sources, principals
+from tether.store import audit, collections, doc_sources, principals
 from tether.store import documents as docs
+from tether.store.collections import check_publish
 from tether.store.db import Database
-from tether.types import Principal
+from tether.types import Acl, Principal
 
 
 def supported_extensions() -> list[str]:
@@ -100,7 +101,31 @@ class DocumentService:
                 counts = {n: 0 for n in doc_sources.collection_names(conn)}
         for d in self.list(principal, every=principal.is_admin):
             counts[d["collection"]] = counts.get(d["collection"], 0) + 1
-        return [{"name": n, "documents": c} for n, c in sorted(counts.items())]
+        with self.db.connection() as conn:
+            pols = {n: collections.policy(conn, n) for n in counts}
+        return [{"name": n, "documents": c, "authoritative": pols[n].authoritative,
+                 "may_write": pols[n].may_write(principal)} for n, c in sorted(counts.items())]
+
+    def set_policy(self, actor: Principal, name: str, *, authoritative: bool | None = None,
+                   writers: builtins.list[str] | None = None) -> dict:
+        """Administrators: make ``name`` authoritative (or not) and say who may publish into it
+        (``writers``: ``group:NAME`` / ``user:NAME`` specs; ``[]``: every member, or only
+        administrators when authoritative). Audited as ``collection.policy``."""
+        require_admin(actor, "setting a collection's publishing rights")
+        valid_label("collection", name)
+        with self.db.transaction() as conn:
+            tokens = None
+            if writers:
+                acl = Acl.parse(list(writers))
+                if acl.public:
+                    raise InvalidInput("writers are users or groups ('group:NAME', 'user:NAME'), not 'public'")
+                tokens, _ = principals.acl_tokens(conn, acl)
+            pol = collections.set_policy(conn, name, authoritative=authoritative, writers=tokens,
+                                         open_to_all=writers == [])
+            audit.record(conn, "collection.policy", actor_id=actor_id(actor), target=f"collection:{name}",
+                         details={"authoritative": pol.authoritative, "writers": list(writers or [])})
+            shown = principals.describe_acl(conn, list(pol.writers)) if pol.writers is not None else None
+        return {"name": name, "authoritative": pol.authoritative, "writers": shown}
 
     def original_file(self, principal: Principal, doc_id: int) -> Path | None:
         """The file the document was last ingested from, when it is still on this server."""
@@ -133,23 +158,28 @@ class DocumentService:
     def reindex(self, principal: Principal, doc_id: int, *, acl: builtins.list[str] | None = None,
                 classification: str | None = None, title: str | None = None) -> Batch:
         """Re-ingest from the recorded source; a new ACL, classification or title makes it a
-        metadata update (ACL and classification changes are audited)."""
+        metadata update. ACL and classification changes are audited *by the job*, with the
+        document write (a re-index that fails leaves no ``acl.change`` record), and a document
+        deleted before the job runs stays deleted. Needs the right to publish into its
+        collection (``store/collections.py``)."""
         doc = self.managed(principal, doc_id)
+        with self.db.connection() as conn:
+            check_publish(conn, principal, doc["collection"])
         src = self.ingest.source_request(doc_id)
         if src is None or not Path(src["path"]).is_file():
             raise Conflict(f"document {doc_id} has no recorded source file on this server; ingest it again")
         req = IngestRequest(**src)
         req.source_uri = doc["source_uri"]
         req.collection = doc["collection"]
+        req.document_id, req.audit = doc_id, None
         if acl is not None:
             req.acl = list(acl)
             self.ingest.check_acl(req.acl, req.owner)
         if classification is not None:
             valid_label("classification", classification)
         if acl is not None or classification is not None:
-            with self.db.transaction() as conn:
-                audit.record(conn, "acl.change", actor_id=actor_id(principal),
-                             details={"document_id": doc_id, "acl": req.acl, "classification": classification})
+            req.audit = {"action": "acl.change", "actor_id": actor_id(principal),
+                         "details": {"document_id": doc_id, "acl": req.acl, "classification": classification}}
         if classification is not None:
             req.classification = classification
         if title is not None:

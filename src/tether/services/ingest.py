@@ -15,14 +15,17 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tether.embed.base import Embedder
-from tether.errors import InvalidInput, NotFound
+from tether.errors import InvalidInput, NotFound, UnknownPrincipal
 from tether.ingest.pipeline import IngestRequest
-from tether.ingest.worker import INGEST_FILE, Worker
+from tether.ingest.worker import INGEST_FILE, JobHandler, Worker
 from tether.settings import Settings
 from tether.store import doc_sources, documents, jobs, principals
+from tether.store.collections import check_publish
 from tether.store.db import Database
+from tether.store.quotas import check_quota
 from tether.types import Acl, Principal
 
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -60,6 +63,10 @@ class IngestService:
         self.db = db
         self.settings = settings
         self._embedder = embedder
+        #: Jobs of other kinds the workers run (the connectors service adds ``connector_sync``).
+        self.job_handlers: dict[str, JobHandler] = {}
+        #: Called by a worker with an empty queue (not one limited to a batch): the schedulers.
+        self.idle_hooks: list[Callable[[Any], object]] = []
 
     # enqueueing -----------------------------------------------------------------------------
     def enqueue_paths(
@@ -81,22 +88,35 @@ class IngestService:
 
     def check_acl(self, specs: list[str], owner: str | None) -> None:
         """InvalidInput (422) now, rather than a failed job later, when an ACL names unknown
-        users or groups or is malformed."""
+        users or groups or is malformed. The message is the same whichever entry failed and
+        whether it named a user or a group, and lists no existing names: uploaders must not be
+        able to enumerate accounts (one bit per request remains: the upload succeeds or not)."""
         acl = Acl.parse(specs, owner=owner)
         with self.db.connection() as conn:
-            principals.acl_tokens(conn, acl)
+            try:
+                principals.acl_tokens(conn, acl)
+            except UnknownPrincipal:
+                raise UnknownPrincipal("the ACL names a user or group that cannot be granted access; "
+                                       "check the user:NAME and group:NAME entries") from None
 
     def check_upload(self, principal: Principal, *, collection: str = "default", acl: list[str] | None = None,
                      classification: str = "internal") -> None:
-        """InvalidInput for what ``upload`` would refuse (call it before saving the file)."""
+        """What ``upload`` would refuse (call it before saving the file): InvalidInput for bad
+        labels or ACLs, PermissionDenied without the right to publish into ``collection``
+        (``store/collections.py``), QuotaExceeded over a per-user upload quota (``quotas``)."""
         valid_label("collection", collection)
         valid_label("classification", classification)
         self.check_acl(list(acl or []), principal.name)
+        with self.db.connection() as conn:
+            check_publish(conn, principal, collection)
+            check_quota(conn, principal, self.settings.ingest)
 
     def upload(self, principal: Principal, path: Path, filename: str, *, collection: str = "default",
                acl: list[str] | None = None, classification: str = "internal", title: str | None = None) -> Batch:
         """Enqueue a file ``principal`` uploaded (saved at ``path``); they own the document."""
         self.check_upload(principal, collection=collection, acl=acl, classification=classification)
+        with self.db.connection() as conn:  # the size is known now
+            check_quota(conn, principal, self.settings.ingest, incoming_bytes=path.stat().st_size)
         return self.enqueue([IngestRequest(
             path=str(path.resolve()), collection=collection, acl=list(acl or []), owner=principal.name,
             classification=classification, title=title or None, source_uri=f"upload://{principal.name}/{filename}",
@@ -107,7 +127,14 @@ class IngestService:
         self, *, batch_id: str | None = None, until_empty: bool = True,
         on_result: Callable[[dict], None] | None = None, stop: threading.Event | None = None,
     ) -> int:
-        worker = Worker(self.db.url, self._embedder(), self.settings)
+        hooks = list(self.idle_hooks) if batch_id is None else []
+
+        def on_idle(conn: Any) -> None:
+            for hook in hooks:
+                hook(conn)
+
+        worker = Worker(self.db.url, self._embedder(), self.settings, handlers=self.job_handlers,
+                        on_idle=on_idle if hooks else None)
         if stop is not None:
             threading.Thread(target=_stop_when_set, args=(stop, worker), daemon=True).start()
         return worker.run(batch_id=batch_id, until_empty=until_empty, on_result=on_result)

@@ -3,6 +3,8 @@ leases of ingestion."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -21,11 +23,20 @@ class IngestSettings(BaseModel):
     job_lease_s: float = 30.0
     heartbeat_s: float = 5.0
     max_attempts: int = 3
-    #: Pages of a PDF without a text layer go through OCR (rapidocr, offline); off: they stay
+    #: Pages of a PDF without a text layer go through OCR (offline); off: they stay
     #: empty and are listed in the document's ``metadata["pages_without_text"]``.
     ocr: bool = True
     #: Pixels per inch at which a scanned page is rendered for OCR.
     ocr_dpi: int = Field(default=200, ge=72, le=600)
+    #: "auto": Tesseract where it is installed (``make setup-ocr``) with one of ``ocr_languages``,
+    #: else rapidocr (bundled models, weaker on English); or force one of them.
+    ocr_engine: Literal["auto", "tesseract", "rapidocr"] = "auto"
+    #: Tesseract language models read with (installed ones only): more cost time per page.
+    ocr_languages: list[str] = Field(default_factory=lambda: ["eng", "por", "nld"], min_length=1)
+    #: Languages a document (and a chunk) is detected in, for BM25's stemmer and stopwords; the
+    #: first is taken where the evidence is weak. ["en"]: everything is analysed as English.
+    languages: list[Literal["en", "pt", "nl", "de", "fr", "es"]] = Field(
+        default_factory=lambda: ["en", "pt", "nl", "de", "fr", "es"], min_length=1)
     #: ZIP-based files (.docx, .pptx, .xlsx): caps on the declared unpacked size and the
     #: entry count, checked before parsing (zip bombs).
     max_unpacked_bytes: int = 200 * 1024 * 1024

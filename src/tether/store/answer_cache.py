@@ -62,18 +62,19 @@ def exact_entries(conn: psycopg.Connection[DictRow], tokens: list[str], key_hash
 
 
 def near_entries(conn: psycopg.Connection[DictRow], tokens: list[str], *, key_hash: str, scope_hash: str,
-                 signature: str, vector: np.ndarray, n: int, threshold: float) -> list[dict]:
+                 signature: str, vector: np.ndarray, n: int, threshold: float, asker_id: int) -> list[dict]:
     """The ``n`` closest live entries of the scope with the same question signature, at or above
-    ``threshold`` cosine similarity (best first), each with ``valid`` for ``tokens``."""
+    ``threshold`` cosine similarity (best first), each with ``valid`` for ``tokens``; only
+    entries ``asker_id`` stored (a paraphrase hit must not show another user's question)."""
     return conn.execute(
         f"SELECT {_COLS}, false AS exact, c.similarity FROM ("
         "  SELECT e.*, 1 - (e.embedding <=> %(vec)s::vector) AS similarity FROM answer_cache e"
         "   WHERE e.scope_hash = %(scope)s AND e.question_sig = %(sig)s AND e.embedding IS NOT NULL"
-        "     AND e.expires_at > now() AND e.key_hash <> %(key)s"
+        "     AND e.expires_at > now() AND e.key_hash <> %(key)s AND e.asker_id = %(asker)s"
         "   ORDER BY e.embedding <=> %(vec)s::vector LIMIT %(n)s) c"
         " WHERE c.similarity >= %(threshold)s ORDER BY c.similarity DESC",
         {"tokens": tokens, "key": key_hash, "scope": scope_hash, "sig": signature, "vec": vector, "n": n,
-         "threshold": float(threshold)}).fetchall()
+         "threshold": float(threshold), "asker": asker_id}).fetchall()
 
 
 def repeatable_read(conn: psycopg.Connection[DictRow]) -> None:
@@ -90,25 +91,25 @@ def readable_documents(conn: psycopg.Connection[DictRow], doc_ids: list[int], to
 def upsert(conn: psycopg.Connection[DictRow], *, key: str, scope: str, perm: str, version: str, signature: str,
            vector: np.ndarray | None, model: str, answer: dict, passages: list[dict], doc_ids: list[int],
            doc_versions: list[int], doc_stamps: list[Any], chunk_ids: list[int], confidence: float,
-           cost_usd: float, latency_ms: float, ttl_s: float) -> None:
+           cost_usd: float, latency_ms: float, ttl_s: float, asker_id: int | None = None) -> None:
     conn.execute(
         "INSERT INTO answer_cache (key_hash, scope_hash, perm_key, index_version, question_sig, embedding,"
         " model, answer, passages, doc_ids, doc_versions, doc_stamps, chunk_ids, confidence, cost_usd,"
-        " latency_ms, expires_at)"
+        " latency_ms, expires_at, asker_id)"
         " VALUES (%(key)s, %(scope)s, %(perm)s, %(ver)s, %(sig)s, %(vec)s, %(model)s, %(answer)s, %(passages)s,"
         "  %(doc_ids)s, %(versions)s, %(stamps)s, %(chunks)s, %(conf)s, %(cost)s, %(lat)s,"
-        "  now() + make_interval(secs => %(ttl)s))"
+        "  now() + make_interval(secs => %(ttl)s), %(asker)s)"
         " ON CONFLICT (key_hash) DO UPDATE SET scope_hash = EXCLUDED.scope_hash, perm_key = EXCLUDED.perm_key,"
         "  index_version = EXCLUDED.index_version, question_sig = EXCLUDED.question_sig,"
         "  embedding = EXCLUDED.embedding, model = EXCLUDED.model, answer = EXCLUDED.answer,"
         "  passages = EXCLUDED.passages, doc_ids = EXCLUDED.doc_ids, doc_versions = EXCLUDED.doc_versions,"
         "  doc_stamps = EXCLUDED.doc_stamps, chunk_ids = EXCLUDED.chunk_ids, confidence = EXCLUDED.confidence,"
         "  cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms, hits = 0, created_at = now(),"
-        "  expires_at = EXCLUDED.expires_at, last_hit_at = NULL",
+        "  expires_at = EXCLUDED.expires_at, last_hit_at = NULL, asker_id = EXCLUDED.asker_id",
         {"key": key, "scope": scope, "perm": perm, "ver": version, "sig": signature, "vec": vector, "model": model,
          "answer": _jsonb(answer), "passages": _jsonb(passages), "doc_ids": doc_ids, "versions": doc_versions,
          "stamps": doc_stamps, "chunks": chunk_ids, "conf": float(confidence), "cost": float(cost_usd),
-         "lat": float(latency_ms), "ttl": float(ttl_s)},
+         "lat": float(latency_ms), "ttl": float(ttl_s), "asker": asker_id},
     )
 
 

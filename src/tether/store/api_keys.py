@@ -2,7 +2,7 @@
 
 A key looks like ``tth_<8-char prefix>_<32-char secret>``; the prefix identifies it in
 listings and audit logs without revealing it. Keys can expire and be revoked; a revoked or
-expired key stops working on the next request.
+expired key stops working on the next request, and so does every key of a deactivated user.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def authenticate(conn: psycopg.Connection[DictRow], key: str) -> Principal:
         raise Unauthenticated("invalid or expired API key")
     row = conn.execute(
         "SELECT p.name, k.id FROM api_keys k JOIN principals p ON p.id = k.principal_id"
-        " WHERE k.key_hash = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())",
+        " WHERE k.key_hash = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
+        " AND p.active",  # a deactivated user's keys stop at once (migration 0015)
         (_hash(key),),
     ).fetchone()
     if row is None:

@@ -36,6 +36,8 @@ class DocumentWrite:
     size_bytes: int
     body: str
     metadata: dict[str, object]
+    #: The language detected for the document (its chunks carry their own).
+    language: str = "en"
 
 
 def collection_id(conn: psycopg.Connection[DictRow], name: str, *, create: bool = True) -> int:
@@ -129,20 +131,20 @@ def write_document(
     if old is None:
         row = one(conn.execute(
             "INSERT INTO documents (collection_id, source_uri, title, format, content_hash, classification,"
-            " owner_id, acl, size_bytes, body, metadata) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-            " RETURNING id, version, updated_at",
+            " owner_id, acl, size_bytes, body, metadata, language)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id, version, updated_at",
             (coll_id, doc.source_uri, doc.title, doc.format, doc.content_hash, doc.classification,
-             doc.owner_id, doc.acl, doc.size_bytes, doc.body, Jsonb(doc.metadata)),
+             doc.owner_id, doc.acl, doc.size_bytes, doc.body, Jsonb(doc.metadata), doc.language),
         ))
         status: WriteStatus = "created"
     else:
         conn.execute("DELETE FROM chunks WHERE document_id = %s", (old["id"],))
         row = one(conn.execute(
             "UPDATE documents SET title=%s, format=%s, content_hash=%s, classification=%s, owner_id=%s,"
-            " acl=%s, size_bytes=%s, body=%s, metadata=%s, version = version + 1, updated_at = now()"
-            " WHERE id = %s RETURNING id, version, updated_at",
+            " acl=%s, size_bytes=%s, body=%s, metadata=%s, language=%s, version = version + 1,"
+            " updated_at = now() WHERE id = %s RETURNING id, version, updated_at",
             (doc.title, doc.format, doc.content_hash, doc.classification, doc.owner_id, doc.acl,
-             doc.size_bytes, doc.body, Jsonb(doc.metadata), old["id"]),
+             doc.size_bytes, doc.body, Jsonb(doc.metadata), doc.language, old["id"]),
         ))
         status = "updated"
     doc_id = int(row["id"])
@@ -151,13 +153,13 @@ def write_document(
         ids = conn.execute(
             "INSERT INTO chunks (document_id, collection_id, ordinal, text, char_start, char_end,"
             " section_path, page, token_count, acl, classification, source_uri, doc_date, bm25_len, embedding,"
-            " quarantined, guard_score, guard_reasons)"
+            " quarantined, guard_score, guard_reasons, language)"
             " SELECT %(doc)s, %(coll)s, o, t, s, e, coalesce(string_to_array(sp, chr(31)), '{}'), p, tc,"
             " %(acl)s, %(cls)s,"
-            " %(uri)s, %(date)s, bl, v::vector, q, gs, coalesce(string_to_array(gr, chr(31)), '{}')"
+            " %(uri)s, %(date)s, bl, v::vector, q, gs, coalesce(string_to_array(gr, chr(31)), '{}'), lg"
             " FROM unnest(%(o)s::int[], %(t)s::text[], %(s)s::int[], %(e)s::int[], %(sp)s::text[],"
             "  %(p)s::int[], %(tc)s::int[], %(bl)s::int[], %(v)s::text[], %(q)s::bool[], %(gs)s::real[],"
-            "  %(gr)s::text[]) AS x(o, t, s, e, sp, p, tc, bl, v, q, gs, gr)"
+            "  %(gr)s::text[], %(lg)s::text[]) AS x(o, t, s, e, sp, p, tc, bl, v, q, gs, gr, lg)"
             " ORDER BY o RETURNING id",
             {
                 "doc": doc_id, "coll": coll_id, "acl": doc.acl, "cls": doc.classification,
@@ -170,6 +172,7 @@ def write_document(
                 "q": [g[0] for g in guard] if guard else [False] * len(chunks),
                 "gs": [g[1] for g in guard] if guard else [None] * len(chunks),
                 "gr": ["\x1f".join(g[2]) or None for g in guard] if guard else [None] * len(chunks),
+                "lg": [c.language for c in chunks],
             },
         ).fetchall()
         chunk_ids = [int(r["id"]) for r in ids]

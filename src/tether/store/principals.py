@@ -100,7 +100,7 @@ def get_principal(conn: psycopg.Connection[DictRow], name: str) -> Principal:
 
 def list_users(conn: psycopg.Connection[DictRow]) -> list[dict[str, object]]:
     return conn.execute(
-        "SELECT p.name, p.kind, p.role, coalesce(array_agg(g.name ORDER BY g.name)"
+        "SELECT p.name, p.kind, p.role, p.source, p.active, p.email, coalesce(array_agg(g.name ORDER BY g.name)"
         " FILTER (WHERE g.id IS NOT NULL), '{}') AS groups FROM principals p"
         " LEFT JOIN memberships m ON m.principal_id = p.id LEFT JOIN groups g ON g.id = m.group_id"
         " GROUP BY p.id ORDER BY p.name"
@@ -114,7 +114,7 @@ def names_by_id(conn: psycopg.Connection[DictRow]) -> dict[int, str]:
 
 def list_groups(conn: psycopg.Connection[DictRow]) -> list[dict[str, object]]:
     return conn.execute(
-        "SELECT g.name, count(m.principal_id) AS members FROM groups g"
+        "SELECT g.name, g.source, count(m.principal_id) AS members FROM groups g"
         " LEFT JOIN memberships m ON m.group_id = g.id GROUP BY g.id ORDER BY g.name"
     ).fetchall()
 

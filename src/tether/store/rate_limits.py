@@ -2,6 +2,8 @@
 
 One atomic upsert per request increments the caller's count for the current minute; the
 caller is refused when the count passes the limit. Old windows are swept now and then.
+Failed authentications are counted in the same table (keys ``authfail:ip:...`` and
+``authfail:key:...``) with :func:`add` and checked, before each attempt, with :func:`refuse_over`.
 """
 
 from __future__ import annotations
@@ -32,3 +34,23 @@ def hit(conn: psycopg.Connection[DictRow], key: str, limit_per_minute: int) -> i
         raise RateLimited(f"rate limit of {limit_per_minute} requests per minute reached; retry in {retry} s",
                           limit=limit_per_minute, retry_after=retry)
     return hits
+
+
+def add(conn: psycopg.Connection[DictRow], keys: list[str]) -> None:
+    """Count one event for each of ``keys`` in the current minute (no limit checked)."""
+    for key in keys:
+        conn.execute(
+            "INSERT INTO rate_windows (key, window_start, hits) VALUES (%s, date_trunc('minute', now()), 1)"
+            " ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_windows.hits + 1", (key,))
+
+
+def refuse_over(conn: psycopg.Connection[DictRow], keys: list[str], limit: int, what: str) -> None:
+    """:class:`RateLimited` when any of ``keys`` has reached ``limit`` this minute (nothing is counted)."""
+    row = conn.execute(
+        "SELECT max(hits) AS hits, ceil(extract(epoch FROM date_trunc('minute', now()) + interval '1 minute'"
+        " - now())) AS retry_after FROM rate_windows"
+        " WHERE key = ANY(%s) AND window_start = date_trunc('minute', now())",
+        (keys,)).fetchone()
+    if row is not None and row["hits"] is not None and int(row["hits"]) >= limit:
+        retry = max(int(row["retry_after"]), 1)
+        raise RateLimited(f"{what}; retry in {retry} s", limit=limit, retry_after=retry)

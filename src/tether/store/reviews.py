@@ -5,9 +5,11 @@ evidence: passages copied from documents *the asker* could read when the item wa
 ACL is re-checked here, whatever the caller passes). Who sees what is decided on every read:
 
 - the asker sees their own items: question, status and the reviewed answer, nothing else;
-- reviewers (role ``reviewer`` or ``admin``) see the queue, but each evidence entry from a
-  document *they* may not read is replaced by a placeholder (no id, title, offsets or text), and
-  the draft answer is withheld when it cites such a document or any evidence was withheld;
+- reviewers (role ``reviewer`` or ``admin``) see the queue, with the evidence re-derived from
+  each document as *they* may read it now (``review_evidence``): a placeholder (no id, title,
+  offsets or text) for a document they may not read, a ``stale`` entry (current title and version,
+  no text) for one replaced since, the span re-read from the current body otherwise; the draft
+  answer is withheld when it relies on a withheld or stale source;
 - anyone else gets :class:`NotFound` for an item, exactly as for an id that does not exist.
 
 Every state change is one conditional ``UPDATE ... RETURNING``, so two reviewers can never both
@@ -26,16 +28,24 @@ from psycopg.types.json import Jsonb
 
 from tether.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tether.store import audit
+from tether.store import review_evidence as ev
+from tether.store.review_evidence import (  # noqa: F401 - re-exported: creating items
+    MAX_EVIDENCE,
+    MAX_EVIDENCE_CHARS,
+    STALE_SOURCE,
+    WITHHELD_SOURCE,
+    evidence_from_answer,
+    evidence_from_passages,
+    resolve_evidence,
+)
 from tether.store.rows import Conn, one
 from tether.types import Principal
 
 SOURCES = ("abstention", "low_confidence", "budget_refusal", "feedback", "user_request")
 STATUSES = ("open", "claimed", "answered", "dismissed")
 REVIEWER_ROLES = ("reviewer", "admin")
-WITHHELD_SOURCE = "withheld: you cannot read this source"
 WITHHELD_ANSWER = "withheld: this draft relies on a source you cannot read"
-MAX_EVIDENCE = 20
-MAX_EVIDENCE_CHARS = 4000
+STALE_ANSWER = "withheld: this draft relies on an earlier version of a source"
 MAX_ANSWER_CHARS = 20_000
 _DRAFT_KEYS = ("text", "abstained", "escalate", "reasons", "model", "data")
 _CITATION_KEYS = ("number", "document_id", "chunk_id", "title", "doc_start", "doc_end", "quote", "page")
@@ -59,77 +69,9 @@ def _require_reviewer(principal: Principal) -> None:
         raise PermissionDenied("only reviewers and administrators may work on review items")
 
 
-# evidence ------------------------------------------------------------------------------------
-def evidence_from_passages(passages: Iterable[Any]) -> list[dict]:
-    """Candidate evidence from retrieved passages (``types.Passage`` or dicts with the same names)."""
-    out = []
-    for p in passages:
-        get = p.get if isinstance(p, Mapping) else (lambda k, _p=p: getattr(_p, k, None))
-        out.append({"document_id": get("document_id"), "chunk_id": get("chunk_id"),
-                    "char_start": get("char_start"), "char_end": get("char_end")})
-    return out
-
-
-def evidence_from_answer(answer: Mapping[str, Any] | None) -> list[dict]:
-    """Candidate evidence from an answer's citations (the spans the asker was shown)."""
-    out = []
-    for c in _citations(answer):
-        out.append({"document_id": c.get("document_id"), "chunk_id": c.get("chunk_id"),
-                    "char_start": c.get("doc_start"), "char_end": c.get("doc_end")})
-    return out
-
-
-def _citations(answer: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-    if not isinstance(answer, Mapping):
-        return []
-    cites = [c for c in answer.get("citations") or [] if isinstance(c, Mapping)]
-    for s in answer.get("sentences") or []:
-        if isinstance(s, Mapping):
-            cites += [c for c in s.get("citations") or [] if isinstance(c, Mapping)]
-    return cites
-
-
-def _int(v: object) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def resolve_evidence(conn: Conn, asker: Principal, candidates: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Evidence entries from documents ``asker`` may read, title and text re-read from the store.
-
-    Entries from unreadable or deleted documents, and malformed ones, are dropped; so nothing a
-    caller passes in can put content the asker could not read into an item."""
-    wanted: list[tuple[int, int | None, int, int]] = []
-    seen = set()
-    for c in candidates:
-        doc, chunk = _int(c.get("document_id")), _int(c.get("chunk_id"))
-        start, end = _int(c.get("char_start")), _int(c.get("char_end"))
-        if doc is None or start is None or end is None or not 0 <= start < end:
-            continue
-        end = min(end, start + MAX_EVIDENCE_CHARS)
-        if (doc, start, end) in seen:
-            continue
-        seen.add((doc, start, end))
-        wanted.append((doc, chunk, start, end))
-        if len(wanted) >= MAX_EVIDENCE:
-            break
-    if not wanted:
-        return []
-    docs = {r["id"]: r for r in conn.execute(
-        "SELECT id, title, length(body) AS n FROM documents WHERE id = ANY(%s) AND acl && %s::text[]",
-        (sorted({w[0] for w in wanted}), asker.acl_tokens)).fetchall()}
-    chunk_ids = [w[1] for w in wanted if w[1] is not None]
-    chunk_doc = {r["id"]: r["document_id"] for r in conn.execute(
-        "SELECT id, document_id FROM chunks WHERE id = ANY(%s)", (chunk_ids,)).fetchall()} if chunk_ids else {}
-    out = []
-    for doc, chunk, start, end in wanted:
-        d = docs.get(doc)
-        if d is None or end > d["n"]:
-            continue
-        text = one(conn.execute("SELECT substr(body, %s, %s) AS t FROM documents WHERE id = %s",
-                                (start + 1, end - start, doc)))["t"]
-        out.append({"document_id": doc, "chunk_id": chunk if chunk_doc.get(chunk) == doc else None,
-                    "title": d["title"], "char_start": start, "char_end": end, "text": text})
-    return out
+# evidence (store/review_evidence.py) --------------------------------------------------------
+_int = ev.to_int
+_citations = ev.citations
 
 
 def _draft(answer: Mapping[str, Any] | None) -> dict | None:
@@ -182,12 +124,8 @@ def _doc_ids(row: Mapping[str, Any]) -> set[int]:
     return ids
 
 
-def _readable(conn: Conn, viewer: Principal, rows: list[dict]) -> set[int]:
-    ids = sorted(set().union(*(_doc_ids(r) for r in rows))) if rows else []
-    if not ids:
-        return set()
-    return {r["id"] for r in conn.execute(
-        "SELECT id FROM documents WHERE id = ANY(%s) AND acl && %s::text[]", (ids, viewer.acl_tokens)).fetchall()}
+def _current(conn: Conn, viewer: Principal, rows: list[dict]) -> dict[int, ev.Current]:
+    return ev.current_documents(conn, viewer, set().union(*(_doc_ids(r) for r in rows)) if rows else ())
 
 
 def _common(row: Mapping[str, Any]) -> dict:
@@ -205,28 +143,24 @@ def asker_view(row: Mapping[str, Any]) -> dict:
     return {**_common(row), "view": "asker"}
 
 
-def reviewer_view(row: Mapping[str, Any], readable: set[int]) -> dict:
-    """The whole item, with evidence and draft filtered by what the viewing reviewer may read."""
-    evidence = []
-    withheld = 0
-    for e in row["evidence"] or []:
-        if _int(e.get("document_id")) in readable:
-            evidence.append({k: e.get(k) for k in ("document_id", "chunk_id", "title", "char_start", "char_end",
-                                                   "text")})
-        else:
-            withheld += 1
-            evidence.append({"withheld": True, "note": WITHHELD_SOURCE})
+def reviewer_view(conn: Conn, row: Mapping[str, Any], docs: Mapping[int, ev.Current]) -> dict:
+    """The whole item, its evidence re-derived from the documents as the viewing reviewer may
+    read them now (``docs``), the draft withheld when it relies on a withheld or stale source."""
+    evidence, withheld, stale = ev.rederive(conn, row, docs)
     draft = row["draft_answer"]
     if draft is not None:
+        cited = {_int(c.get("document_id")) for c in _citations(draft)} if isinstance(draft, Mapping) else set()
         if not isinstance(draft, Mapping):  # not an answer (rows from before 0007 held what clients sent)
             draft = {"withheld": True, "text": WITHHELD_ANSWER, "abstained": False}
-        elif withheld or any(_int(c.get("document_id")) not in readable for c in _citations(draft)):
+        elif withheld or any(c not in docs for c in cited):
             draft = {"withheld": True, "text": WITHHELD_ANSWER, "abstained": bool(draft.get("abstained"))}
+        elif stale or any(c is not None and ev.is_stale({}, docs[c], row["created_at"]) for c in cited):
+            draft = {"withheld": True, "text": STALE_ANSWER, "abstained": bool(draft.get("abstained"))}
         else:
             draft = {**(_draft(draft) or {}), "withheld": False}
     return {
         **_common(row), "view": "reviewer", "trace_id": row["trace_id"], "draft_answer": draft,
-        "evidence": evidence, "withheld_sources": withheld,
+        "evidence": evidence, "withheld_sources": withheld, "stale_sources": len(stale),
         "claimed_by": row["claimed_by_name"], "claimed_at": row["claimed_at"],
         "dismissed_by": row["dismissed_by_name"], "promoted": row["promoted"], "golden_case_id": row["golden_case_id"],
     }
@@ -235,8 +169,8 @@ def reviewer_view(row: Mapping[str, Any], readable: set[int]) -> dict:
 def _view(conn: Conn, viewer: Principal, rows: list[dict], *, as_asker: bool = False) -> list[dict]:
     if as_asker or not is_reviewer(viewer):
         return [asker_view(r) for r in rows]
-    readable = _readable(conn, viewer, rows)
-    return [reviewer_view(r, readable) for r in rows]
+    docs = _current(conn, viewer, rows)
+    return [reviewer_view(conn, r, docs) for r in rows]
 
 
 def _row(conn: Conn, item_id: int) -> dict | None:

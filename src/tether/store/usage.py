@@ -56,9 +56,12 @@ def parse_day(value: str | date | None) -> date | None:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(str(value).strip())
+        day = date.fromisoformat(str(value).strip())
     except ValueError:
-        raise InvalidInput(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+        raise InvalidInput("not a date (use YYYY-MM-DD)") from None
+    if not 1000 <= day.year <= 2999:  # "the day after" must not overflow (the API's Day type agrees)
+        raise InvalidInput("dates must lie between 1000-01-01 and 2999-12-31")
+    return day
 
 
 def _where(since: date | None, until: date | None, principal_id: int | None, kind: str | None,

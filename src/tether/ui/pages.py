@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from tether.api import csrf
 from tether.api.auth import authenticate
 from tether.errors import Unauthenticated
 from tether.types import Principal
@@ -31,8 +32,12 @@ def signed_in(request: Request) -> Principal | None:
 
 
 def page(request: Request, name: str, principal: Principal | None, status: int = 200, **ctx: object) -> HTMLResponse:
-    """Render template ``name`` for ``principal`` (``me`` in the template)."""
-    return templates.TemplateResponse(request, name, {"me": principal, **ctx}, status_code=status)
+    """Render template ``name`` for ``principal`` (``me`` in the template) with the page's CSRF
+    token (``csrf_token``; the cookie it is bound to is set when the browser had none)."""
+    response = templates.TemplateResponse(request, name, {"me": principal, "csrf_token": csrf.token(request), **ctx},
+                                          status_code=status)
+    csrf.issue(request, response)
+    return response
 
 
 def to_sign_in() -> RedirectResponse:

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tether.api import csrf
 from tether.api.auth import get_engine
 from tether.errors import TetherError
 from tether.review.service import SOURCES
 from tether.types import Principal
 from tether.ui.pages import page, signed_in, to_sign_in
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf.require_form_token)])
 
 #: The queue's status filter: label -> statuses ("active" is the default).
 FILTERS = {"active": ("open", "claimed"), "open": ("open",), "claimed": ("claimed",), "answered": ("answered",),

@@ -4,19 +4,20 @@ only ever show what that principal may read."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from tether.api import csrf
 from tether.api.auth import get_engine
 from tether.api.routes_session import end_session, set_session_cookie, start_session
-from tether.errors import NotFound, Unauthenticated
+from tether.errors import NotFound, RateLimited, Unauthenticated
 from tether.services.documents import DocumentService, supported_extensions
+from tether.ui import people, routes_eval, routes_traces, sso
 from tether.ui import reviews as review_pages
-from tether.ui import routes_eval, routes_traces
 from tether.ui.pages import HERE, not_found, page, signed_in, to_sign_in
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf.require_form_token)])
 
 
 @router.get("/")
@@ -26,15 +27,15 @@ def home(request: Request) -> Response:
 
 @router.get("/ui/sign-in")
 def sign_in_page(request: Request) -> Response:
-    return page(request, "sign_in.html", None)
+    return page(request, "sign_in.html", None, sso=sso.offer(request))
 
 
 @router.post("/ui/sign-in")
 def sign_in(request: Request, api_key: str = Form("")) -> Response:
     try:
         _, sid = start_session(request, api_key.strip())
-    except Unauthenticated as exc:
-        return page(request, "sign_in.html", None, status=401, error=exc.message)
+    except (Unauthenticated, RateLimited) as exc:
+        return page(request, "sign_in.html", None, status=exc.status, error=exc.message, sso=sso.offer(request))
     response = RedirectResponse("/ui/chat", status_code=303)
     set_session_cookie(request, response, sid)
     return response
@@ -91,6 +92,8 @@ def document(request: Request, doc_id: int, start: int | None = None, end: int |
 
 def mount_ui(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(sso.router)  # /ui/oidc/login and /ui/oidc/callback ([oidc])
+    app.include_router(people.router)  # /ui/people: users and groups with their directory source
     app.include_router(routes_traces.router)
     app.include_router(routes_eval.router)
     app.include_router(review_pages.router)

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tether.api import csrf
 from tether.api.auth import get_engine
 from tether.errors import NotFound, PermissionDenied
 from tether.evaluate import report
 from tether.ui.pages import not_found, page, signed_in, to_sign_in
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf.require_form_token)])
 
 
 @router.get("/ui/eval")

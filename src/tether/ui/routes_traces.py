@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
+from tether.api import csrf
 from tether.api.auth import get_engine
 from tether.errors import NotFound, PermissionDenied
 from tether.observe import view
 from tether.ui.pages import not_found, page, signed_in, to_sign_in
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf.require_form_token)])
 
 
 @router.get("/ui/traces")

@@ -32,6 +32,10 @@ class LoadOptions:
     ocr: bool = True
     #: Pixels per inch at which a page is rendered for OCR.
     ocr_dpi: int = 200
+    #: "auto" (Tesseract where installed, else rapidocr), "tesseract" or "rapidocr".
+    ocr_engine: str = "auto"
+    #: Tesseract's language models to read with (the installed ones among them are used).
+    ocr_languages: tuple[str, ...] = ("eng", "por", "nld")
     #: Characters of table rows after which a table's header row is written again, so every
     #: group of rows carries its header (the pipeline derives it from ``chunk.max_tokens``).
     table_group_chars: int = 400

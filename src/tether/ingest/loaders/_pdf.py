@@ -8,8 +8,9 @@ its page marks that line as a heading of the entry's depth. Pages are joined by 
 
 A page whose text layer is empty is rendered and read by OCR (:mod:`._ocr`) when
 ``LoadOptions.ocr`` is on; its paragraphs are added like extracted ones, so offsets and page
-numbers stay exact, and ``metadata["ocr_pages"]`` lists those pages. With OCR off, or where OCR
-reads nothing, ``metadata["pages_without_text"]`` lists the pages left empty.
+numbers stay exact, ``metadata["ocr_pages"]`` lists those pages and ``metadata["ocr_engine"]``
+names the engine that read them. With OCR off, or where OCR reads nothing,
+``metadata["pages_without_text"]`` lists the pages left empty.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from tether.errors import CorruptDocument, EmptyDocument
+from tether.errors import CorruptDocument, EmptyDocument, TetherError
 from tether.ingest.loaders._common import TextBuilder, collapse_spaces
 from tether.ingest.loaders._options import LoadOptions
 from tether.types import BlockKind, LoadedDocument
@@ -98,14 +99,16 @@ def _read(data: bytes, filename: str) -> tuple[PdfReader, list[str]]:
         ) from exc
 
 
-def _ocr(data: bytes, number: int, options: LoadOptions, filename: str) -> list[str]:
+def _ocr(data: bytes, number: int, options: LoadOptions, filename: str) -> tuple[list[str], str]:
     if not options.ocr:
-        return []
+        return [], ""
     from tether.ingest.loaders._ocr import ocr_page
 
     try:
-        return ocr_page(data, number - 1, options.ocr_dpi)
-    except Exception as exc:  # pdfium's render errors, onnxruntime failures
+        return ocr_page(data, number - 1, options.ocr_dpi, options.ocr_engine, options.ocr_languages)
+    except TetherError:  # the engine asked for is missing: a configuration error, not the file's
+        raise
+    except Exception as exc:  # pdfium's render errors, tesseract/onnxruntime failures and timeouts
         raise CorruptDocument(
             f"{filename}: cannot OCR page {number} ({type(exc).__name__}: {exc})", filename=filename, page=number
         ) from exc
@@ -119,11 +122,13 @@ def load(data: bytes, filename: str, options: LoadOptions | None = None) -> Load
     page_starts: list[int] = []
     ocr_pages: list[int] = []
     empty_pages: list[int] = []
+    engines: set[str] = set()
     for number, page_text in enumerate(pages, start=1):
         page_starts.append(out.length + (2 if out.blocks else 0))
         if not page_text.strip():
-            paras = _ocr(data, number, options, filename)
+            paras, engine = _ocr(data, number, options, filename)
             (ocr_pages if paras else empty_pages).append(number)
+            engines.update([engine] if paras else [])
             for para in paras:
                 out.add("list" if _BULLET.match(para) else "paragraph", para, page=number)
             continue
@@ -141,6 +146,8 @@ def load(data: bytes, filename: str, options: LoadOptions | None = None) -> Load
     if not title:
         title = text[out.blocks[0].start : out.blocks[0].end].split("\n", 1)[0].strip()[:200]
     metadata: dict[str, object] = {"pages": len(pages), "page_starts": page_starts, "ocr_pages": ocr_pages}
+    if engines:
+        metadata["ocr_engine"] = ",".join(sorted(engines))
     if empty_pages:
         metadata["pages_without_text"] = empty_pages
     if meta is not None and meta.author:

@@ -35,6 +35,7 @@
     fd.append("classification", document.getElementById("classification").value);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/v1/documents");
+    xhr.setRequestHeader("X-CSRF-Token", document.querySelector('meta[name="csrf-token"]').content);
     bar.hidden = false;
     bar.value = 0;
     xhr.upload.addEventListener("progress", (ev) => {
