@@ -11,7 +11,9 @@ predicted span of the mapped type overlaps it) and precision of the mapped predi
 what the output guard actually redacts under a redacting policy (``confidential``): per gold type
 the share of gold spans a redaction overlaps, and the share of redactions that overlap some gold
 span (the detector finds places; the policy decides which of them are personal data).
-Secrets: per-type recall and false-positive rate on tests/guard/data/secrets.jsonl.
+Secrets: per-type recall and false-positive rate on tests/guard/data/secrets.jsonl; then per-family
+recall on the generated set of >= 30 token families (exact spans), false positives on code
+look-alikes and on the demo corpus, and ms per text (``--only secrets`` runs just these).
 """
 
 from __future__ import annotations
@@ -196,12 +198,66 @@ def bench_secrets(path: Path) -> dict[str, object]:
     return {"rows": len(rows), "negatives": neg, "recall": per_type, "fpr": round(fp / neg, 4)}
 
 
+def bench_secret_families(corpus: Path) -> dict[str, object]:
+    """Per-family recall on the generated set (tests/guard/data/secret_families.py: a hit is the
+    family's type at exactly the secret's span), false positives on code look-alikes and on the
+    demo corpus (through the loaders; its one planted key is expected), and ms per text."""
+    import importlib.util
+
+    from tether.guard.secrets import find_secrets
+    from tether.ingest.loaders import load_file
+
+    generator = REPO / "tests" / "guard" / "data" / "secret_families.py"
+    spec = importlib.util.spec_from_file_location("secret_families", generator)
+    assert spec and spec.loader
+    fam = importlib.util.module_from_spec(spec)
+    sys.modules["secret_families"] = fam
+    spec.loader.exec_module(fam)
+    cases = list(fam.cases())
+    hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    find_secrets("warm up")
+    t0 = time.perf_counter()
+    for c in cases:
+        found = find_secrets(c.text)
+        hits[c.family][0] += any(e.type == c.type and (e.start, e.end) == (c.start, c.end) for e in found)
+        hits[c.family][1] += 1
+    ms = (time.perf_counter() - t0) * 1000 / len(cases)
+    print(f"\nSECRET FAMILIES  generated: {len(fam.FAMILIES)} families, {len(cases)} texts, {ms:.2f} ms/text")
+    print(f"{'family':<28}{'type':<20}{'n':>5}{'recall':>8}")
+    recall = {}
+    for f, (kind, _gen) in fam.FAMILIES.items():
+        hit, n = hits[f]
+        recall[f] = round(hit / n, 4)
+        print(f"{f:<28}{kind:<20}{n:>5}{hit / n:>8.3f}")
+    decoys = fam.decoys()
+    decoy_fp = sum(bool(find_secrets(d)) for d in decoys)
+    planted = {"sk-test-9vQ2mTx7LpR4kZ8nWc3YhB6dF1sJ5gA0"}
+    docs = demo_fp = 0
+    for path in sorted(corpus.rglob("*")):
+        if path.is_file():
+            text = load_file(path, max_bytes=10**8).text
+            docs += 1
+            demo_fp += sum(text[e.start:e.end] not in planted for e in find_secrets(text))
+    overall = sum(h for h, _ in hits.values()) / len(cases)
+    print(f"overall recall {overall:.3f}, min family {min(recall.values()):.3f}; "
+          f"code look-alikes flagged {decoy_fp}/{len(decoys)}; demo corpus false positives {demo_fp} in {docs} docs")
+    bar = len(recall) >= 30 and min(recall.values()) >= 0.98 and demo_fp == 0
+    return {"families": len(recall), "texts": len(cases), "ms_per_text": round(ms, 3), "recall": recall,
+            "overall_recall": round(overall, 4), "decoys": len(decoys), "decoys_flagged": decoy_fp,
+            "demo_docs": docs, "demo_false_positives": demo_fp, "bar_met": bar}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--max-fpr", type=float, default=0.03, help="FPR allowed when tuning thresholds")
     ap.add_argument("--passages", type=int, default=1000, help="benign passages for the context-stage FPR")
+    ap.add_argument("--only", choices=["secrets"], help="run only the secret benches (no models)")
     args = ap.parse_args()
+    if args.only == "secrets":
+        print(json.dumps({"secrets": bench_secrets(REPO / "tests" / "guard" / "data" / "secrets.jsonl"),
+                          "secret_families": bench_secret_families(REPO / "demo" / "corpus")}))
+        return
     injection = bench_injection(args.data / "injection" / "deepset-dev.jsonl", args.max_fpr)
     threshold = injection["combined"]["threshold"]  # type: ignore[index]
     figures = {
@@ -211,6 +267,7 @@ def main() -> None:
         "pii_full": bench_pii(args.data / "pii" / "presidio-synth-dev.json", "full"),
         "pii_light": bench_pii(args.data / "pii" / "presidio-synth-dev.json", "light"),
         "secrets": bench_secrets(REPO / "tests" / "guard" / "data" / "secrets.jsonl"),
+        "secret_families": bench_secret_families(REPO / "demo" / "corpus"),
     }
     print(json.dumps(figures))
 
