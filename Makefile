@@ -23,6 +23,9 @@ $(BIN)/python:
 	@# the browser tests drive Debian's Chromium (never `playwright install`)
 	command -v chromium >/dev/null 2>&1 || { (apt-get update -q || sudo apt-get update -q) && \
 	  (apt-get install -y -q chromium || sudo apt-get install -y -q chromium); }
+	@# the IMAP connector's tests start Debian's Dovecot on 127.0.0.1
+	command -v dovecot >/dev/null 2>&1 || { (apt-get update -q || sudo apt-get update -q) && \
+	  (apt-get install -y -q dovecot-imapd || sudo apt-get install -y -q dovecot-imapd); }
 	touch $@
 
 # OCR of scanned PDFs: Debian's Tesseract with English, Portuguese and Dutch models (without it,

@@ -3,6 +3,7 @@
     TetherError                      code=internal             500
     ├── ConfigError                  code=config               500
     ├── StoreUnavailable             code=store_unavailable    503  (PostgreSQL unreachable or failing; retry)
+    │   └── AuditFailed              code=audit_failed         503  (an answer's trace/audit/usage record was not stored)
     ├── NotFound                     code=not_found            404
     ├── PermissionDenied             code=forbidden            403
     ├── Unauthenticated              code=unauthenticated      401
@@ -63,6 +64,14 @@ class StoreUnavailable(TetherError):
 
     code = "store_unavailable"
     status = 503
+
+
+class AuditFailed(StoreUnavailable):
+    """The record of an answer run (trace, audit entry and usage events, one transaction) could
+    not be stored. The answer is withheld: an ask fails with this error, a stream ends with an
+    ``error`` event carrying it instead of ``done``. Retryable: ``details.retry_after``."""
+
+    code = "audit_failed"
 
 
 class NotFound(TetherError):

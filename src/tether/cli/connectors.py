@@ -18,7 +18,7 @@ from rich.table import Table
 from tether.cli._common import JSON_OPT, acting, err_console, handle_errors, open_engine, out_console, print_json
 from tether.errors import InvalidInput
 
-app = typer.Typer(help="Connectors: folders, S3 buckets, websites, git repositories, pushed items.",
+app = typer.Typer(help="Connectors: folders, S3 buckets, websites, git repositories, mailboxes, pushed items.",
                   no_args_is_help=True)
 AS_OPT = typer.Option(None, "--as", help="Act as this administrator (default: the operator).")
 _COUNTS = ("added", "updated", "unchanged", "deleted", "failed", "deferred")
@@ -41,7 +41,7 @@ def _config(pairs: list[str], **named: object) -> dict:
 @handle_errors
 def add(
     name: str,
-    kind: str = typer.Option(..., "--kind", help="folder | s3 | web | git | push"),
+    kind: str = typer.Option(..., "--kind", help="folder | s3 | web | git | imap | push"),
     collection: str = typer.Option("default", "--collection", "-c"),
     path: str = typer.Option(None, "--path", help="folder: the folder."),
     url: list[str] = typer.Option([], "--url", help="web: a seed URL (repeatable)."),

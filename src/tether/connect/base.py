@@ -86,6 +86,8 @@ class Item:
     filename: str  # its extension picks the loader (``page.html``, ``notes.md``)
     title: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The collection it goes to, when not the connector's (an IMAP folder mapped to its own).
+    collection: str | None = None
 
 
 @runtime_checkable

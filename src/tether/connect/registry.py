@@ -26,6 +26,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "s3": ("tether.connect.s3", "S3Connector"),
     "git": ("tether.connect.git", "GitConnector"),
     "web": ("tether.connect.web", "WebConnector"),
+    "imap": ("tether.connect.imap", "ImapConnector"),
     "push": ("tether.connect.push", "PushConnector"),
 }
 _REGISTERED: dict[str, type] = {}

@@ -96,7 +96,8 @@ class ItemWriter:
         folder = Path(tempfile.mkdtemp(dir=self.tmp))
         path = folder / (_UNSAFE.sub("_", Path(item.filename).name) or "item.txt")
         path.write_bytes(item.data)
-        req = IngestRequest(path=str(path), collection=self.connector["collection"], acl=list(ref.acl),
+        req = IngestRequest(path=str(path), collection=item.collection or self.connector["collection"],
+                            acl=list(ref.acl),
                             owner=ref.owner, classification=self.config.classification, title=item.title,
                             source_uri=source_uri(self.connector["name"], ref.external_id))
         outcome: list[str] = []
@@ -211,7 +212,7 @@ def run_sync(conn: psycopg.Connection[DictRow], embedder: Embedder, settings: Se
             store.set_status(conn, connector_id, "error", error=error)
         store.finish_run(conn, run_id, "done" if error is None else "failed", error)
         summary = {**{k: run[k] for k in ("listed", "added", "updated", "unchanged", "deleted", "failed",
-                                          "deferred")}, "run_id": run_id, "connector": row["name"],
+                                          "deferred")}, "run_id": run_id, "connector": row["name"], "path": f"connector://{row['name']}",
                    "status": "done" if error is None else "failed", "error": error}
         if finish is not None:
             finish(conn, summary)

@@ -60,6 +60,8 @@ class ConnectorService:
         if interval_s is not None and interval_s <= 0:
             raise InvalidInput("interval_s must be a positive number of seconds (or none: sync on demand)")
         stored = validate_config(kind, dict(config or {}))
+        for target in (stored.get("folder_collections") or {}).values():
+            valid_label("collection", target)
         acl = stored.get("acl")
         if acl:
             self.ingest.check_acl(list(acl), None)
