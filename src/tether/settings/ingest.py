@@ -7,6 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+Language = Literal["en", "pt", "nl", "de", "fr", "es"]
+#: The languages BM25 has analyzers for (tether.text.languages.LANGUAGES, checked by a test).
+LANGUAGES: tuple[Language, ...] = ("en", "pt", "nl", "de", "fr", "es")
+
 
 class ChunkSettings(BaseModel):
     max_tokens: int = 200
@@ -35,8 +39,7 @@ class IngestSettings(BaseModel):
     ocr_languages: list[str] = Field(default_factory=lambda: ["eng", "por", "nld"], min_length=1)
     #: Languages a document (and a chunk) is detected in, for BM25's stemmer and stopwords; the
     #: first is taken where the evidence is weak. ["en"]: everything is analysed as English.
-    languages: list[Literal["en", "pt", "nl", "de", "fr", "es"]] = Field(
-        default_factory=lambda: ["en", "pt", "nl", "de", "fr", "es"], min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
     #: ZIP-based files (.docx, .pptx, .xlsx): caps on the declared unpacked size and the
     #: entry count, checked before parsing (zip bombs).
     max_unpacked_bytes: int = 200 * 1024 * 1024

@@ -51,3 +51,12 @@ def test_the_english_demo_corpus_is_detected_as_english() -> None:
              and "-nl" not in p.stem]
     assert len(files) >= 15
     assert {p.name: detect(p.read_text(encoding="utf-8")) for p in files} == {p.name: "en" for p in files}
+
+
+def test_the_settings_offer_exactly_the_languages_analysed() -> None:
+    from tether.retrieve.analyzer import STEMMERS
+    from tether.settings.ingest import LANGUAGES as SETTING_LANGUAGES
+    from tether.settings.ingest import IngestSettings
+
+    assert SETTING_LANGUAGES == LANGUAGES == tuple(STEMMERS)
+    assert IngestSettings().languages == list(LANGUAGES)
