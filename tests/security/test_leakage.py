@@ -244,3 +244,18 @@ def test_no_leaks_after_membership_changes_mid_session(demo_engine, world, probe
     assert facts["warm_reader_citations"] > 0 and facts["warm_cache_hits"] > 0, facts
     # restored: the world is as the manifest says again
     assert load_world(demo_engine).tokens == world.tokens
+
+
+@pytest.mark.timeout(1200)
+def test_no_leaks_through_the_mcp_tools(demo_engine, world, probes):
+    """Issue 19: the MCP tools (search, ask, get_document, get_span, list_collections, resources)
+    over the protocol, for every principal; unreadable ids read exactly like absent ones."""
+    from tests.security.agent_tools import run_mcp
+
+    chk, timings = Checker(world), Timings()
+    t0 = time.perf_counter()
+    facts = run_mcp(demo_engine, world, probes, chk, seed=SEED)
+    timings.add("mcp", t0)
+    _record(chk, {"mcp": facts}, timings)
+    assert not chk.leaks, f"{len(chk.leaks)} leak(s) of {chk.checks} checks:\n{chk.report()}"
+    assert facts["mcp_unreadable_like_missing"] and facts["mcp_calls"] > 100, facts

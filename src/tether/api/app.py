@@ -22,6 +22,7 @@ from tether.api import (
     routes_admin,
     routes_ask,
     routes_documents,
+    routes_mcp,
     routes_openai,
     routes_reviews,
     routes_session,
@@ -70,9 +71,11 @@ def create_app(settings: Settings, *, engine: Tether | None = None,
         app.state.engine = eng
         worker = _start_worker(eng) if api_cfg.run_worker else None
         app.state.observability = observed = observability.start(eng, metrics)  # metrics, OTLP, purge, drift
+        mcp = await routes_mcp.start(app, eng)  # the MCP transport behind /mcp
         try:
             yield
         finally:
+            await mcp.aclose()
             observability.stop(observed)
             if worker is not None:
                 worker[0].set()
@@ -109,6 +112,7 @@ def create_app(settings: Settings, *, engine: Tether | None = None,
     from tether.api import routes_scim  # /scim/v2: provisioning by the identity provider ([scim])
 
     app.include_router(routes_scim.router)
+    routes_mcp.mount(app)  # /mcp: the MCP server over streamable HTTP, per-request API-key principal
 
     @app.get("/healthz", tags=["ops"], summary="The process is up")
     def healthz() -> dict:

@@ -48,6 +48,7 @@ _optional("ground", "ground")  # `tether ground verify`
 _optional("tune", "tune")  # `tether tune verifier`
 _optional("connectors", "connectors")  # `tether connectors add|list|show|rm|sync`
 _optional("chat", "chat")  # `tether chat` and `tether conversations list|purge`
+_optional("mcp_stdio", "mcp")  # `tether mcp --as USER` (agents/mcp_server.py over stdio)
 
 
 @app.callback()
