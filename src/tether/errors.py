@@ -3,7 +3,7 @@
     TetherError                      code=internal             500
     ├── ConfigError                  code=config               500
     ├── StoreUnavailable             code=store_unavailable    503  (PostgreSQL unreachable or failing; retry)
-    │   └── AuditFailed              code=audit_failed         503  (an answer's trace/audit/usage record was not stored)
+    │   └── AuditFailed              code=audit_failed         503  (an answer's trace, audit, usage not stored)
     ├── NotFound                     code=not_found            404
     ├── PermissionDenied             code=forbidden            403
     ├── Unauthenticated              code=unauthenticated      401

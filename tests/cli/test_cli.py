@@ -97,3 +97,13 @@ def test_keys_and_audit_of_admin_changes(run):
     assert actions == ["admin.key.revoke", "admin.key.create", "admin.user.add"]
     assert all(r["actor"] == "(operator)" and r["details"]["via"] == "cli" for r in log["audit"])
     assert key["key"] not in json.dumps(log)  # the secret never reaches the log
+
+
+def test_docs_publishing_sets_a_collections_rights(run):
+    run("groups", "add", "hr", "--json")
+    assert run("docs", "publishing", "handbook", "--authoritative", "--writer", "group:hr", "--json")[1] == {
+        "name": "handbook", "authoritative": True, "writers": ["group:hr"]}
+    assert run("docs", "publishing", "handbook", "--not-authoritative", "--open", "--json")[1] == {
+        "name": "handbook", "authoritative": False, "writers": None}
+    code, _ = run("docs", "publishing", "handbook", "--writer", "public", "--json", ok=False)
+    assert code != 0  # writers are users or groups

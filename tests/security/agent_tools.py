@@ -18,7 +18,7 @@ from mcp import Client
 
 from tether.agents.mcp_server import build_server
 
-from tests.security.probes import Checker, Probe, World, dumps
+from tests.security.probes import Checker, Probe, World, document_ids, dumps
 
 
 def _result(res) -> tuple[bool, dict | str]:
@@ -32,20 +32,7 @@ def _result(res) -> tuple[bool, dict | str]:
 
 
 def _ids(payload) -> list[int]:
-    out: list[int] = []
-
-    def walk(o) -> None:
-        if isinstance(o, dict):
-            for k, v in o.items():
-                if k == "document_id" and isinstance(v, int):
-                    out.append(v)
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-
-    walk(payload)
-    return out
+    return document_ids(payload, ("document_id",))
 
 
 def run_mcp(engine, world: World, probes: list[Probe], chk: Checker, *, searches: int = 40, asks: int = 8,

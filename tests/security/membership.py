@@ -16,11 +16,15 @@ import random
 import time
 from typing import Any
 
+import anyio
 import httpx
+from mcp import Client
 
+from tether.agents.mcp_server import build_server
 from tether.types import Principal
 
-from tests.security.probes import Checker, Probe, World, dumps
+from tests.security.agent_tools import _result
+from tests.security.probes import Checker, Probe, World, document_ids, dumps
 from tests.security.runner import cache_state, check_ask_result, check_turn, without_own_words
 
 
@@ -69,8 +73,9 @@ def _questions(world: World, probes: list[Probe], token: str, who: str, n: int, 
 def run_membership(engine, base_url: str, world: World, probes: list[Probe], *, seed: int = 20260,
                    per_change: int = 9, warm: int = 2) -> tuple[dict[str, Any], list[Checker]]:
     """Every membership that alone grants some documents removed once (alternately by SCIM and
-    by an administrator), probed on the next requests, then restored; and a user in no group
-    granted each group, reading, then removed. Returns (facts, one Checker per change)."""
+    by an administrator), probed on the next requests (API, engine, conversation, MCP tools),
+    then restored; and a user in no group granted each group, reading, then removed. Returns
+    (facts, one Checker per change)."""
     rng = random.Random(seed + 23)
     system = Principal.system()
     facts: dict[str, Any] = {"changes": [], "warm_reader_citations": 0, "warm_cache_hits": 0}
@@ -153,6 +158,7 @@ def _probe_after(engine, client: httpx.Client, browser: httpx.Client, auth: dict
         chk.probe("membership.api.key_search")
         r = client.post("/v1/search", json={"query": p.question, "k": 10}, headers=auth)
         _scan(chk, who, "membership.api.key_search", r, p, echo=("query",))
+    _mcp_after(engine, chk, who, qs, group_docs)
     chk.probe("membership.api.conversation")
     r = client.get(f"/v1/conversations/{cid}", headers=auth)
     check_turn(chk, who, "membership.api.conversation", r.json(), None, [qs[0].question, "before the change"])
@@ -174,21 +180,31 @@ def _scan(chk: Checker, who: str, surface: str, r: httpx.Response, p: Probe | No
     if isinstance(payload, dict):
         payload = {k: v for k, v in payload.items() if k not in echo}
         payload = without_own_words(payload, [p.question] if p else [])
-    ids: list[int] = []
-
-    def walk(o: Any) -> None:
-        if isinstance(o, dict):
-            for k, v in o.items():
-                if k in ("document_id", "doc_id") and isinstance(v, int):
-                    ids.append(v)
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-
-    walk(payload)
+    ids = document_ids(payload)
     if isinstance(payload, dict) and isinstance(payload.get("documents"), list):
         ids += [d["id"] for d in payload["documents"] if isinstance(d, dict) and isinstance(d.get("id"), int)]
     chk.ids(who, surface, ids, p, context=dumps(payload))
     chk.text(who, surface, dumps(payload) if not isinstance(payload, str) else payload, p)
     chk.text(who, surface + ".headers", dumps(dict(r.headers)), p)
+
+
+def _mcp_after(engine, chk: Checker, who: str, qs: list[Probe], group_docs: list[int]) -> None:
+    """The MCP tools on the next calls: the principal is resolved per call, as stdio and /mcp do."""
+    async def work() -> None:
+        async with Client(build_server(engine, lambda _ctx: engine.principal(who))) as c:
+            for p in qs[:3]:
+                for tool, args in (("search", {"query": p.question, "k": 10}), ("ask", {"question": p.question})):
+                    surface = f"membership.mcp.{tool}"
+                    chk.probe(surface)
+                    got = _result(await c.call_tool(tool, args))[1]
+                    chk.ids(who, surface, document_ids(got, ('document_id',)), p, context=dumps(got))
+                    chk.text(who, surface, dumps(got), p)
+            for doc_id in group_docs:
+                chk.probe("membership.mcp.get_document")
+                err, got = _result(await c.call_tool("get_document", {"document_id": doc_id}))
+                chk.checks += 1
+                if not err:
+                    chk._leak(who, "membership.mcp.get_document", None, doc_id, "readable after removal",
+                              dumps(got)[:400])
+
+    anyio.run(work)

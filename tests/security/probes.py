@@ -371,3 +371,21 @@ class Checker:
 def dumps(obj: object) -> str:
     return json.dumps(obj, default=str, ensure_ascii=False)
 
+
+def document_ids(payload: object, keys: tuple[str, ...] = ("document_id", "doc_id")) -> list[int]:
+    """Every integer under a document-id key anywhere in a JSON payload."""
+    out: list[int] = []
+
+    def walk(o: object) -> None:
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k in keys and isinstance(v, int):
+                    out.append(v)
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    walk(payload)
+    return out
+

@@ -10,7 +10,13 @@ Stream events (plain JSON-serialisable dicts, one Server-Sent Event each; ``type
     {"type": "sentence", "index": i, "text": ..., "verdict": ..., "score": ..., "citations": [...], "reasons": []}
     {"type": "retract", "index": i, "reason": "..."}         # a shown sentence that is not supported
     {"type": "replace", "reason": "output_guard", "text": ..., "sentences": [...], "citations": [...]}
-    {"type": "done", "answer": Answer.to_dict(), "trace_id": "..."}   # always last; the trace is stored
+    {"type": "done", "answer": Answer.to_dict(), "trace_id": "..."}   # last; the record is already stored
+    {"type": "error", "error": {"code": ..., "message": ..., "details": {...}}}  # last instead of done (API edge)
+
+``done`` is sent only once the run's record (trace, audit entry, usage events: one transaction,
+:mod:`tether.answer.record`) is committed. When that write fails the pipeline raises
+:class:`~tether.errors.AuditFailed` instead, and the API ends the stream with an ``error`` event
+of code ``audit_failed``: the answer is not recorded and withdrawn, whatever tokens were shown.
 
 ``replace`` follows live tokens when the output guard changed anything (the answer text, a
 sentence or a citation quote): it carries the answer as it may be shown, the same fields ``done``

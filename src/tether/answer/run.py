@@ -14,6 +14,7 @@ allows showing tokens before the whole answer is guarded.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from tether.answer.respond import (
 )
 from tether.cache.answers import AnswerCache, Lookup
 from tether.embed.base import Embedder
+from tether.errors import AuditFailed
 from tether.generate.base import Generator
 from tether.ground.answerable import Answerability
 from tether.ground.focus import AnswerScorer
@@ -143,6 +145,14 @@ class Run:
                          answerability=self.answerability.summary() if self.answerability else None)
 
 
+def _record_failure(run: Run, details: dict, model: str | None = None) -> None:
+    """Record a run that ended without delivering an answer. If that record cannot be stored
+    either (logged by :func:`finish_trace`), the run's own error is what the caller sees: no
+    answer left, so nothing escapes unrecorded. A no-op once the run is recorded."""
+    with suppress(AuditFailed):
+        run.finish("error", details, model=model)
+
+
 class AnswerPipeline:
     """The one answer path; ``Tether`` delegates ``ask`` and ``ask_stream`` here."""
 
@@ -170,7 +180,7 @@ class AnswerPipeline:
                 pass
         except Exception as exc:
             trace.set(error=getattr(exc, "code", type(exc).__name__))
-            run.finish("error", {"error": trace.attrs["error"]}, model=model or "")
+            _record_failure(run, {"error": trace.attrs["error"]}, model=model or "")
             raise
         result = run.result()
         result.trace_id = trace.id or None
@@ -190,9 +200,10 @@ class AnswerPipeline:
             yield from self.events(run)
         except Exception as exc:
             run.trace.set(error=getattr(exc, "code", type(exc).__name__))
+            _record_failure(run, {})
             raise
-        finally:
-            run.finish("error", {})
+        finally:  # the client went away (GeneratorExit): record what was done so far
+            _record_failure(run, {})
 
     def events(self, run: Run) -> Iterator[Event]:
         """Run the steps in order, yielding the events a stream delivers."""

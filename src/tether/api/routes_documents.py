@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from tether.api.auth import current_principal, get_engine
 from tether.api.uploads import clean_filename, save_upload
-from tether.errors import NotFound
+from tether.errors import NotFound, TetherError
 from tether.services.documents import DocumentService, supported_extensions
 from tether.services.ingest import Batch
 from tether.types import Principal
@@ -51,8 +51,12 @@ def upload(
     specs = split_acl(acl)
     engine.ingest.check_upload(principal, collection=collection, acl=specs, classification=classification)
     saved = save_upload(engine.settings.data_dir, file.file, filename, engine.settings.ingest.max_file_bytes)
-    batch = engine.ingest.upload(principal, saved.path, filename, collection=collection, acl=specs,
-                                 classification=classification, title=title)
+    try:
+        batch = engine.ingest.upload(principal, saved.path, filename, collection=collection, acl=specs,
+                                     classification=classification, title=title)
+    except TetherError:  # refused now that its size is known (a quota): keep nothing of it
+        saved.path.unlink(missing_ok=True)
+        raise
     return _accepted(request, batch, "upload", filename=filename, sha256=saved.sha256, size=saved.size)
 
 
