@@ -4,6 +4,8 @@ terms is skipped; a follow-up's own number or entity replaces the previous one."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tether.retrieve.analyzer import analyze
@@ -16,10 +18,13 @@ PREV = ["How many days of bereavement leave do employees get for a parent?"]
                                "How about part-timers?"])
 def test_ellipsis_carries_the_topic(q):
     r = rewrite(q, PREV)
-    assert r.rewritten and r.reason == "carried"
+    assert r.rewritten and r.reason == "framed"
     assert {"bereavement", "leave"} <= {w.casefold() for w in r.carried}
-    assert r.standalone.startswith(q.rstrip("?"))
-    assert set(analyze(r.standalone)) > set(analyze(q))
+    # the fragment fills the previous question's frame: a question that reads as asked on its own
+    assert r.standalone.startswith("How many days of bereavement leave do employees get for ")
+    fragment = q.rstrip("?").split(" ", 2)[-1] if q.count(" ") >= 2 else q.rstrip("?").split(" ")[-1]
+    assert r.standalone.endswith(fragment + "?") and "(" not in r.standalone
+    assert set(analyze(fragment)) < set(analyze(r.standalone))
 
 
 @pytest.mark.parametrize("q", ["How many days is that?", "Is it paid?", "Does it apply to contractors?"])
@@ -50,6 +55,66 @@ def test_a_follow_ups_own_number_or_entity_replaces_the_previous_one():
     assert "2025" in r.standalone and "2024" not in r.standalone and "Berlin" in r.standalone
     r = rewrite("What about Munich?", prev)
     assert "Munich" in r.standalone and "Berlin" not in r.standalone and "2024" in r.standalone
+    assert r.standalone == "What was the travel budget of the Munich office in 2024?"
+
+
+@pytest.mark.parametrize(("prev", "q", "expected"), [
+    # a noun phrase sharing the previous one's head replaces it
+    ("How long is sabbatical leave for staff?", "And parental leave?", "How long is parental leave for staff?"),
+    # a phrase opening with the same slot word replaces that phrase (new words are not outweighed)
+    ("What is the daily allowance when working on a client site?", "And when working from home?",
+     "What is the daily allowance when working from home?"),
+    ("Which laptop can I order for a new engineer?", "And for a designer?", "Which laptop can I order for a designer?"),
+    # no such phrase: the slot is appended
+    ("What is the monthly phone allowance?", "And for managers?", "What is the monthly phone allowance for managers?"),
+    # a bare noun phrase replaces the object of the last prepositional phrase
+    ("How many days of leave do employees get for a wedding?", "What about a house move?",
+     "How many days of leave do employees get for a house move?"),
+])
+def test_fragments_fill_the_slot_of_the_previous_question(prev, q, expected):
+    r = rewrite(q, [prev])
+    assert r.rewritten and r.reason == "framed" and r.standalone == expected
+
+
+PRONOUN_CASES = [
+    ("How many vacation days can I carry over?", "When do they expire?", "When do vacation days expire?"),
+    ("What is the travel insurance policy for contractors?", "Who pays for it?",
+     "Who pays for the travel insurance policy for contractors?"),
+    # a possessive: the topic goes before its noun (the verb of "When does X renew?" is dropped),
+    # its prepositional tail after it
+    ("When does the Acme Freight contract renew?", "What is its notice period?",
+     "What is the Acme Freight contract notice period?"),
+    ("What is the Orion Data NDA about?", "How long do its obligations last?",
+     "How long do the Orion Data NDA obligations last?"),
+    ("How does the backup job run for the billing cluster?", "What is its schedule?",
+     "What is the backup job schedule for the billing cluster?"),
+]
+
+
+@pytest.mark.parametrize(("prev", "q", "expected"), PRONOUN_CASES)
+def test_pronouns_are_replaced_by_the_previous_topic_phrase(prev, q, expected):
+    r = rewrite(q, [prev])
+    assert r.rewritten and r.reason == "resolved" and r.standalone == expected
+
+
+@pytest.mark.parametrize(("prev", "q"), [(p, q) for p, q, _ in PRONOUN_CASES]
+                         + [(PREV[0], q) for q in ("And for other relatives?", "What about contractors?",
+                                                   "Is it paid?", "And how many are paid?")]
+                         + [("What is CANARY-X-1?", "What about the exact figures?"),
+                            ("And what about CANARY-X-1?", "What about the exact figures?")])
+def test_a_standalone_question_holds_only_words_the_asker_typed(prev, q):
+    r = rewrite(q, [prev])
+    typed = {w.casefold() for w in re.findall(r"[\w-]+", prev + " " + q)}
+    assert r.rewritten and {w.casefold() for w in re.findall(r"[\w-]+", r.standalone)} <= typed
+
+
+def test_a_full_question_after_a_connector_is_self_contained():
+    q = "And what is the minimum password length for company accounts?"
+    r = rewrite(q, PREV)
+    assert not r.rewritten and r.reason == "self_contained" and r.standalone == q
+    # a short one with its own verb still leans on the previous question: topic terms are carried
+    r = rewrite("And how many are paid?", PREV)
+    assert r.rewritten and r.reason == "carried" and "bereavement" in r.standalone
 
 
 def test_chains_keep_the_topic_through_several_follow_ups():
