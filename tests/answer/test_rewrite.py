@@ -61,3 +61,24 @@ def test_prompt_golden():
     msgs = render_prompt([HistoryTurn("Q1?", answer="A1.")], "Q2?")
     assert msgs[1]["content"] == ('Earlier turns:\n<turn n="1">\nUser: Q1?\nAssistant: A1.\n</turn>\n\n'
                                   "Latest question: Q2?\n\nStandalone question:")
+
+
+def test_llm_rewriter_over_the_openai_wire_protocol():
+    """The rewriter through the real OpenAI-compatible client against a real HTTP server: the
+    versioned prompt goes out as chat messages, the model's one line comes back as the standalone
+    question; a server that fails (HTTP 500) leaves the rules to rewrite."""
+    from tether.generate.openai_compat import OpenAICompatConfig, OpenAICompatGenerator
+    from tether.testing.fake_openai import FakeOpenAI
+
+    def model(messages) -> str:
+        assert messages[0]["role"] == "system" and "Standalone question:" in messages[-1]["content"]
+        return "How many days of bereavement leave do employees get for other relatives?"
+
+    hist = [HistoryTurn("How many days of bereavement leave for a parent?", answer="Five days [1].")]
+    with FakeOpenAI(script=model) as fake:
+        gen = OpenAICompatGenerator(OpenAICompatConfig(base_url=fake.base_url, model="fake"))
+        assert rewrite_with_llm(gen.complete, hist, "And for other relatives?") == (
+            "How many days of bereavement leave do employees get for other relatives?")
+        assert len(fake.requests) == 1 and fake.requests[0]["body"]["temperature"] == 0.0
+        fake.forced_status = 500
+        assert rewrite_with_llm(gen.complete, hist, "And for other relatives?") is None
