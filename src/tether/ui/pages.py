@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from tether.api import csrf
+import tether.api.csrf as csrf
 from tether.api.auth import authenticate
 from tether.errors import Unauthenticated
 from tether.types import Principal

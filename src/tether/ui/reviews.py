@@ -10,7 +10,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tether.api import csrf
+import tether.api.csrf as csrf
 from tether.api.auth import get_engine
 from tether.errors import TetherError
 from tether.review.service import SOURCES

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from tether.api import csrf
+import tether.api.csrf as csrf
 from tether.api.auth import get_engine
 from tether.api.routes_session import end_session, set_session_cookie, start_session
 from tether.errors import NotFound, RateLimited, Unauthenticated

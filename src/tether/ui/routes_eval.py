@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tether.api import csrf
+import tether.api.csrf as csrf
 from tether.api.auth import get_engine
 from tether.errors import NotFound, PermissionDenied
 from tether.evaluate import report

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup, escape
 
-from tether.api import csrf
+import tether.api.csrf as csrf
 from tether.api.auth import get_engine
 from tether.errors import NotFound, PermissionDenied
 from tether.observe import view
