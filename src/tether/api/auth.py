@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
-from tether.api import csrf
+import tether.api.csrf as csrf
 from tether.engine import Tether
 from tether.errors import PermissionDenied, Unauthenticated
 from tether.services.permissions import require_admin
