@@ -28,13 +28,34 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import httpx  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
 from tether.engine import Tether  # noqa: E402
 from tether.settings import Settings  # noqa: E402
 
 from tests.api.server import LiveServer  # noqa: E402
 from tests.security.fuzzing import ADMIN_SKIP, ROLES, Generator, Result, check, operations, prepare, send  # noqa: E402
+
+
+def _fuzz(op, role, gen, examples, seed_, client, keys, secrets, result, failures_by_route):
+    """A hypothesis test sending ``examples`` generated requests to ``op`` as ``role``; a
+    failure is counted (not raised, so hypothesis does not stop to shrink it)."""
+
+    @seed(seed_)
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(req=gen.request(op))
+    def one(req: dict) -> None:
+        try:
+            failed = bool(check(op, role, send(client, op, role, req, keys), secrets, result))
+        except httpx.HTTPError as exc:  # a dropped connection is a failure too
+            result.requests += 1
+            result.by_route[op.name] += 1
+            result.add(f"{role} {op.name} {req['path']}: connection error {type(exc).__name__}: {exc}")
+            failed = True
+        if failed:
+            failures_by_route[op.name] = failures_by_route.get(op.name, 0) + 1
+
+    return one
 
 
 def main() -> int:
@@ -58,20 +79,13 @@ def main() -> int:
             spec = client.get("/openapi.json", headers={"Authorization": f"Bearer {keys['admin']}"}).json()
             ops = operations(spec)
             gen = Generator(spec)
-            per_op = -(-args.requests // (len(ops) * len(ROLES)))
-            for op in ops:
-                for role in ROLES:
-                    if role == "admin" and ADMIN_SKIP.match(op.name):
-                        continue
-
-                    @settings(max_examples=per_op, deadline=None, database=None,
-                              suppress_health_check=list(HealthCheck))
-                    @given(req=gen.request(op))
-                    def one(req: dict, op=op, role=role) -> None:
-                        if check(op, role, send(client, op, role, req, keys), secrets[role], result):
-                            failures_by_route[op.name] = failures_by_route.get(op.name, 0) + 1
-
-                    one()
+            pairs = [(op, role) for op in ops for role in ROLES
+                     if not (role == "admin" and ADMIN_SKIP.match(op.name))]
+            per_op = -(-args.requests // len(pairs))
+            for i, (op, role) in enumerate(pairs, 1):
+                _fuzz(op, role, gen, per_op, args.seed + i, client, keys, secrets[role], result, failures_by_route)()
+                print(f"[{i}/{len(pairs)}] {result.requests:,} requests, {sum(failures_by_route.values())}"
+                      f" failures, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     finally:
         engine.close()
         if tmp:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from tether.services.directory import DirectoryService
 from tether.services.documents import DocumentService, supported_extensions  # noqa: F401 - re-exported
 from tether.services.evaluations import EvaluationService
 from tether.services.ingest import Batch, IngestService, expand_paths  # noqa: F401 - re-exported
+from tether.services.mcp_servers import McpServerService
 from tether.services.operations import OperationsService
 from tether.services.provisioning import ProvisioningService
 from tether.services.traces import TraceService
@@ -64,11 +66,14 @@ class Tether:
         self.breakers = Breakers.from_settings(settings.generate.resilience)
         #: Exact and semantic answer cache (cache/answers.py); ``settings.cache``.
         self.answer_cache = AnswerCache(self.db, settings, lambda: self.embedder)
+        #: External MCP servers research mode may call (services/mcp_servers.py).
+        self.mcp_servers = McpServerService(self.db, self.secrets, settings.research.tool_timeout_s)
         #: The answer pipeline (answer/run.py) behind ``ask`` and ``ask_stream``.
         self.answers = AnswerPipeline(Services(
             settings, self.db, lambda: self.embedder, lambda: self.reranker, self._model, self.answer_cache,
             lambda *a, **kw: self.auto_hand_off(*a, **kw), self.trace_listeners, scorer=lambda: self.scorer,
-            completer=self._completer))
+            completer=self._completer, tool_chat=self._tool_chat, mcp_tools=self.mcp_servers.available_tools,
+            call_tool=self.mcp_servers.call))
         # the services the edges call (services/, review/service.py): each takes the acting principal
         self.ingest = IngestService(self.db, settings, lambda: self.embedder)
         self.documents = DocumentService(self.db, self.ingest)
@@ -217,6 +222,11 @@ class Tether:
             return None
         return getattr(self.generator(name)[1], "complete", None)
 
+    def _tool_chat(self, model: str) -> Callable[..., Any] | None:
+        """The tool-calling chat of an OpenAI-compatible model (research mode's LLM planner)."""
+        name, cfg = model_config(self.settings.generate, model)
+        return getattr(self.generator(name)[1], "chat_tools", None) if cfg.kind == "openai" else None
+
     @property
     def reranker(self) -> Reranker | None:
         if self._reranker is False:
@@ -230,20 +240,23 @@ class Tether:
 
     def ask(self, principal: Principal, question: str, *, model: str | None = None,
             json_schema: dict | None = None, flt: SearchFilter | None = None,
-            trace: Trace | None = None, history: History | None = None) -> AskResult:
+            trace: Trace | None = None, history: History | None = None, mode: str = "plain") -> AskResult:
         """Guard the question, retrieve inside the principal's permissions, route, generate,
-        ground, guard the answer; or abstain / block with a reason. Every step is a span."""
+        ground, guard the answer; or abstain / block with a reason. Every step is a span.
+        ``mode="research"``: plan the question into steps, each retrieving inside the same
+        permissions (answer/research.py)."""
         return self.answers.ask(principal, question, trace or self.new_trace("ask", principal), model=model,
-                                json_schema=json_schema, flt=flt, history=history)
+                                json_schema=json_schema, flt=flt, history=history, mode=_mode(mode))
 
     def ask_stream(self, principal: Principal, question: str, *, model: str | None = None,
-                   flt: SearchFilter | None = None, history: History | None = None) -> Iterator[dict]:
+                   flt: SearchFilter | None = None, history: History | None = None,
+                   mode: str = "plain") -> Iterator[dict]:
         """The same run as ``ask``, delivered as events: sources, token, sentence, retract,
         replace, done (see answer/respond.py); the last event carries ``trace_id``, and the trace
         is stored before it is sent. Sources whose policy redacts or blocks get the whole checked
         answer (sources, done) instead of live tokens."""
         return self.answers.stream(principal, question, self.new_trace("stream", principal), model=model, flt=flt,
-                                   history=history)
+                                   history=history, mode=_mode(mode))
 
     # retrieval --------------------------------------------------------------------------
     def search(
@@ -253,11 +266,22 @@ class Tether:
         """Search inside ``principal``'s permissions. Non-administrators get rank-normalised
         scores and no stage timings (retrieve/exposure.py: raw BM25 scores and timings depend on
         documents they cannot read)."""
-        with self.db.connection() as conn:
+        with self.db.connection() as conn, (self.db.spare() if mode == "hybrid" else nullcontext()) as side:
             res = retrieve(
                 conn, self.embedder, query, acl_tokens=principal.acl_tokens,
-                settings=self.settings.retrieve, flt=flt, k=k, mode=mode,
+                settings=self.settings.retrieve, flt=flt, k=k, mode=mode, side=side,
             )
         if principal.is_admin:
             return res
         return Retrieval(expose(res.passages, admin=False), {}, dict(res.candidates), res.rls)
+
+
+MODES = ("plain", "research")
+
+
+def _mode(mode: str) -> str:
+    if mode not in MODES:
+        from tether.errors import InvalidInput
+
+        raise InvalidInput(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
+    return mode

@@ -25,6 +25,7 @@
     ├── ConnectorError               code=connector_failed     502  (a connector's source failed a sync)
     │   ├── SourceUnreachable        code=source_unreachable   502  (host, bucket, path or repository not reachable)
     │   └── CredentialsRejected      code=credentials_rejected 502  (missing, expired or refused credentials)
+    ├── ToolCallFailed               code=tool_failed          502  (an external MCP server's tool call failed)
     ├── Conflict                     code=conflict             409
     ├── RateLimited                  code=rate_limited         429  (too many requests this minute; retry)
     ├── QuotaExceeded                code=quota_exceeded       429  (an upload quota: documents, bytes, jobs)
@@ -139,8 +140,9 @@ class CorruptDocument(IngestError):
 
 class DocumentTooComplex(IngestError):
     """A document whose structure would cost far more than its size: a heading over
-    ``ingest.max_heading_chars`` (repeated into every chunk) or more chunks than
-    ``ingest.max_chunks_per_document``; refused before any embedding."""
+    ``ingest.max_heading_chars`` (repeated into every chunk), more chunks than
+    ``ingest.max_chunks_per_document`` (or the uploader's lower limit), a chunk over
+    ``ingest.max_chunk_chars``, or markup nested too deeply to parse; refused before any embedding."""
 
     code = "document_too_complex"
 
@@ -182,6 +184,14 @@ class SourceUnreachable(ConnectorError):
 
 class CredentialsRejected(ConnectorError):
     code = "credentials_rejected"
+
+
+class ToolCallFailed(TetherError):
+    """A call to an external MCP server's tool failed (unreachable, timed out, refused, a secret
+    missing). The message names the server and the kind of failure, never the server's output."""
+
+    code = "tool_failed"
+    status = 502
 
 
 class Conflict(TetherError):

@@ -88,13 +88,17 @@ def test_keys_and_audit_of_admin_changes(run):
     assert key["key"].startswith("tth_") and key["user"] == "ana"
     code, keys = run("keys", "list", "--json")
     assert [k["prefix"] for k in keys["api_keys"]] == [key["prefix"]]
+    assert keys["api_keys"][0]["max_documents"] is None  # no own quota: the [ingest] key_max_* defaults
+    code, ci = run("keys", "create", "ana", "--name", "ci", "--max-documents", "5", "--max-active-jobs", "0", "--json")
+    assert (ci["max_documents"], ci["max_active_jobs"], ci["max_bytes"]) == (5, 0, None)
+    run("keys", "revoke", str(ci["id"]), "--json")
     assert "key" not in keys["api_keys"][0] and "key_hash" not in keys["api_keys"][0]  # shown once only
     run("keys", "revoke", str(key["id"]), "--json")
     code, keys = run("keys", "list", "--json")
     assert keys["api_keys"][0]["revoked_at"]
     code, log = run("audit", "--action", "admin.", "--json")
     actions = [r["action"] for r in log["audit"]]
-    assert actions == ["admin.key.revoke", "admin.key.create", "admin.user.add"]
+    assert actions == ["admin.key.revoke", "admin.key.revoke", "admin.key.create", "admin.key.create", "admin.user.add"]
     assert all(r["actor"] == "(operator)" and r["details"]["via"] == "cli" for r in log["audit"])
     assert key["key"] not in json.dumps(log)  # the secret never reaches the log
 

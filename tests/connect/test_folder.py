@@ -174,3 +174,51 @@ def test_watch_mode_enqueues_a_sync_after_a_change(engine, tmp_path: Path) -> No
     assert seen and seen[0]["created"]
     engine.work(batch_id=seen[0]["batch_id"])
     assert "connector://share/new.txt" in docs(engine, "default")
+
+
+def test_a_share_unreachable_after_a_sync_fails_the_run_and_keeps_every_document(engine, tmp_path: Path) -> None:
+    src = FolderSource(tmp_path / "share")
+    engine.connectors.add(SYSTEM, "share", "folder", config={"path": str(src.root)})
+    assert sync(engine, "share")["added"] == 2
+    before = docs(engine, "default")
+    src.root.rename(tmp_path / "unmounted")  # the mount went away: not "every file was deleted"
+    run = sync(engine, "share")
+    assert (run["status"], run["error"]["code"], run["deleted"], run["processed"]) == \
+        ("failed", "source_unreachable", 0, 0)
+    shown = engine.connectors.show(SYSTEM, "share")
+    assert shown["status"] == "error" and shown["last_error"]["code"] == "source_unreachable"
+    assert docs(engine, "default") == before  # nothing deleted, nothing half-written
+    (tmp_path / "unmounted").rename(src.root)
+    run = sync(engine, "share")
+    assert (run["status"], run["unchanged"], run["added"]) == ("done", 2, 0)
+    assert engine.connectors.show(SYSTEM, "share")["status"] == "ok"
+
+
+def test_a_file_that_turns_corrupt_fails_alone_and_keeps_its_last_good_version(engine, tmp_path: Path) -> None:
+    src = FolderSource(tmp_path / "share")
+    (src.root / "c.docx").write_bytes(_docx("gamma: the lockers are emptied on fridays."))
+    (src.root / "c.docx").chmod(0o644)
+    engine.connectors.add(SYSTEM, "share", "folder", config={"path": str(src.root)})
+    assert sync(engine, "share")["added"] == 3
+    good = docs(engine, "default")["connector://share/c.docx"]
+    (src.root / "c.docx").write_bytes(b"PK\x03\x04 a truncated upload")
+    os.utime(src.root / "c.docx", ns=(time.time_ns(), time.time_ns() + 2_000_000_000))
+    run = sync(engine, "share")
+    assert (run["failed"], run["unchanged"], run["status"]) == (1, 2, "done")
+    [failed] = engine.connectors.show(SYSTEM, "share")["failed_items"]
+    assert failed["external_id"] == "c.docx" and failed["error"]["code"] == "corrupt_document"
+    kept = docs(engine, "default")["connector://share/c.docx"]
+    assert (kept["id"], kept["version"]) == (good["id"], good["version"])  # the last good version stays whole
+    assert "lockers" in engine.documents.get(SYSTEM, kept["id"])["body"] and kept["chunks"] == good["chunks"]
+
+
+def _docx(text: str) -> bytes:
+    import io
+
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph(text)
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()

@@ -191,3 +191,22 @@ def test_messages_and_attachments_sync_into_the_folders_collection(engine, dovec
     src.delete("b.md")
     run = sync(engine, "mail")
     assert (run["deleted"], run["unchanged"]) == (1, 2)
+
+
+def test_credentials_refused_after_a_sync_fail_the_run_and_keep_the_mail(engine, dovecot) -> None:
+    src = ImapSource(dovecot, "Expiring")
+    engine.connectors.secrets = SECRETS
+    engine.connectors.add(SYSTEM, "mail", "imap", config=_config(dovecot, "Expiring").model_dump())
+    assert sync(engine, "mail")["added"] == 2
+    before = docs(engine, "default")
+    engine.connectors.secrets = {"MAIL_PW": "the-password-before-it-was-rotated"}  # the server refuses it
+    run = sync(engine, "mail")
+    assert (run["status"], run["error"]["code"], run["deleted"]) == ("failed", "credentials_rejected", 0)
+    shown = engine.connectors.show(SYSTEM, "mail")
+    assert shown["status"] == "error" and shown["last_error"]["code"] == "credentials_rejected"
+    assert "refused" in shown["last_error"]["message"] and "s3cret" not in str(shown)
+    assert docs(engine, "default") == before  # nothing deleted or half-written
+    engine.connectors.secrets = SECRETS
+    src.delete("b.md")
+    run = sync(engine, "mail")
+    assert (run["status"], run["deleted"], run["unchanged"]) == ("done", 1, 1)

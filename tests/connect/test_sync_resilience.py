@@ -115,3 +115,134 @@ def test_a_transient_failure_is_retried_with_backoff(engine) -> None:
     run = sync(engine, "flaky2")  # backoff over: retried, and it works now
     assert (run["added"], run["failed"], run["unchanged"]) == (1, 0, 1)
     assert engine.connectors.show(SYSTEM, "flaky2")["failed_items"] == []
+
+
+def _worker_until_killed(engine, settings, run_id: int, at_least: int, env_extra: dict[str, str]) -> None:
+    """A real ``tether worker`` process, SIGKILLed once the run has processed ``at_least`` items."""
+    env = {**os.environ, "TETHER_DATABASE_URL": settings.database_url, "TETHER_DATA_DIR": str(settings.data_dir),
+           "HF_HUB_OFFLINE": "1", "TETHER_INGEST__JOB_LEASE_S": "3", "TETHER_INGEST__HEARTBEAT_S": "1", **env_extra}
+    proc = subprocess.Popen([sys.executable, "-m", "tether.cli.main", "worker", "--once"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while engine.connectors.run(SYSTEM, run_id)["processed"] < at_least:
+            assert proc.poll() is None and time.monotonic() < deadline, "the worker stopped before the kill"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_run_whose_worker_died_on_every_attempt_ends_failed_with_a_typed_error(engine, settings,
+                                                                                  tmp_path: Path) -> None:
+    share = tmp_path / "share"
+    share.mkdir()
+    n = 30
+    for i in range(n):
+        (share / f"note-{i:02d}.md").write_text(f"# Note {i}\n\nItem number {i} of the share. " * 20)
+    engine.connectors.add(SYSTEM, "doomed", "folder", config={"path": str(share), "acl": ["public"]})
+    started = engine.connectors.sync(SYSTEM, "doomed")
+    for attempt in (1, 2):  # max_attempts = 2: the worker dies on both
+        _worker_until_killed(engine, settings, started["run_id"], 2 * attempt, {"TETHER_INGEST__MAX_ATTEMPTS": "2"})
+    assert engine.connectors.run(SYSTEM, started["run_id"])["status"] == "running"  # nobody knows yet
+
+    engine.settings.ingest.job_lease_s, engine.settings.ingest.max_attempts = 3, 2
+    engine.work(batch_id=started["batch_id"])  # the next worker finds the job out of attempts
+    run = engine.connectors.run(SYSTEM, started["run_id"])
+    assert run["status"] == "failed" and run["finished_at"] is not None
+    assert run["error"]["code"] == "worker_lost" and run["error"]["attempts"] == 2
+    shown = engine.connectors.show(SYSTEM, "doomed")
+    assert shown["status"] == "error" and shown["last_error"]["code"] == "worker_lost"
+    assert "2 attempt" in shown["last_error"]["message"]
+    held = docs(engine, "default")  # what the dead workers committed is whole, nothing else
+    assert 4 <= len(held) == run["added"] < n and {d["version"] for d in held.values()} == {1}
+
+    again = sync(engine, "doomed")  # a new run is not blocked by the failed one, and finishes the job
+    assert again["id"] != started["run_id"] and again["status"] == "done"
+    assert (again["added"], again["unchanged"]) == (n - len(held), len(held))
+    assert engine.connectors.show(SYSTEM, "doomed")["status"] == "ok"
+
+
+class _BrokenConfig(CommonConfig):
+    pass
+
+
+@register
+class BrokenConnector:
+    """A source whose listing fails with an unexpected error every time (not a ConnectorError)."""
+
+    kind = "broken-test"
+    Config = _BrokenConfig
+
+    @classmethod
+    def create(cls, config: _BrokenConfig, ctx) -> BrokenConnector:
+        return cls()
+
+    def list(self, cursor: str | None) -> Listing:
+        raise RuntimeError("the listing API returned nonsense")
+
+    def fetch(self, ref: ItemRef) -> Item:
+        raise AssertionError("never listed")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sync_job_that_fails_every_attempt_ends_its_run_failed(engine) -> None:
+    engine.settings.ingest.max_attempts = 3
+    engine.connectors.add(SYSTEM, "broken", "broken-test")
+    run = sync(engine, "broken")  # retried by the worker until its attempts are spent
+    assert run["status"] == "failed" and run["error"]["code"] == "internal"
+    assert run["error"]["attempts"] == 3 and "RuntimeError" in run["error"]["message"]
+    shown = engine.connectors.show(SYSTEM, "broken")
+    assert shown["status"] == "error" and shown["last_error"] == run["error"]
+
+
+class _HugeConfig(CommonConfig):
+    items: int = 10_000
+
+
+@register
+class HugeListingConnector:
+    """A source that lists ``items`` items: ten small texts, the rest each over the size limit
+    (a bucket of videos): the listing is 10,000 entries long."""
+
+    kind = "huge-test"
+    Config = _HugeConfig
+    fetched: list[str] = []
+
+    def __init__(self, config: _HugeConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def create(cls, config: _HugeConfig, ctx) -> HugeListingConnector:
+        return cls(config)
+
+    def list(self, cursor: str | None) -> Listing:
+        return Listing([ItemRef(f"obj/{i:05d}", "v1", ("public",), size=100 if i < 10 else 50_000_000)
+                        for i in range(self.config.items)])
+
+    def fetch(self, ref: ItemRef) -> Item:
+        self.fetched.append(ref.external_id)
+        return Item(ref, f"object {ref.external_id}: a small text.".encode(), f"{ref.external_id[4:]}.txt")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_ten_thousand_item_listing_syncs_with_typed_failures_and_bounded_status(engine) -> None:
+    HugeListingConnector.fetched.clear()
+    engine.connectors.add(SYSTEM, "huge", "huge-test")
+    run = sync(engine, "huge")
+    assert (run["status"], run["listed"], run["added"], run["failed"], run["processed"]) == \
+        ("done", 10_000, 10, 9_990, 10_000)
+    assert len(HugeListingConnector.fetched) == 10  # over-size items are refused from the listing, not fetched
+    shown = engine.connectors.show(SYSTEM, "huge")
+    assert shown["status"] == "degraded" and shown["last_error"]["code"] == "file_too_large"
+    assert len(shown["failed_items"]) == 100  # the status stays readable
+    assert all(i["error"]["code"] == "file_too_large" for i in shown["failed_items"])
+    [row] = engine.connectors.list(SYSTEM)
+    assert (row["documents"], row["failed_items"]) == (10, 9_990)
+    run = sync(engine, "huge")  # nothing changed: nothing fetched, nothing failed again
+    assert (run["unchanged"], run["deferred"], run["failed"], run["added"]) == (10, 9_990, 0, 0)
+    assert len(HugeListingConnector.fetched) == 10

@@ -144,3 +144,16 @@ def test_a_page_without_text_fails_alone_with_a_typed_error(engine, site: Site) 
     assert (run["added"], run["failed"]) == (4, 1)
     [failed] = engine.connectors.show(SYSTEM, "handbook")["failed_items"]
     assert failed["external_id"] == site.url + "/a.html" and failed["error"]["code"] == "empty_document"
+
+
+def test_a_page_that_turns_malformed_fails_alone_and_keeps_its_last_version(engine, site: Site) -> None:
+    engine.connectors.add(SYSTEM, "handbook", "web", collection="web",
+                          config={"urls": [site.url + "/"], "acl": ["public"]})
+    assert sync(engine, "handbook")["added"] == 5
+    before = docs(engine, "web")
+    site.pages["/a.html"] = "<html><body><nav>Home</nav><div><table><tr><td></div>"  # broken, no text left
+    run = sync(engine, "handbook")
+    assert (run["status"], run["failed"], run["unchanged"], run["deleted"]) == ("done", 1, 4, 0)
+    shown = engine.connectors.show(SYSTEM, "handbook")
+    assert shown["status"] == "degraded" and shown["last_error"]["code"] == "empty_document"
+    assert docs(engine, "web") == before  # the page's last good version stays, nothing half-written

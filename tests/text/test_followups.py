@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tether.retrieve.analyzer import analyze
-from tether.text.followups import is_follow_up, rewrite
+from tether.text.followups import is_follow_up, leading_pronoun, rewrite
 
 PREV = ["How many days of bereavement leave do employees get for a parent?"]
 
@@ -121,3 +121,28 @@ def test_chains_keep_the_topic_through_several_follow_ups():
     second = rewrite("And for other relatives?", PREV).standalone
     third = rewrite("What about cousins?", PREV + [second])
     assert third.rewritten and "bereavement" in third.standalone and "cousins" in third.standalone
+
+
+@pytest.mark.parametrize(("prev", "q", "expected"), [
+    # a pronoun before any noun of the question points outside it, however long the question is
+    ("Which law governs the Brightwater Health agreement, and when must notice be given?",
+     "Does it get anything beyond the standard Enterprise SLA?",
+     "Does the Brightwater Health agreement get anything beyond the standard Enterprise SLA?"),
+    # "they" is the organisation the previous question named
+    ("What is the liability cap in the Halden Logistics contract?",
+     "If they see 98.5% availability in a month, what credit do they get?",
+     "If Halden Logistics see 98.5% availability in a month, what credit do they get?"),
+    ("What is the liability cap in the Halden Logistics contract?", "Is it higher for data protection breaches?",
+     "Is the liability cap in the Halden Logistics contract higher for data protection breaches?"),
+])
+def test_a_leading_pronoun_is_resolved_in_a_long_question(prev, q, expected):
+    assert leading_pronoun(q)
+    r = rewrite(q, [prev])
+    assert r.rewritten and r.reason == "resolved" and r.standalone == expected
+
+
+@pytest.mark.parametrize("q", ["Is it true that employees accrue 27 days of annual leave per year and more?",
+                               "Is it possible to carry over unused leave days into the next calendar year?",
+                               "How many days of annual leave does it give employees in their first year?"])
+def test_an_empty_it_or_a_pronoun_after_the_questions_own_noun_is_not_leading(q):
+    assert not leading_pronoun(q)

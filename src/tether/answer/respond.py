@@ -4,6 +4,8 @@ OpenAI-compatible endpoint, evaluation) and the events of a streamed answer.
 Stream events (plain JSON-serialisable dicts, one Server-Sent Event each; ``type`` names it)::
 
     {"type": "rewrite", "question": ..., "standalone": ..., "rewritten": bool, ...}  # conversations only, first
+    {"type": "plan", "planner": "embedded", "steps": [{"kind", "query", "reason"}, ...]}  # research mode
+    {"type": "step", "index": i, "kind": ..., "query": ..., "documents": [...], "hits": n}  # research: each step done
     {"type": "warnings", "warnings": [...]}                  # soft budgets exceeded (before sources)
     {"type": "sources", "sources": [{"n": 1, "document_id": ..., "title": ...}, ...]}
     {"type": "token", "text": "..."}                         # only while the answer is generated live
@@ -58,9 +60,12 @@ class AskResult:
     rewrite: dict | None = None
     #: The answer cache key of this run (where its answer is, or would be, cached); not shown.
     cache_key: str | None = None
+    #: Research mode's plan as it ran (``Research.to_dict()``: planner, steps, stopped_by); None otherwise.
+    research: dict | None = None
 
     def to_dict(self) -> dict:
         return {**({"rewrite": self.rewrite} if self.rewrite is not None else {}),
+            **({"research": self.research} if self.research is not None else {}),
             "answer": self.answer.to_dict(), "model": self.model, "confidence": round(self.confidence, 4),
             "blocked": self.blocked, "trace_id": self.trace_id, "cost_usd": round(self.cost_usd, 8),
             "warnings": list(self.warnings),

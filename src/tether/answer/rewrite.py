@@ -19,16 +19,19 @@ rewrite was skipped because it would not change retrieval.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tether.generate.prompting import fill, template
 from tether.guard.pii import redact_for_trace
+from tether.observe.trace import Call, Trace, cost_usd
 from tether.text import followups
 
 if TYPE_CHECKING:
     from tether.answer.run import Run, Services
+    from tether.settings.generate import ModelConfig
 
 #: Chat messages in, the model's text out (``OpenAICompatGenerator.complete``).
 Complete = Callable[[list[dict[str, str]]], str]
@@ -135,6 +138,24 @@ def rewrite_with_llm(complete: Complete, history: list[HistoryTurn], question: s
         return None
 
 
+def metered(complete: Complete, trace: Trace, name: str, cfg: ModelConfig | None,
+            count_tokens: Callable[[str], int]) -> Complete:
+    """``complete`` recording each call on ``trace`` (kind ``rewrite``: the usage ledger, budgets
+    and the trace count the rewriter's tokens and cost like any other model call; tokens are
+    counted with the embedder's tokenizer, the completion API of this path returns only text)."""
+    def call(messages: list[dict[str, str]]) -> str:
+        t0, out, ok = time.perf_counter(), "", False
+        try:
+            out = complete(messages)
+            ok = True
+            return out
+        finally:
+            inp, n_out = sum(count_tokens(m.get("content") or "") for m in messages), count_tokens(out or "")
+            cost = cost_usd(inp, n_out, cfg.price_in_per_mtok, cfg.price_out_per_mtok) if cfg else 0.0
+            trace.record_call(Call("rewrite", name, inp, n_out, cost, (time.perf_counter() - t0) * 1000, ok))
+    return call
+
+
 def rewrite(svc: Services, run: Run) -> None:
     """Turn ``run.question`` into the standalone question (``run.rewrite`` says how); a run
     without history is left alone (no span: single questions trace as before)."""
@@ -145,6 +166,7 @@ def rewrite(svc: Services, run: Run) -> None:
     budget = cs.history_tokens
     if complete is not None:
         name = run.model or gs.default_model
+        complete = metered(complete, run.trace, name, gs.models.get(name), svc.embedder().count_tokens)
         window = gs.models[name].context_window if name in gs.models else budget
         budget = max(16, min(budget, int(window * cs.history_share)))
     hist = run.history

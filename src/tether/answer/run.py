@@ -18,8 +18,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from tether.answer import research as researching
+from tether.answer import research_llm, steps
 from tether.answer import rewrite as rewriting
-from tether.answer import steps
 from tether.answer import stream as live
 from tether.answer.record import finish_trace
 from tether.answer.respond import (
@@ -70,6 +71,11 @@ class Services:
     scorer: Callable[[], AnswerScorer | None] = field(default=lambda: None)
     #: ``(requested model) -> chat completer`` for the LLM follow-up rewriter (None: the rules).
     completer: Callable[[str | None], rewriting.Complete | None] = field(default=lambda name: None)
+    #: ``(model name) -> tool-calling chat`` for research mode's LLM planner (None: no tools).
+    tool_chat: Callable[[str], research_llm.ToolChat | None] = field(default=lambda name: None)
+    #: The tools of the enabled external MCP servers, and how to call one (research mode).
+    mcp_tools: Callable[[], list] = field(default=lambda: [])
+    call_tool: Callable[..., tuple[str, bool]] = field(default=lambda cfg, tool, args: ("", True))
 
     @property
     def guards(self) -> AnswerGuards:
@@ -115,6 +121,12 @@ class Run:
     #: A conversation's earlier turns (redacted): the ``rewrite`` step makes the question standalone.
     history: rewriting.History | None = None
     rewrite: rewriting.Rewrite | None = None
+    #: "plain" or "research" (multi-step retrieval, answer/research.py).
+    mode: str = "plain"
+    research: researching.Research | None = None
+    #: What the answer is generated and checked for when it differs from the question (research
+    #: mode: the question with its second hops' sub-questions); "" = the question.
+    focus: str = ""
 
     def finish(self, status: str, details: dict, action: str = "ask", model: str | None = None) -> None:
         """Store the trace and its audit record (once)."""
@@ -127,6 +139,7 @@ class Run:
     def result(self) -> AskResult:
         out = self._result()
         out.rewrite = self.rewrite.to_dict() if self.rewrite is not None else None
+        out.research = self.research.to_dict() if self.research is not None else None
         out.cache_key = self.lookup.scope.key_hash if self.lookup.scope is not None else None
         return out
 
@@ -161,16 +174,17 @@ class AnswerPipeline:
 
     def new_run(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
                 json_schema: dict | None = None, flt: SearchFilter | None = None, stream: bool = False,
-                history: rewriting.History | None = None) -> Run:
+                history: rewriting.History | None = None, mode: str = "plain") -> Run:
+        extra = {**({"stream": True} if stream else {}), **({"mode": mode} if mode != "plain" else {})}
         return Run(principal, question, model, json_schema, flt, trace, self.services.record, stream=stream,
-                   extra={"stream": True} if stream else {}, history=history)
+                   extra=extra, history=history, mode=mode)
 
     def ask(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
             json_schema: dict | None = None, flt: SearchFilter | None = None,
-            history: rewriting.History | None = None) -> AskResult:
+            history: rewriting.History | None = None, mode: str = "plain") -> AskResult:
         """The answer as one result (every event of the run is dropped)."""
         return self.ask_run(self.new_run(principal, question, trace, model=model, json_schema=json_schema, flt=flt,
-                                         history=history))
+                                         history=history, mode=mode))
 
     def ask_run(self, run: Run) -> AskResult:
         """Run ``run`` (from :meth:`new_run`) to its result."""
@@ -188,11 +202,12 @@ class AnswerPipeline:
         return result
 
     def stream(self, principal: Principal, question: str, trace: Trace, *, model: str | None = None,
-               flt: SearchFilter | None = None, history: rewriting.History | None = None) -> Iterator[Event]:
+               flt: SearchFilter | None = None, history: rewriting.History | None = None,
+               mode: str = "plain") -> Iterator[Event]:
         """The answer as events (see :mod:`tether.answer.respond`); the trace is stored before the
         last event is sent, and also when the run fails or the client goes away."""
         return self.stream_run(self.new_run(principal, question, trace, model=model, flt=flt, stream=True,
-                                            history=history))
+                                            history=history, mode=mode))
 
     def stream_run(self, run: Run) -> Iterator[Event]:
         """Run ``run`` (from :meth:`new_run` with ``stream=True``) as events."""
@@ -214,12 +229,15 @@ class AnswerPipeline:
         if not steps.input_guard(svc, run):
             yield done_event(self._answer(run), run.trace.id or None)
             return
-        if steps.cache(svc, run):
+        if run.mode != "research" and steps.cache(svc, run):  # a research answer is not cached
             yield sources_event(run.passages)
             yield from replay_events(self._answer(run))
             yield done_event(self._answer(run), run.trace.id or None)
             return
-        steps.retrieve(svc, run)
+        if run.mode == "research":
+            yield from researching.run_research(svc, run, research_llm.planner(svc, run))
+        else:
+            steps.retrieve(svc, run)
         steps.route(svc, run)
         steps.pack(svc, run)
         steps.answerable(svc, run)

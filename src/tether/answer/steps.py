@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from tether.answer.respond import exposed_hits, verdict_attrs
+from tether.embed.base import embed_queries, index_embedder
 from tether.errors import ProviderError
 from tether.ground.answer import answer as grounded_answer
 from tether.ground.answerable import NOT_ANSWERABLE, answer_threshold, assess
+from tether.ground.focus import topic_words
 from tether.ground.policy import abstention
 from tether.ground.verifier import Verifier
 from tether.guard.base import Verdict
@@ -31,6 +33,7 @@ from tether.retrieve.dense import permission_filtered
 from tether.retrieve.pack import neighbours, prefer_authoritative
 from tether.retrieve.pack import pack as pack_passages
 from tether.retrieve.retriever import retrieve as hybrid_retrieve
+from tether.retrieve.vocabulary import unseen_words
 from tether.route import budget as budgets
 from tether.route.registry import model_config
 from tether.route.router import choose
@@ -93,17 +96,23 @@ def retrieve(svc: Services, run: Run) -> None:
     k = max(rs.rerank_top_n, svc.settings.generate.max_passages * 2)
     with svc.db.connection() as conn:
         with trace.span("retrieve", k=k, fusion=rs.fusion) as span:
-            res = hybrid_retrieve(conn, embedder, question, acl_tokens=principal.acl_tokens, settings=rs,
-                                  flt=run.flt, k=k)
+            with svc.db.spare() as side:
+                res = hybrid_retrieve(conn, embedder, question, acl_tokens=principal.acl_tokens, settings=rs,
+                                      flt=run.flt, k=k, side=side)
             at = span.start_ms
             for stage, name in _RETRIEVE_STAGES:
-                if stage in res.timings_ms:
-                    trace.add_span(name, res.timings_ms[stage], start_ms=at, candidates=res.candidates.get(stage))
-                    at += res.timings_ms[stage]
+                if stage not in res.timings_ms:
+                    continue
+                took = res.timings_ms[stage]
+                # the dense search ran beside the keyword one: it started when that one did
+                overlap = res.timings_ms.get("bm25", 0.0) if res.concurrent and stage == "dense" else 0.0
+                trace.add_span(name, took, start_ms=at - overlap, candidates=res.candidates.get(stage))
+                at += max(0.0, took - overlap)
             span.set(candidates=res.candidates, rls=res.rls, **exposed_hits(res.passages))
             if trace.enabled and res.passages:
-                vec = embedder.embed([question])[0]
-                removed = permission_filtered(conn, vec, dimension=embedder.dimension, acl_tokens=principal.acl_tokens,
+                vec = embed_queries(embedder, [question])[0]
+                removed = permission_filtered(conn, vec, dimension=index_embedder(embedder).dimension,
+                                              acl_tokens=principal.acl_tokens,
                                               flt=run.flt, k=rs.candidates, ef_search=rs.ef_search)
                 span.set(**{"admin.permission_filtered": removed})
                 trace.set(**{"admin.permission_filtered": removed})
@@ -182,8 +191,13 @@ def answerable(svc: Services, run: Run) -> None:
         if scorer is None:
             span.set(decision="off", reason="disabled" if not cfg.enabled else "no_model")
             return
-        a = assess(scorer, svc.embedder(), run.question, run.packed.passages, answer_threshold(cfg, scorer.verifier),
-                   require_anchors=cfg.require_anchors)
+        words, unseen = topic_words(run.question), []
+        if cfg.min_unseen_share > 0 and words:
+            with svc.db.connection() as conn:
+                unseen = unseen_words(conn, words, acl_tokens=run.principal.acl_tokens, flt=run.flt)
+        a = assess(scorer, svc.embedder(), run.focus or run.question, run.packed.passages,
+                   answer_threshold(cfg, scorer.verifier), require_anchors=cfg.require_anchors, unseen=unseen,
+                   topic_words=len(words), min_unseen_share=cfg.min_unseen_share)
         span.set(**a.to_attrs())
     run.answerability = a
     run.trace.set(**{"answerable.score": round(a.score, 4), "answerable.threshold": round(a.threshold, 4)})
@@ -236,7 +250,8 @@ def ground_with(svc: Services, run: Run, name: str) -> Answer:
     assert run.packed is not None
     with run.trace.span("ground", model=name) as span:
         try:
-            ans = grounded_answer(run.question, run.packed.passages, svc.model(name, run.trace), svc.embedder(),
+            ans = grounded_answer(run.focus or run.question, run.packed.passages, svc.model(name, run.trace),
+                                  svc.embedder(),
                                   svc.settings.ground, json_schema=run.json_schema,
                                   max_tokens=svc.settings.generate.max_answer_tokens, verifier=entailment(svc))
         except ProviderError as exc:

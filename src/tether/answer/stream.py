@@ -41,7 +41,8 @@ def ground_live(svc: Services, run: Run) -> Iterator[Event]:
     passages, name = run.packed.passages, run.name
     label = most_restrictive([p.classification for p in passages])
     with run.trace.span("ground", model=name, stream=True) as span:
-        live = AnswerStream(run.question, passages, svc.model(name, run.trace), svc.embedder(), svc.settings.ground,
+        live = AnswerStream(run.focus or run.question, passages, svc.model(name, run.trace), svc.embedder(),
+                            svc.settings.ground,
                             max_tokens=svc.settings.generate.max_answer_tokens, verifier=steps.entailment(svc))
         try:
             for ev in live:

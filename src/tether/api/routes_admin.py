@@ -37,6 +37,11 @@ class NewKey(BaseModel):
     user: str
     name: str = ""
     expires_in_days: float | None = Field(default=None, gt=0, le=36_500)
+    #: The key's own upload quotas (0: none; omitted: the ``[ingest] key_max_*`` defaults).
+    max_documents: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    max_bytes: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    max_chunks_per_document: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    max_active_jobs: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 def _json(data: object, status: int = 200) -> JSONResponse:
@@ -83,8 +88,9 @@ def list_keys(request: Request, user: str | None = None, me: Principal = Depends
 @router.post("/api-keys", status_code=201, summary="Create a key; the response shows it once")
 def create_key(body: NewKey, request: Request, me: Principal = Depends(admin_principal)):
     expires = (datetime.now(UTC) + timedelta(days=body.expires_in_days)) if body.expires_in_days else None
+    limits = body.model_dump(include={"max_documents", "max_bytes", "max_chunks_per_document", "max_active_jobs"})
     return _json(get_engine(request).accounts.create_key(me, body.user, name=body.name, expires_at=expires,
-                                                         via="api"), 201)
+                                                         limits=limits, via="api"), 201)
 
 
 @router.delete("/api-keys/{key}", summary="Revoke a key by id or prefix; it stops working at once")

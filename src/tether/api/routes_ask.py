@@ -42,6 +42,9 @@ class AskRequest(Filters):
     question: str = Field(min_length=1)
     model: str | None = Field(default=None, description="a configured model name; default model when empty")
     stream: bool = Field(default=False, description="answer as Server-Sent Events (also: Accept: text/event-stream)")
+    mode: Literal["plain", "research"] = Field(
+        default="plain", description="research: plan the question into steps (sub-questions, second hops), each "
+                                     "retrieving inside your permissions; the stream reports plan and step events")
 
 
 class SearchRequest(Filters):
@@ -98,10 +101,11 @@ def ask(body: AskRequest, request: Request, principal: Principal = Depends(curre
         def on_done(ev: dict) -> None:
             metrics.record_answer("ask", bool(ev["answer"].get("abstained")))
 
-        events = guarded(engine.ask_stream(principal, body.question, model=body.model, flt=body.to_filter()), on_done)
+        events = guarded(engine.ask_stream(principal, body.question, model=body.model, flt=body.to_filter(),
+                                           mode=body.mode), on_done)
         return StreamingResponse((sse(e) for e in events), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    result = engine.ask(principal, body.question, model=body.model, flt=body.to_filter())
+    result = engine.ask(principal, body.question, model=body.model, flt=body.to_filter(), mode=body.mode)
     metrics.record_answer("ask", result.answer.abstained)
     return JSONResponse(json.loads(json.dumps(result.to_dict(), default=str)))
 

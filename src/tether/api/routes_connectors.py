@@ -1,8 +1,9 @@
 """Connectors over HTTP (administrators only): manage them, start a sync, and the push API.
 
-``POST /v1/connectors/{id}/items`` ingests pushed items now and ``DELETE`` removes them (both
-idempotent by ``external_id``), for systems that push their changes (a wiki's webhook) to a
-``push`` connector. Every rule is ``engine.connectors``'; ``admin_principal`` refuses anyone
+``POST /v1/connectors/{id}/items`` stores pushed items durably and answers 202 with the sync
+run that ingests them (a worker runs it; poll ``GET /v1/connectors/{id}``), and ``DELETE``
+removes items at once (both idempotent by ``external_id``), for systems that push their changes
+(a wiki's webhook) to a ``push`` connector. Every rule is ``engine.connectors``'; ``admin_principal`` refuses anyone
 else with 403 before it runs. ``/ui/connectors`` is the administrators' page of the same figures.
 """
 
@@ -79,10 +80,11 @@ def sync_connector(ref: str, request: Request, me: Principal = Depends(admin_pri
     return _json(get_engine(request).connectors.sync(me, ref), 202)
 
 
-@router.post("/connectors/{ref}/items", summary="Push items (idempotent by external_id)")
+@router.post("/connectors/{ref}/items", status_code=202,
+             summary="Push items: stored, then ingested by a worker (idempotent by external_id)")
 def push_items(ref: str, body: PushBody, request: Request, me: Principal = Depends(admin_principal)):
     items = [i.model_dump() for i in body.items]
-    return _json({"items": get_engine(request).connectors.push(me, ref, items)})
+    return _json(get_engine(request).connectors.push(me, ref, items), 202)
 
 
 @router.delete("/connectors/{ref}/items", summary="Delete pushed items by external_id (idempotent)")

@@ -22,14 +22,15 @@ def ask(
     model: str = typer.Option(None, "--model", help="A model name from the registry."),
     json_schema: Path = typer.Option(None, "--json-schema", help="Answer as JSON valid against this schema."),
     stream: bool = typer.Option(False, "--stream", help="Print tokens as they arrive."),
+    research: bool = typer.Option(False, "--research", help="Research mode: plan sub-questions and second hops."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Answer QUESTION from the documents USER may read, with checked citations."""
-    _ask(question, as_user, model, json_schema, stream, as_json=as_json)
+    _ask(question, as_user, model, json_schema, stream, as_json=as_json, mode="research" if research else "plain")
 
 
 @handle_errors
-def _ask(question, as_user, model, json_schema, stream, *, as_json) -> None:
+def _ask(question, as_user, model, json_schema, stream, *, as_json, mode="plain") -> None:
     schema = None
     if json_schema is not None:
         try:
@@ -42,11 +43,14 @@ def _ask(question, as_user, model, json_schema, stream, *, as_json) -> None:
         principal = t.principal(as_user)
         if stream:
             events = []
-            for ev in t.ask_stream(principal, question, model=model):
+            for ev in t.ask_stream(principal, question, model=model, mode=mode):
                 events.append(ev)
                 if as_json:
                     continue
-                if ev["type"] == "token":
+                if ev["type"] == "step":
+                    err_console.print(f"[dim]step {ev['index']} ({ev['kind']}): {ev.get('query', ev.get('tool', ''))}"
+                                      f" -> {ev['hits']} passages[/dim]")
+                elif ev["type"] == "token":
                     sys.stdout.write(ev["text"])
                     sys.stdout.flush()
                 elif ev["type"] == "retract":
@@ -59,10 +63,15 @@ def _ask(question, as_user, model, json_schema, stream, *, as_json) -> None:
             elif done:
                 _print_answer(done["answer"], header=False)
             return
-        result = t.ask(principal, question, model=model, json_schema=schema)
+        if mode == "research" and not as_json:
+            err_console.print("[dim]researching...[/dim]")
+        result = t.ask(principal, question, model=model, json_schema=schema, mode=mode)
     if as_json:
         print_json(result.to_dict())
         return
+    for st in (result.research or {}).get("steps", []):
+        err_console.print(f"[dim]step {st['index']} ({st['kind']}): {st.get('query', st.get('tool', ''))}"
+                          f" -> {st['hits']} passages[/dim]")
     _print_answer(result.answer.to_dict(), header=True)
 
 

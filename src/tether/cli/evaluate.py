@@ -110,18 +110,20 @@ def run(
     cases: str = typer.Option("", "--cases", help="Comma-separated case ids to run."),
     store: bool = typer.Option(True, "--store/--no-store", help="Record the run in eval_runs / eval_results."),
     judge: str = typer.Option("", "--judge", help="LLM-as-judge model name (off by default; labelled judge:*)."),
+    research: bool = typer.Option(False, "--research", help="Ask every single-turn case in research mode."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run a golden set through the engine as each case's principal, score it, gate it."""
     code = _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update, out, model, scratch,
-                adapter, adapter_data, limit, cases, store, judge, as_json=as_json)
+                adapter, adapter_data, limit, cases, store, judge, as_json=as_json,
+                mode="research" if research else "plain")
     if code:
         raise typer.Exit(code)
 
 
 @handle_errors
 def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update, out, model, scratch,
-         adapter, adapter_data, limit, cases, store, judge, *, as_json: bool) -> int:
+         adapter, adapter_data, limit, cases, store, judge, *, as_json: bool, mode: str = "plain") -> int:
     import contextlib
     import json
     import os
@@ -189,7 +191,7 @@ def _run(golden, as_setup, baseline, fail_under, tolerance, repeat, after_update
             judge_impl = LlmJudge(t.generator(judge)[1])
         result = run_golden(t, gs, source=source, model=model, repeat=repeat, after_update=updater,
                             progress=lambda n: prog.update(task, completed=n), judge=judge_impl,
-                            forbidden=forbidden_canaries(manifest) if manifest is not None else None,
+                            forbidden=forbidden_canaries(manifest) if manifest is not None else None, mode=mode,
                             config={"repeat": repeat, "after_update": str(after_update) if after_update else None,
                                     "setup": as_setup or None, "scratch": scratch, "setup_s": round(t_setup, 1)})
         findings = (gates.compare(_round(result.metrics), base, tolerances=tols, fail_under=fails)  # as stored

@@ -59,7 +59,8 @@ def _label(row: dict[str, Any]) -> int | None:
     return int(bool(value))
 
 
-def _scan(rows: list[dict[str, Any]], kind: str, gs: GuardSettings, mode: str) -> list[dict[str, Any]]:
+def _scan(rows: list[dict[str, Any]], kind: str, gs: GuardSettings, mode: str,
+          stage: str = "input") -> tuple[list[dict[str, Any]], float | None]:
     from tether.guard.injection import InjectionGuard
     from tether.guard.pii import PiiDetector
 
@@ -67,14 +68,16 @@ def _scan(rows: list[dict[str, Any]], kind: str, gs: GuardSettings, mode: str) -
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True, disable=len(rows) < 200) as bar:
         task = bar.add_task(f"scanning ({kind})", total=len(rows))
+        cut = None
         if kind == "injection":
-            guard = InjectionGuard(gs, "input")
+            guard = InjectionGuard(gs, "input", at=stage)
+            cut = guard.classifier_threshold if gs.injection_mode != "heuristics" else guard.threshold
             for i in range(0, len(rows), _BATCH):
                 batch = [r["text"] for r in rows[i : i + _BATCH]]
                 for clf, heur, hits in guard.scores(batch):
                     score = max(clf, heur)
                     results.append({
-                        "label": "injection" if score >= guard.threshold else "benign",
+                        "label": "injection" if guard.flagged(clf, heur) else "benign",
                         "score": round(score, 4), "classifier": round(clf, 4), "heuristics": round(heur, 4),
                         "rules": sorted({h.name for h in hits}),
                         "entities": [{"type": h.name, "start": h.start, "end": h.end} for h in hits],
@@ -95,7 +98,7 @@ def _scan(rows: list[dict[str, Any]], kind: str, gs: GuardSettings, mode: str) -
         gold = _label(row)
         if gold is not None:
             res["gold"] = gold
-    return results
+    return results, cut
 
 
 def _summary(results: list[dict[str, Any]], kind: str, threshold: float | None) -> dict[str, Any]:
@@ -120,26 +123,34 @@ def _summary(results: list[dict[str, Any]], kind: str, threshold: float | None) 
 def scan(
     file: Path = typer.Argument(..., help="JSONL file: one {\"text\": ...} per line, optional \"label\"."),
     kind: str = typer.Option(..., "--kind", help="injection | pii"),
-    threshold: float = typer.Option(None, "--threshold", help="Injection score threshold (default: settings)."),
+    threshold: float = typer.Option(None, "--threshold",
+                                    help="Classifier cut for --stage (default: the model's calibrated one)."),
+    stage: str = typer.Option("input", "--stage", help="Injection stage whose cut applies: input | ingest | "
+                                                       "context | tool."),
     mode: str = typer.Option("", "--mode", help="PII mode: full (Presidio + regexes) | light (regexes)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Scan FILE and print one verdict per line, then a summary."""
-    _run(file, kind, threshold, mode, as_json=as_json)
+    _run(file, kind, threshold, mode, stage, as_json=as_json)
 
 
 @handle_errors
-def _run(file: Path, kind: str, threshold: float | None, mode: str, *, as_json: bool) -> None:
+def _run(file: Path, kind: str, threshold: float | None, mode: str, stage: str = "input", *, as_json: bool) -> None:
     if kind not in ("injection", "pii"):
         raise InvalidInput(f"unknown kind {kind!r}; valid kinds: injection, pii")
     if mode not in ("", "full", "light"):
         raise InvalidInput(f"unknown mode {mode!r}; valid modes: full, light")
+    if stage not in ("input", "ingest", "context", "tool"):
+        raise InvalidInput(f"unknown stage {stage!r}; valid stages: input, ingest, context, tool")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise InvalidInput("--threshold must be between 0 and 1")
     gs = _guard_settings()
     if threshold is not None:
-        gs = gs.model_copy(update={"injection_threshold": threshold})
+        gs = gs.model_copy(update={"injection_stage_thresholds": {**gs.injection_stage_thresholds, stage: threshold}}
+                           if gs.injection_model == "tether" else {"injection_threshold": threshold})
     rows = _read(file)
-    results = _scan(rows, kind, gs, mode or gs.pii_mode)
-    summary = _summary(results, kind, gs.injection_threshold if kind == "injection" else None)
+    results, cut = _scan(rows, kind, gs, mode or gs.pii_mode, stage)
+    summary = _summary(results, kind, cut if kind == "injection" else None)
     if as_json:
         print_json({"results": results, "summary": summary})
         return

@@ -49,6 +49,7 @@ _optional("tune", "tune")  # `tether tune verifier`
 _optional("connectors", "connectors")  # `tether connectors add|list|show|rm|sync`
 _optional("chat", "chat")  # `tether chat` and `tether conversations list|purge`
 _optional("mcp_stdio", "mcp")  # `tether mcp --as USER` (agents/mcp_server.py over stdio)
+_optional("mcp_servers", "mcp-servers")  # `tether mcp-servers add|list|tools|enable|disable|rm` (research mode)
 
 
 @app.callback()

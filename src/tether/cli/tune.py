@@ -1,4 +1,5 @@
-"""`tether tune verifier --out DIR`: train the verifier Tether ships (needs the ``train`` extra).
+"""`tether tune verifier|guard --out DIR`: train the verifier or the injection guard Tether ships
+(needs the ``train`` extra).
 
 Why a command: the shipped model must be reproducible by anyone with the public data, so the
 exact recipe is a command with a seed, not a notebook. torch is imported only when the command
@@ -98,3 +99,66 @@ def _verifier(out, seed, epochs, data, halueval_rows, scifact_repeat, max_len, l
     for name, fig in info["metrics"]["dev"].items():
         shown = ", ".join(f"{k} {v}" for k, v in fig.items())
         out_console.print(f"  dev {name}: {shown}")
+
+
+@app.command("guard")
+def guard(
+    out: Path = typer.Option(..., "--out", help="Folder to write model.onnx, config.json, MODEL_CARD.md, checksums."),
+    seed: int = typer.Option(13, "--seed"),
+    epochs: int = typer.Option(3, "--epochs"),
+    data: Path = typer.Option(_DATA, "--data", help="Folder holding injection/deepset-dev.jsonl (SOURCES.md)."),
+    max_len: int = typer.Option(128, "--max-len"),
+    lr: float = typer.Option(2e-4, "--lr", help="Learning rate of the upper layers (the head uses 20x)."),
+    threads: int = typer.Option(2, "--threads"),
+    loso: bool = typer.Option(True, "--loso/--no-loso",
+                              help="Also train one model per held-out family and report leave-one-source-out figures."),
+    loso_epochs: int = typer.Option(2, "--loso-epochs"),
+    loso_only: bool = typer.Option(False, "--loso-only",
+                                   help="Only (re)run leave-one-source-out for the model already in --out."),
+    quantize: bool = typer.Option(True, "--quantize/--no-quantize", help="Keep int8 if its dev AUC is within 0.01."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Fine-tune the prompt-injection classifier from the bundled MiniLM weights."""
+    _guard(out, seed, epochs, data, max_len, lr, threads, loso, loso_epochs, quantize, loso_only, as_json=as_json)
+
+
+@handle_errors
+def _guard(out, seed, epochs, data, max_len, lr, threads, loso, loso_epochs, quantize, loso_only, *,
+           as_json) -> None:
+    if epochs < 1 or loso_epochs < 1 or threads < 1 or not 16 <= max_len <= 512 or not 0 < lr < 1:
+        raise InvalidInput("--epochs, --loso-epochs and --threads must be >= 1; --max-len 16-512; 0 < --lr < 1")
+    if not (data / "injection" / "deepset-dev.jsonl").is_file():
+        raise InvalidInput(f"no injection/deepset-dev.jsonl under {data}")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ConfigError("training needs the train extra: pip install 'tether[train]'") from None
+    from tether.tune.guard import GuardTuneConfig, rerun_loso, tune_guard
+    from tether.tune.train import TrainConfig
+
+    if loso_only and not (out / "metrics.json").is_file():
+        raise InvalidInput(f"--loso-only needs a model folder written by `tether tune guard`: {out}")
+    command = (f"tether tune guard --out {out} --seed {seed} --epochs {epochs} --max-len {max_len} --lr {lr:g}"
+               f" {'--loso' if loso else '--no-loso'} --loso-epochs {loso_epochs}{' --loso-only' if loso_only else ''}")
+    cfg = GuardTuneConfig(out=out, data=data, quantize=quantize, loso=loso, loso_epochs=loso_epochs, command=command,
+                          train=TrainConfig(seed=seed, epochs=epochs, batch_size=16, lr=lr, head_lr=20 * lr,
+                                            max_len=max_len, threads=threads))
+
+    def log(message: str) -> None:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % 25 == 0 or step == total:
+            log(f"step {step}/{total} loss {loss:.3f}")
+
+    info = rerun_loso(cfg, log) if loso_only else tune_guard(cfg, progress, log)
+    summary = {"out": str(out), "precision": info["precision"], "thresholds": info["config"]["thresholds"],
+               "seconds": info["seconds_total"], "train": info["stats"], "dev": info["metrics"]["dev"],
+               "loso": info["loso"]}
+    if as_json:
+        print_json(summary)
+        return
+    out_console.print(f"injection guard written to {out} ({info['precision']}, {info['seconds_total']} s)")
+    for name, fig in [*info["metrics"]["dev"].items(), *(("loso:" + k, v) for k, v in info["loso"].items())]:
+        out_console.print(f"  {name}: recall {fig['recall']} fpr {fig['fpr']} auc {fig['auc']}")

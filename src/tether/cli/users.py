@@ -93,13 +93,21 @@ def groups_list(as_user: str = AS_OPT, as_json: bool = JSON_OPT) -> None:
 def keys_create(
     user: str, name: str = typer.Option("", help="A label for the key."),
     expires_in_days: float = typer.Option(0, help="0: never expires."), as_user: str = AS_OPT,
+    max_documents: int = typer.Option(None, min=0, help="Upload quota of this key: documents (0: none)."),
+    max_bytes: int = typer.Option(None, min=0, help="Upload quota of this key: bytes held (0: none)."),
+    max_chunks_per_document: int = typer.Option(None, min=0, help="Chunk limit of this key's uploads (0: none)."),
+    max_active_jobs: int = typer.Option(None, min=0, help="Uploads of this key in flight at once (0: none)."),
     as_json: bool = JSON_OPT,
 ) -> None:
+    """Create a key (shown once). Without --max-* options the key gets the [ingest] key_max_* quotas."""
     from datetime import datetime, timedelta
 
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days > 0 else None
+    limits = {"max_documents": max_documents, "max_bytes": max_bytes,
+              "max_chunks_per_document": max_chunks_per_document, "max_active_jobs": max_active_jobs}
     with open_engine() as t:
-        created = t.accounts.create_key(acting(t, as_user), user, name=name, expires_at=expires, via=VIA)
+        created = t.accounts.create_key(acting(t, as_user), user, name=name, expires_at=expires, limits=limits,
+                                        via=VIA)
     if as_json:
         print_json(created)
     else:

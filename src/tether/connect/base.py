@@ -120,6 +120,13 @@ class ConnectorContext:
     secrets: Mapping[str, str]
     workdir: str
     max_bytes: int
+    #: The push connector's inbox for this run (:class:`tether.connect.push.Inbox`), else None.
+    inbox: Any = None
+
+
+class ItemGone(Exception):
+    """Raised by ``fetch`` for an item that vanished since it was listed: the sync removes it
+    (never a failed item)."""
 
 
 def secret(ctx: ConnectorContext, *, env: str | None = None, file: str | None = None, what: str) -> str | None:

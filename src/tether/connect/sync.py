@@ -30,7 +30,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg.rows import DictRow
 
-from tether.connect.base import CommonConfig, Connector, ConnectorContext, Item, ItemRef
+from tether.connect.base import CommonConfig, Connector, ConnectorContext, Item, ItemGone, ItemRef
+from tether.connect.push import Inbox
 from tether.connect.registry import make_connector
 from tether.embed.base import Embedder
 from tether.errors import ConnectorError, FileTooLarge, InvalidInput, StoreUnavailable
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 _COUNTER = {"created": "added", "updated": "updated", "metadata": "updated", "unchanged": "unchanged"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Items refused from the listing alone (over the size limit) are recorded this many per transaction.
+_FAIL_BATCH = 500
 
 
 def source_uri(connector_name: str, external_id: str) -> str:
@@ -62,8 +65,14 @@ def workdir(settings: Settings, name: str) -> Path:
     return Path(settings.data_dir) / "connectors" / name
 
 
-def context(settings: Settings, secrets: Mapping[str, str], name: str) -> ConnectorContext:
-    return ConnectorContext(secrets, str(workdir(settings, name)), settings.ingest.max_file_bytes)
+def context(settings: Settings, secrets: Mapping[str, str], name: str, inbox: Inbox | None = None) -> ConnectorContext:
+    return ConnectorContext(secrets, str(workdir(settings, name)), settings.ingest.max_file_bytes, inbox)
+
+
+#: ``settle(conn, external_id, version)``: a connector's own bookkeeping for an item, run in the
+#: transaction that applies, fails for good or removes it (the push inbox deletes its row):
+#: ``settled``, ``superseded`` (a newer version waits) or ``missing``.
+Settle = Callable[[psycopg.Connection[DictRow], str, "str | None"], str]
 
 
 @dataclass
@@ -77,6 +86,7 @@ class ItemWriter:
     connector: dict
     run_id: int | None
     tmp: Path
+    settle: Settle | None = None
 
     @property
     def config(self) -> CommonConfig:
@@ -88,7 +98,7 @@ class ItemWriter:
         ref, cid = item.ref, int(self.connector["id"])
         sig = signature(ref)
         if not ref.acl and not ref.owner:  # nobody may read it at the source any more
-            return self.remove(ref.external_id, state, keep_state_version=sig)
+            return self.remove(ref.external_id, state, keep_state_version=sig, version=ref.version)
         if len(item.data) > self.settings.ingest.max_file_bytes:
             raise FileTooLarge(f"{ref.external_id} is {len(item.data):,} bytes; the limit is "
                                f"{self.settings.ingest.max_file_bytes:,} bytes", size=len(item.data),
@@ -103,6 +113,8 @@ class ItemWriter:
         outcome: list[str] = []
 
         def on_commit(c: psycopg.Connection[DictRow], result: IngestResult) -> None:
+            if self.settle is not None and self.settle(c, ref.external_id, ref.version) == "missing":
+                raise ItemGone(ref.external_id)  # deleted meanwhile: this write is rolled back
             store.save_item(c, cid, ref.external_id, version=sig, document_id=result.document_id,
                             run_id=self.run_id)
             outcome.append(_COUNTER.get(result.status, "updated"))
@@ -115,9 +127,12 @@ class ItemWriter:
             folder.rmdir()
         return outcome[0]
 
-    def remove(self, external_id: str, state: dict | None, *, keep_state_version: str | None = None) -> str:
-        """Delete the item's document (chunks, vectors, postings cascade; cached answers naming
-        it are invalidated by the same transaction) and its state (or keep the state, revoked)."""
+    def remove(self, external_id: str, state: dict | None, *, keep_state_version: str | None = None,
+               version: str | None = None) -> str:
+        """Delete the item's document (chunks, vectors and postings cascade; the same statement
+        deletes the cached answers built on it and scrubs its quotes from conversations and
+        review items, migration 0020) and its state (or keep the state, revoked). A waiting
+        push of it (``version``, or any when None) goes too."""
         cid = int(self.connector["id"])
         with self.conn.transaction():
             current = store.item_state(self.conn, cid, external_id, lock=True) or state
@@ -127,6 +142,8 @@ class ItemWriter:
                                   source_uri(self.connector["name"], external_id))
                 doc_id = found["id"] if found else None
             deleted = doc_id is not None and docs.delete_document(self.conn, int(doc_id))
+            if self.settle is not None and self.settle(self.conn, external_id, version) == "settled":
+                deleted = True  # a push that had not been ingested yet is withdrawn
             if keep_state_version is not None:
                 store.save_item(self.conn, cid, external_id, version=keep_state_version, document_id=None,
                                 run_id=self.run_id)
@@ -135,7 +152,7 @@ class ItemWriter:
             store.count(self.conn, self.run_id, processed=1, **({"deleted": 1} if deleted else {"unchanged": 1}))
         return "deleted" if deleted else "unchanged"
 
-    def fail(self, ref: ItemRef, exc: BaseException, state: dict | None) -> None:
+    def fail(self, ref: ItemRef, exc: BaseException, state: dict | None, *, count: bool = True) -> None:
         cid, cfg, sig = int(self.connector["id"]), self.config, signature(ref)
         permanent = isinstance(exc, InvalidInput)
         attempts = (int(state["attempts"]) if state and state["status"] == "failed" else 0) + 1
@@ -149,7 +166,10 @@ class ItemWriter:
             store.save_item(self.conn, cid, ref.external_id, version=sig if permanent else old_version,
                             document_id=doc_id, status="failed", attempts=attempts, retry_after_s=retry,
                             error=error_dict(exc), ref=ref.to_dict(), run_id=self.run_id)
-            store.count(self.conn, self.run_id, processed=1, failed=1)
+            if permanent and self.settle is not None:
+                self.settle(self.conn, ref.external_id, ref.version)  # its bytes are known bad: not kept
+            if count:
+                store.count(self.conn, self.run_id, processed=1, failed=1)
 
 
 def _plan(listing_refs: list[ItemRef], states: dict[str, dict], run_id: int, now) -> tuple[
@@ -191,7 +211,8 @@ def run_sync(conn: psycopg.Connection[DictRow], embedder: Embedder, settings: Se
         store.set_status(conn, connector_id, "running", error=row["last_error"])
     error: dict | None = None
     try:
-        source = connector or make_connector(row["kind"], row["config"], context(settings, secrets, row["name"]))
+        source = connector or make_connector(row["kind"], row["config"], context(
+            settings, secrets, row["name"], Inbox(conn, connector_id, run_id)))
         try:
             _run_items(conn, embedder, settings, row, run_id, source)
         finally:
@@ -240,17 +261,28 @@ def _run_items(conn: psycopg.Connection[DictRow], embedder: Embedder, settings: 
                          deferred=deferred)
     tmp_root = workdir(settings, row["name"]) / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
-    writer = ItemWriter(conn, embedder, settings, row, run_id, tmp_root)
+    writer = ItemWriter(conn, embedder, settings, row, run_id, tmp_root, settle=getattr(source, "settle", None))
     for external_id in gone:
         writer.remove(external_id, states.get(external_id))
+    limit = settings.ingest.max_file_bytes
+    oversize = [r for r in todo if r.size is not None and r.size > limit]
+    for i in range(0, len(oversize), _FAIL_BATCH):  # known too big from the listing: not fetched
+        batch = oversize[i:i + _FAIL_BATCH]
+        with conn.transaction():  # a batch of typed failures and their counters at a time
+            for ref in batch:
+                writer.fail(ref, FileTooLarge(f"{ref.external_id} is {ref.size:,} bytes; the limit is {limit:,}"
+                                              " bytes", size=ref.size, limit=limit), states.get(ref.external_id),
+                            count=False)
+            store.count(conn, run_id, processed=len(batch), failed=len(batch))
     for ref in todo:
+        if ref.size is not None and ref.size > limit:
+            continue
         state = states.get(ref.external_id)
         try:
-            if ref.size is not None and ref.size > settings.ingest.max_file_bytes:
-                raise FileTooLarge(f"{ref.external_id} is {ref.size:,} bytes; the limit is "
-                                   f"{settings.ingest.max_file_bytes:,} bytes", size=ref.size,
-                                   limit=settings.ingest.max_file_bytes)
             writer.apply(source.fetch(ref), state)
+        except ItemGone:  # vanished since the listing (a pushed item deleted meanwhile)
+            conn.rollback()
+            writer.remove(ref.external_id, state)
         except (psycopg.Error, StoreUnavailable):
             raise  # the database, not the item: the job is retried
         except Exception as exc:  # one item failed; the rest of the run goes on

@@ -179,24 +179,27 @@ def render(runs: list[dict], *, trace_url: str | None = None, back: str | None =
     adds a link to the page that listed the runs."""
     if not runs:
         raise InvalidInput("no runs to report")
-    labels = [r["run_id"] for r in runs]
+    labels = [r["run_id"] + (f" ({_mode(r)})" if _mode(r) != "plain" else "") for r in runs]
     last, previous = runs[-1], (runs[-2] if len(runs) > 1 else None)
     h = ['<!DOCTYPE html><html><head><meta charset="utf-8"><title>Tether eval report</title>',
          f"<style>{CSS}</style></head><body>",
          *([f'<p><a href="{escape(back)}">&larr; all runs</a></p>'] if back else []),
          f"<h1>Tether eval report: {escape(last['name'])}</h1>"]
-    h.append("<h2>Runs</h2><table><tr><th>run</th><th>set</th><th>started</th><th>model</th><th>cases</th>"
-             "<th>duration s</th></tr>")
+    h.append("<h2>Runs</h2><table><tr><th>run</th><th>set</th><th>started</th><th>model</th><th>mode</th>"
+             "<th>cases</th><th>duration s</th></tr>")
     for r in runs:
         h.append(f"<tr><td>{escape(r['run_id'])}</td><td>{escape(r['name'])}</td><td>{escape(r['started_at'])}</td>"
-                 f"<td>{escape(r['model'])}</td><td class='num'>{len(r.get('cases', []))}</td>"
+                 f"<td>{escape(r['model'])}</td><td>{escape(_mode(r))}</td>"
+                 f"<td class='num'>{len(r.get('cases', []))}</td>"
                  f"<td class='num'>{_fmt(r.get('duration_s'))}</td></tr>")
     h.append("</table><h2>Metrics across runs</h2><div class='charts'>")
     for m in HIGHER_IS_BETTER:
         vals = [r["metrics"].get(m) for r in runs]
         if any(v is not None for v in vals):
             h.append(bar_chart(m, labels, vals))
-    h.append("</div><h2>Slices (latest run)</h2><table><tr><th>slice</th>"
+    h.append("</div>")
+    h.append(_modes_section(runs))
+    h.append("<h2>Slices (latest run)</h2><table><tr><th>slice</th>"
              + "".join(f"<th>{escape(c)}</th>" for c in SLICE_COLUMNS) + "</tr>")
     for name, figs in [("overall", last["metrics"]), *last.get("slices", {}).items()]:
         cells = "".join(f"<td class='num'>{_fmt(figs.get(c))}</td>" for c in SLICE_COLUMNS)
@@ -223,3 +226,34 @@ def render(runs: list[dict], *, trace_url: str | None = None, back: str | None =
     h.append(_case_rows(last, previous, trace_url))
     h.append("</body></html>\n")
     return "\n".join(h)
+
+
+def _mode(run: dict) -> str:
+    return str((run.get("config") or {}).get("mode") or "plain")
+
+
+#: The figures research mode is judged on, side by side with plain mode.
+MODE_METRICS = ("key_fact_recall", "citation_recall", "citation_precision", "groundedness", "compliance_failures",
+                "answerable_abstained", "latency_p50_ms")
+MODE_SLICES = ("overall", "shape=multi_part", "shape=two_hop", "kind=multi_doc", "kind=restricted")
+
+
+def _modes_section(runs: list[dict]) -> str:
+    """Research vs plain: the latest run of each mode, overall and on the multi-step slices."""
+    latest = {_mode(r): r for r in runs}
+    if len(latest) < 2 or "research" not in latest or "plain" not in latest:
+        return ""
+    plain, research = latest["plain"], latest["research"]
+    h = ["<h2>Research vs plain mode</h2><table><tr><th>slice</th><th>metric</th>"
+         f"<th>plain ({escape(plain['run_id'])})</th><th>research ({escape(research['run_id'])})</th></tr>"]
+    for sl in MODE_SLICES:
+        a = plain["metrics"] if sl == "overall" else plain.get("slices", {}).get(sl)
+        b = research["metrics"] if sl == "overall" else research.get("slices", {}).get(sl)
+        if not a or not b:
+            continue
+        for m in MODE_METRICS:
+            if a.get(m) is not None or b.get(m) is not None:
+                h.append(f"<tr><td>{escape(sl)}</td><td>{escape(m)}</td><td class='num'>{_fmt(a.get(m))}</td>"
+                         f"<td class='num'>{_fmt(b.get(m))}</td></tr>")
+    h.append("</table>")
+    return "".join(h)

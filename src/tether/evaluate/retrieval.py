@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tether.embed.base import Embedder
+from tether.embed.base import Embedder, embed_queries
 from tether.evaluate.beir import BeirDataset
 from tether.evaluate.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from tether.ingest.bulk import TextItem, index_texts
@@ -55,7 +55,7 @@ def run_queries(
 ) -> dict[str, ModeResult]:
     c2d = chunk_to_doc(db)
     qids = sorted(ds.queries)
-    qvecs = dict(zip(qids, embedder.embed([ds.queries[q] for q in qids])))
+    qvecs = dict(zip(qids, embed_queries(embedder, [ds.queries[q] for q in qids])))
     rankings: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
     latencies: dict[str, list[float]] = {m: [] for m in modes}
     k = 100

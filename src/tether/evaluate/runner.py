@@ -76,16 +76,17 @@ def forbidden_canaries(manifest_path) -> dict[str, list[str]]:
 
 # --- asking --------------------------------------------------------------------------------------
 
-def ask_case(engine, case: GoldenCase, *, model: str | None = None) -> Outcome:
+def ask_case(engine, case: GoldenCase, *, model: str | None = None, mode: str = "plain") -> Outcome:
     """One ``engine.ask`` as the case's principal, flattened to an ``Outcome`` (errors recorded).
-    A multi-turn case is asked through a conversation: see :func:`ask_thread`."""
+    A multi-turn case is asked through a conversation: see :func:`ask_thread`. ``mode``:
+    ``research`` asks in research mode (multi-turn cases stay plain conversation turns)."""
     if case.turns:
         return ask_thread(engine, case, model=model)
     out = Outcome(case.id)
     t0 = time.perf_counter()
     try:
         principal = engine.principal(case.principal)
-        res = engine.ask(principal, case.question, model=model)
+        res = engine.ask(principal, case.question, model=model, **({"mode": mode} if mode != "plain" else {}))
     except Exception as exc:  # noqa: BLE001 - a failing case is a result, not a crash
         out.latency_ms = (time.perf_counter() - t0) * 1000
         out.error = f"{type(exc).__name__}: {exc}"
@@ -247,14 +248,14 @@ def _round(x):
 
 def run_phase(engine, golden: GoldenSet, *, model: str | None = None, repeat: int = 1,
               facts_after_update: bool = False, progress: Progress | None = None, judge=None,
-              forbidden: dict[str, list[str]] | None = None) -> Phase:
+              forbidden: dict[str, list[str]] | None = None, mode: str = "plain") -> Phase:
     outcomes: list[list[Outcome]] = []
     scores: list[list[CaseScore]] = []
     done = 0
     for _ in range(max(1, repeat)):
         row_o, row_s = [], []
         for case in golden.cases:
-            out = ask_case(engine, case, model=model)
+            out = ask_case(engine, case, model=model, mode=mode)
             row_o.append(out)
             sc = _score(case, out, facts_after_update, (forbidden or {}).get(case.principal, ()))
             if judge is not None and case.expected_answer and not (out.abstained or out.blocked or out.error):
@@ -278,13 +279,16 @@ def _score(case: GoldenCase, out: Outcome, after_update: bool, forbidden: Sequen
 
 def run_golden(engine, golden: GoldenSet, *, source: str = "", model: str | None = None, repeat: int = 1,
                after_update: Callable[[], list[str]] | None = None, progress: Progress | None = None,
-               config: dict | None = None, judge=None, forbidden: dict[str, list[str]] | None = None) -> RunResult:
+               config: dict | None = None, judge=None, forbidden: dict[str, list[str]] | None = None,
+               mode: str = "plain") -> RunResult:
     """Ask every case; with ``after_update`` (a callable that applies the updates and returns the
     updated uris) ask them all again afterwards and score updated cases on their new facts.
-    ``forbidden`` maps a principal to strings that must never reach them (``forbidden_canaries``)."""
+    ``forbidden`` maps a principal to strings that must never reach them (``forbidden_canaries``).
+    ``mode="research"``: every single-turn case in research mode (``config["mode"]`` says so)."""
     with _measuring(engine):
         return _run_golden(engine, golden, source=source, model=model, repeat=repeat, after_update=after_update,
-                           progress=progress, config=config, judge=judge, forbidden=forbidden)
+                           progress=progress, config={**(config or {}), "mode": mode}, judge=judge,
+                           forbidden=forbidden, mode=mode)
 
 
 @contextmanager
@@ -301,17 +305,18 @@ def _measuring(engine):
 
 
 def _run_golden(engine, golden: GoldenSet, *, source, model, repeat, after_update, progress, config, judge,
-                forbidden) -> RunResult:
+                forbidden, mode) -> RunResult:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    phase = run_phase(engine, golden, model=model, repeat=repeat, progress=progress, judge=judge, forbidden=forbidden)
+    phase = run_phase(engine, golden, model=model, repeat=repeat, progress=progress, judge=judge, forbidden=forbidden,
+                      mode=mode)
     res = RunResult(golden, source, model or engine.settings.generate.default_model, phase, started, 0.0,
                     config=dict(config or {}))
     if after_update is not None:
         res.updated_uris = after_update()
         asked_before = len(golden.cases) * max(1, repeat)
         res.after_update = run_phase(engine, golden, model=model, facts_after_update=True, judge=judge,
-                                     forbidden=forbidden,
+                                     forbidden=forbidden, mode=mode,
                                      progress=(lambda n: progress(asked_before + n)) if progress else None)
     res.duration_s = time.perf_counter() - t0
     return res

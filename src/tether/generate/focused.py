@@ -14,8 +14,11 @@ the question's anchors the unit names, "week 12": :func:`tether.ground.focus.sim
 3. units close to the best (``relative_score``); for a chosen list item or table row, the other
    items or rows of its list or table that pass the floor and come close (``sibling_score``);
    for a chosen lead-in ("Complete these courses within 30 days:"), its list; up to ``max_units``;
-4. a table row is preceded by its table's header row, so the quote can be read alone;
-5. when the chosen units (with their titles and headings) name less than ``min_coverage`` of
+4. question terms no chosen unit names ("headcount" in "the targets for closing ARR and
+   headcount") are looked for in the closest units that name them, and the best one that
+   passes the floor is quoted (``completions``);
+5. a table row is preceded by its table's header row, so the quote can be read alone;
+6. when the chosen units (with their titles and headings) name less than ``min_coverage`` of
    the question's informative terms (:func:`tether.ground.focus.informative_terms`), nothing is
    quoted: "When is the end-of-year deploy freeze?" answered with a billing sentence the verifier
    scored over its floor is an answer to another question.
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tether.embed.base import Embedder
+from tether.ground.analysis import terms
 from tether.ground.focus import (
     AnswerScorer,
     Candidate,
@@ -63,6 +67,10 @@ class FocusConfig:
     #: passes the floor and reaches this share of the best blended score.
     max_siblings: int = 6
     sibling_score: float = 0.85
+    #: Units added for question terms the chosen ones do not name, at most, and units read by
+    #: the verifier to find each.
+    completions: int = 2
+    completion_reads: int = 3
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ def select_focused(question: str, passages: list, embedder: Embedder, scorer: An
             chosen.append(i)
     _add_siblings(question, cands, chosen, ans, scorer, floor, cfg, redundant,
                   lambda i: blend(i, ans[i]) >= cfg.sibling_score * top_score, sims)
+    _complete_terms(question, cands, chosen, ans, scorer, floor, cfg, redundant, sims)
     chosen = chosen[: cfg.max_units]
     picks = [Pick(cands[i], blend(i, ans.get(i, 0.0)), qualified.get(i, ans.get(i, 0.0))) for i in chosen]
     picks = [p for p in picks if p.answers >= floor]  # nothing under the floor is ever quoted
@@ -126,6 +135,41 @@ def select_focused(question: str, passages: list, embedder: Embedder, scorer: An
             informative_terms(question), [verifier_text(p.cand) for p in picks]) < min_coverage:
         return []
     return sorted(picks, key=lambda p: p.cand.key)
+
+
+def _complete_terms(question: str, cands: list[Candidate], chosen: list[int], ans: dict[int, float],
+                    scorer: AnswerScorer, floor: float, cfg: FocusConfig, redundant,  # noqa: ANN001
+                    sims: np.ndarray) -> None:
+    """Terms of the question no chosen unit names ("headcount" in "targets for closing ARR and
+    headcount" answered with the ARR sentence alone): the closest units that name them are read
+    by the verifier, and the best that passes the floor is quoted, until every term is named or
+    ``cfg.completions`` units were added."""
+    missing = informative_terms(question) - _named(cands, chosen)
+    for _ in range(cfg.completions):
+        if not missing or len(chosen) >= cfg.max_units:
+            return
+        naming = [i for i in np.argsort(-sims, kind="stable") if int(i) not in chosen
+                  and missing & terms(_unit_words(cands[int(i)]))][: cfg.completion_reads]
+        todo = [int(i) for i in naming if int(i) not in ans]
+        for i, a in zip(todo, scorer.scores(question, [verifier_text(cands[i]) for i in todo])):
+            ans[i] = a
+        ok = [int(i) for i in naming if ans[int(i)] >= floor and not redundant(int(i))]
+        if not ok:
+            return
+        best = max(ok, key=lambda i: (len(missing & terms(_unit_words(cands[i]))), ans[i]))
+        chosen.append(best)
+        missing -= terms(_unit_words(cands[best]))
+
+
+def _unit_words(c: Candidate) -> str:
+    return f"{c.unit.context} {c.unit.text}"
+
+
+def _named(cands: list[Candidate], chosen: list[int]) -> set[str]:
+    have: set[str] = set()
+    for i in chosen:
+        have |= terms(verifier_text(cands[i]))
+    return have
 
 
 def _add_siblings(question: str, cands: list[Candidate], chosen: list[int], ans: dict[int, float],

@@ -99,6 +99,23 @@ class OpenAICompatGenerator(GeneratorBase):
                                                         max_tokens=max_tokens, temperature=0.0)
         return (resp.choices[0].message.content or "") if resp.choices else ""
 
+    def chat_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *,
+                   max_tokens: int = 512) -> tuple[str, list[dict[str, Any]], Usage]:
+        """One tool-calling turn (research mode's planner): ``(text, tool_calls, usage)``, each
+        call ``{"id", "name", "arguments"}`` with the arguments as the model wrote them (a string)."""
+        with _translated(self.cfg):
+            resp = self._client.chat.completions.create(model=self.cfg.model, messages=messages,  # type: ignore[arg-type]
+                                                        tools=tools, max_tokens=max_tokens,  # type: ignore[arg-type]
+                                                        temperature=0.0)
+        u = resp.usage
+        usage = Usage(u.prompt_tokens if u else 0, u.completion_tokens if u else 0)
+        if not resp.choices:
+            return "", [], usage
+        msg = resp.choices[0].message
+        calls = [{"id": c.id, "name": fn.name, "arguments": fn.arguments or "{}"}
+                 for c in (msg.tool_calls or []) if (fn := getattr(c, "function", None)) is not None]
+        return msg.content or "", calls, usage
+
     def stream(self, req: GenerationRequest) -> Iterator[str]:
         for item in self.stream_with_usage(req):
             if isinstance(item, str):

@@ -9,8 +9,10 @@ shortlisted units of the packed passages (sentences, list items, table rows with
 answer path abstains with the one "not found in the documents you can access" answer. So it
 does when no readable passage names what the question is specifically about (an identifier such
 as "L8", a year, a name such as "Mars", a counted thing such as "week 20": the verifier reads
-topic well and such details poorly). Units,
-not whole passages: a passage is mostly about its topic, and a whole-passage score measured
+topic well and such details poorly). And so it
+does when a word the question hinges on ("dog", "resign") occurs in no chunk the asker may
+read at all (:mod:`tether.retrieve.vocabulary`). Units, not whole passages: a passage is
+mostly about its topic, and a whole-passage score measured
 that (on the demo golden set it told unanswerable from answerable questions far worse).
 
 The gate only ever sees passages retrieved inside the asker's permissions, so its decision (and
@@ -47,6 +49,9 @@ class Answerability:
     scores: dict[str, float] = field(default_factory=dict)  # chunk id -> P(answers)
     #: Anchors of the question (ground/focus.py) that no readable passage names.
     anchors_missing: int = 0
+    #: Words the question hinges on that no chunk the asker may read contains
+    #: (:func:`tether.retrieve.vocabulary.unseen_words`); a count, never the words.
+    words_unseen: int = 0
 
     @property
     def answerable(self) -> bool:
@@ -54,7 +59,7 @@ class Answerability:
 
     def summary(self) -> dict:
         return {"score": round(self.score, 4), "threshold": round(self.threshold, 4), "decision": self.decision,
-                "anchors_missing": self.anchors_missing}
+                "anchors_missing": self.anchors_missing, "words_unseen": self.words_unseen}
 
     def to_attrs(self) -> dict:
         """The ``answerable`` span's attributes: per-passage scores by chunk id, never text."""
@@ -85,14 +90,18 @@ def sentence_threshold(cfg: AnswerabilityConfig, verifier: Verifier) -> float:
 
 
 def assess(scorer: AnswerScorer, embedder: Embedder, question: str, passages: Sequence[Passage],
-           threshold: float, *, shortlist_size: int = 6, require_anchors: bool = True) -> Answerability:
+           threshold: float, *, shortlist_size: int = 6, require_anchors: bool = True,
+           unseen: Sequence[str] = (), topic_words: int = 0, min_unseen_share: float = 0.0) -> Answerability:
     """Score the shortlisted units of ``passages`` (:mod:`tether.ground.focus`) against
-    ``question``; answerable iff the best P(answers) reaches ``threshold`` (and, with
-    ``require_anchors``, every anchor of the question is named by some passage). A passage's
+    ``question``; answerable iff the best P(answers) reaches ``threshold``, the words of
+    ``unseen`` (those of the question's ``topic_words`` no readable chunk contains) are under
+    ``min_unseen_share`` of them (one unseen word of four is what the question is about; one of
+    eight is more often a paraphrase: "band" for "amount") and, with
+    ``require_anchors``, every anchor of the question is named by some passage. A passage's
     score is that of its best unit read (every passage has at least one read)."""
     cands = focus.candidates(passages)
     if not cands:
-        return Answerability(0.0, threshold, NOT_ANSWERABLE, {})
+        return Answerability(0.0, threshold, NOT_ANSWERABLE, {}, words_unseen=len(unseen))
     sims, _ = focus.similarity(embedder, question, cands)
     picked = focus.shortlist(cands, sims, shortlist_size)
     scores = scorer.scores(question, [focus.verifier_text(cands[i]) for i in picked])
@@ -105,8 +114,9 @@ def assess(scorer: AnswerScorer, embedder: Embedder, question: str, passages: Se
     if require_anchors:
         readable = " ".join(f"{p.title} {' '.join(p.section_path)} {p.text}" for p in passages)
         missing = sum(focus.anchor_share([a], readable) == 0.0 for a in focus.anchors(question))
-    ok = best >= threshold and not missing
-    return Answerability(best, threshold, ANSWERABLE if ok else NOT_ANSWERABLE, by_chunk, missing)
+    unseen_hit = min_unseen_share > 0 and bool(unseen) and len(unseen) >= min_unseen_share * max(1, topic_words)
+    ok = best >= threshold and not missing and not unseen_hit
+    return Answerability(best, threshold, ANSWERABLE if ok else NOT_ANSWERABLE, by_chunk, missing, len(unseen))
 
 
 __all__ = ["ANSWERABLE", "NOT_ANSWERABLE", "Answerability", "answer_threshold", "assess", "load_verifier",

@@ -105,9 +105,14 @@ def lead_in_items(cands: Sequence[Candidate], i: int) -> list[int]:
             and cands[j].unit.context == c.unit.text.strip()]
 
 
-def shortlist(cands: Sequence[Candidate], sims: np.ndarray, size: int) -> list[int]:
+#: Units read beyond each passage's best: a passage's second-best unit is often the other half
+#: of the answer ("RPO: 5 minutes" / "RTO: 30 minutes" are two items of one list).
+SHORTLIST_EXTRA = 3
+
+
+def shortlist(cands: Sequence[Candidate], sims: np.ndarray, size: int, extra: int = SHORTLIST_EXTRA) -> list[int]:
     """Indices of the units the verifier reads: each passage's best by similarity, then the best
-    of the rest, ``size`` in all (at least one per passage)."""
+    of the rest, ``size`` in all and at least ``extra`` beyond the passages' bests."""
     order = [int(i) for i in np.argsort(-sims, kind="stable")]
     picked: list[int] = []
     seen: set[int] = set()
@@ -116,7 +121,7 @@ def shortlist(cands: Sequence[Candidate], sims: np.ndarray, size: int) -> list[i
             seen.add(cands[i].number)
             picked.append(i)
     for i in order:
-        if len(picked) >= max(size, len(seen)):
+        if len(picked) >= max(size, len(seen) + extra):
             break
         if i not in picked:
             picked.append(i)
@@ -162,7 +167,7 @@ class AnswerScorer:
         return [out[i] for i in range(len(keys))]
 
 
-_CODE = re.compile(r"\b[A-Z]{1,3}\d+\b|\b[A-Z]{1,4}-\d{2,}(?:-\d+)*\b")  # L8, PL-2026-004
+_CODE = re.compile(r"\b[A-Z]{1,3}\d+\b|\b[A-Z][a-z]{1,3}\d+\b|\b[A-Z]{1,4}-\d{2,}(?:-\d+)*\b")  # L8, Sev2, PL-2026-004
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _COUNTED = re.compile(r"\b([A-Za-z]{3,}) (\d{1,3})\b(?![.,]\d)")  # "week 12", "tier 0"
 _CURRENCY = frozenset("eur usd gbp chf".split())
@@ -181,11 +186,17 @@ def anchors(question: str) -> list[str]:
     other bare numbers are parameters of a question, not anchors."""
     out: list[str] = [m.group(0) for m in _CODE.finditer(question)] + _YEAR.findall(question)
     for name in names(question):
-        words = [w for w in re.sub(r"['’]s\b", "", name).split() if not (w.isupper() and len(w) > 1)]
-        if words and any(len(w) >= 3 for w in words):
-            out.append(" ".join(words))
+        # "Business and Enterprise" names two things (either may head its own table column);
+        # a word glued to digits ("Sev2") is an identifier, taken whole by _CODE.
+        for part in re.split(r"\s+and\s+", re.sub(r"['’]s\b", "", name)):
+            words = [w for w in part.split() if not (w.isupper() and len(w) > 1)
+                     and not re.search(rf"\b{re.escape(w)}\d", question)]
+            if words and any(len(w) >= 3 for w in words):
+                out.append(" ".join(words))
     for m in _COUNTED.finditer(question):
-        if m.group(1).lower() not in STOPWORDS | _CURRENCY:
+        # "week 12", "tier 0" name a thing; "rated 4", "scored 3" give a value (a table writes
+        # it as a cell under "Rating"), which is a parameter of the question, not an anchor
+        if m.group(1).lower() not in STOPWORDS | _CURRENCY and not m.group(1).lower().endswith("ed"):
             out.append(f"{m.group(1)} {m.group(2)}")
     return list(dict.fromkeys(norm(a).strip() for a in out if norm(a).strip()))
 
@@ -234,6 +245,35 @@ def informative_terms(question: str) -> set[str]:
     """The question's terms an answer should name: its content terms less the words that frame a
     question ("how long", "do I get")."""
     return terms(question) - _FRAME_TERMS
+
+
+#: Words that say what kind of answer is wanted (a size, a share, a distance, a list), not
+#: what it is about: a question may use them where the documents never do ("How big is the
+#: budget?", "List every band").
+MEASURE_WORDS = frozenset(
+    """amount number total size length width height depth weight value worth percentage share rate
+    level degree distance duration period frequency time times beyond exactly big far
+    list every each name give show describe explain""".split()
+)
+
+
+def topic_words(question: str) -> list[str]:
+    """The words a question hinges on, for :func:`tether.retrieve.vocabulary.unseen_words`:
+    alphabetic content words of three letters or more (parts of a hyphenated compound on their
+    own), less the words that frame a question or name the kind of answer wanted, and less
+    acronyms written in capitals ("ARR", "RPO": documents often spell them out). Numbers and
+    identifiers are left to the anchors."""
+    out: list[str] = []
+    for raw in _WORDS.findall(question):
+        for part in raw.split("-"):
+            w = part.lower()
+            if (len(w) >= 3 and not (part.isupper() and len(part) > 1) and w not in STOPWORDS
+                    and w not in MEASURE_WORDS and not terms(w) <= _FRAME_TERMS and w not in out):
+                out.append(w)
+    return out
+
+
+_WORDS = re.compile(r"(?<![\w-])[A-Za-z]+(?:-[A-Za-z]+)*(?![\w-])")  # not "Sev" of "Sev2"
 
 
 def term_coverage(wanted: set[str], texts: Sequence[str]) -> float:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal, Protocol, runtime_checkable
 
-Stage = Literal["input", "context", "output"]
-STAGES: tuple[Stage, ...] = ("input", "context", "output")
+Stage = Literal["input", "context", "output", "tool"]
+STAGES: tuple[Stage, ...] = ("input", "context", "output", "tool")
 
 
 class Verdict(str, Enum):  # noqa: UP042 - StrEnum would change str(Verdict.ALLOW) from 'Verdict.ALLOW' to 'allow'
@@ -102,7 +102,8 @@ class Guard(Protocol):
 
     #: Prefixes this guard's reasons in a stage's combined result (``injection``, ``pii``).
     name: str
-    #: The stage it checks: ``input`` (questions), ``context`` (chunks), ``output`` (answers).
+    #: The stage it checks: ``input`` (questions), ``context`` (chunks), ``output`` (answers),
+    #: ``tool`` (results of tools the research mode calls).
     stage: Stage
 
     def check(self, text: str, entities: list[Entity] | None = None) -> GuardResult:

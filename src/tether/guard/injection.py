@@ -1,9 +1,11 @@
 """Prompt-injection detection for questions (stage ``input``) and document text (``context``).
 
-Why two detectors: the jailguard classifier (MiniLM embeddings + a trained head, offline ONNX)
-catches paraphrased overrides in many languages; :mod:`tether.guard.rules` catches structural
-attacks the classifier never saw and names the span it matched. The combined score is the
-larger of the two. For context, a flagged chunk is never obeyed: it is either quarantined
+Why two detectors: the classifier (by default the one Tether trains, :mod:`tether.guard.classifier`;
+jailguard's MiniLM + head on request) catches paraphrased overrides in many languages and
+channels; :mod:`tether.guard.rules` catches structural attacks the classifier never saw and
+names the span it matched. Either one flags a text, each against its own calibrated cut (the
+classifier's per stage); the reported score is the larger of the two.
+For context, a flagged chunk is never obeyed: it is either quarantined
 (dropped) or passed on through :func:`neutralise`, which turns instructions into quoted data.
 """
 
@@ -19,13 +21,13 @@ from pathlib import Path
 
 from tether.errors import ConfigError
 from tether.guard.base import Entity, GuardBase, GuardResult, Stage, Verdict
+from tether.guard.classifier import shared
+from tether.guard.classifier import windows as _windows
 from tether.guard.normalise import folded
 from tether.guard.rules import RuleHit, find_hits, heuristic_score
 from tether.settings import GuardSettings
 
 JAILGUARD_MODEL_FILE = "all-MiniLM-L6-v2.onnx"
-_WINDOW = 600  # longest text scored whole; MiniLM sees at most 256 tokens
-_MIN_SENTENCE = 40  # shorter sentences are joined to the next before scoring
 _lock = threading.Lock()
 _ready_dir: str | None = None
 
@@ -69,7 +71,6 @@ def prepare_jailguard(model_dir: str = "") -> str:
         return str(target)
 
 
-_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _PASSWORD = re.compile(r"\bpass(?:word|wort|code|phrase)s?\b", re.IGNORECASE)
 
 
@@ -82,24 +83,6 @@ def _classifier_view(text: str) -> str:
     a password in an answer is the secrets guard's job. Override attacks still score high.
     """
     return _PASSWORD.sub("account", folded(text))
-
-
-def _windows(text: str) -> list[str]:
-    """Sentence-sized windows: the classifier mean-pools, so one injected sentence in a long
-    chunk is diluted below any threshold unless it is scored on its own."""
-    windows = [text] if len(text) <= _WINDOW else []
-    parts = [p.strip() for p in _SENTENCE.split(text) if p.strip()]
-    if len(parts) <= 1:
-        return windows or [text[i : i + _WINDOW] for i in range(0, len(text), _WINDOW)]
-    current = ""
-    for part in parts:
-        current = f"{current} {part}".strip()
-        if len(current) >= _MIN_SENTENCE:
-            windows.extend(current[i : i + _WINDOW] for i in range(0, len(current), _WINDOW))
-            current = ""
-    if current:
-        windows.append(current)
-    return windows
 
 
 def classifier_scores(texts: Sequence[str], model_dir: str = "") -> list[float]:
@@ -185,33 +168,59 @@ def _merge(hits: list[RuleHit]) -> list[tuple[int, int]]:
 
 
 class InjectionGuard(GuardBase):
-    """Scores text for prompt injection and turns the score into a verdict for its stage."""
+    """Scores text for prompt injection and turns the scores into a verdict for its stage.
+
+    Two signals: the classifier (Tether's own by default, ``guard.injection_model``) against its
+    calibrated cut for ``at`` (``input``, ``ingest``, ``context`` or ``tool``; default: the
+    stage), and the rules against ``guard.injection_threshold``. Either one flags the text."""
 
     name = "injection"
 
-    def __init__(self, settings: GuardSettings | None = None, stage: Stage = "input") -> None:
+    def __init__(self, settings: GuardSettings | None = None, stage: Stage = "input", *, at: str = "") -> None:
         self.settings = settings or GuardSettings()
         self.stage: Stage = stage
+        self.at = at or stage
         self.threshold = self.settings.injection_threshold
+        self._clf_threshold: float | None = None
+
+    @property
+    def classifier_threshold(self) -> float:
+        """The classifier's cut at this guard's stage (loads the model's config once)."""
+        if self._clf_threshold is None:
+            gs = self.settings
+            if gs.injection_model == "jailguard":
+                self._clf_threshold = gs.injection_threshold
+            else:
+                own = gs.injection_stage_thresholds.get(self.at)  # type: ignore[call-overload]
+                self._clf_threshold = float(own) if own is not None else \
+                    shared(gs.injection_model_dir).thresholds.get(self.at, 0.5)
+        return self._clf_threshold
 
     def warm_up(self) -> None:
         """Load the classifier now rather than on the first request."""
         if self.settings.injection_mode != "heuristics":
-            classifier_scores(["warm up"], self.settings.jailguard_model_dir)
+            self._classify(["warm up"])
+
+    def _classify(self, texts: Sequence[str]) -> list[float]:
+        gs = self.settings
+        if gs.injection_model == "jailguard":
+            return classifier_scores(texts, gs.jailguard_model_dir)
+        return shared(gs.injection_model_dir).text_scores(texts)
 
     def scores(self, texts: Sequence[str]) -> list[tuple[float, float, list[RuleHit]]]:
         """(classifier score, heuristic score, hits) per text; the unused detector scores 0."""
         mode = self.settings.injection_mode
-        clf = (
-            classifier_scores(texts, self.settings.jailguard_model_dir)
-            if mode != "heuristics"
-            else [0.0] * len(texts)
-        )
+        clf = self._classify(texts) if mode != "heuristics" else [0.0] * len(texts)
         out = []
         for text, c in zip(texts, clf):
             hits = find_hits(text) if mode != "classifier" else []
             out.append((c, heuristic_score(hits), hits))
         return out
+
+    def flagged(self, clf: float, heur: float) -> bool:
+        """Whether the two scores make the text an injection at this stage."""
+        return (self.settings.injection_mode != "heuristics" and clf >= self.classifier_threshold) or \
+            heur >= self.threshold
 
     def check(self, text: str, entities: list[Entity] | None = None) -> GuardResult:
         """The verdict on ``text`` (``entities`` is ignored: this guard reports none)."""
@@ -224,15 +233,19 @@ class InjectionGuard(GuardBase):
     def _decide(self, text: str, clf: float, heur: float, hits: list[RuleHit]) -> GuardResult:
         score = max(clf, heur)
         reasons = [f"rule:{name}" for name in dict.fromkeys(h.name for h in hits)]
-        if clf >= self.threshold:
+        clf_hit = self.settings.injection_mode != "heuristics" and clf >= self.classifier_threshold
+        if clf_hit:
             reasons.insert(0, f"classifier:{clf:.2f}")
-        if score < self.threshold:
+        if not self.flagged(clf, heur):
             return GuardResult(Verdict.ALLOW, score, reasons)
+        score = max(score, 1e-4)
         if self.stage == "input":
             verdict = Verdict.BLOCK if self.settings.input_action == "block" else Verdict.FLAG
             return GuardResult(verdict, score, ["injection", *reasons])
-        if self.settings.context_action == "quarantine":
-            return GuardResult(Verdict.BLOCK, score, ["injection", "quarantined", *reasons])
+        action = self.settings.tool_action if self.stage == "tool" else self.settings.context_action
+        if action in ("quarantine", "block"):
+            why = "withheld" if self.stage == "tool" else "quarantined"
+            return GuardResult(Verdict.BLOCK, score, ["injection", why, *reasons])
         return GuardResult(
             Verdict.SANITISE, score, ["injection", "neutralised", *reasons], sanitised_text=neutralise(text, hits)
         )

@@ -159,16 +159,18 @@ class GuardPipeline:
 
 def build_pipeline(stage: Stage, settings: GuardSettings, classification: str | None = None, *,
                    prefix: bool = True) -> GuardPipeline:
-    """The registered guards of a stage (by default injection for input and context, PII and
-    secrets for output). ``classification`` (of the most restrictive document behind an
+    """The registered guards of a stage (by default injection for input, context and tool, PII
+    and secrets for output). ``classification`` (of the most restrictive document behind an
     answer) picks the PII policy."""
     return GuardPipeline(stage, [r.factory(settings, classification) for r in _REGISTRY[stage]], prefix=prefix)
 
 
 def _injection_label(settings: GuardSettings) -> str:
-    return {"classifier": "jailguard", "heuristics": "rules"}.get(settings.injection_mode, "jailguard+rules")
+    model = "jailguard" if settings.injection_model == "jailguard" else "tether-clf"
+    return {"classifier": model, "heuristics": "rules"}.get(settings.injection_mode, f"{model}+rules")
 
 
 register_guard("input", "injection", lambda s, _c: InjectionGuard(s, "input"), _injection_label)
 register_guard("context", "injection", lambda s, _c: InjectionGuard(s, "context"), _injection_label)
+register_guard("tool", "injection", lambda s, _c: InjectionGuard(s, "tool"), _injection_label)
 register_guard("output", "pii", lambda s, c: PiiGuard(s, c), "presidio+regex")

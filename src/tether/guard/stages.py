@@ -6,6 +6,8 @@ registered for each stage (:mod:`tether.guard.pipeline`).
   at ingest are already quarantined and never retrieved, this catches what the ingest scan could
   not (policy changes, older documents). The classifier saw every chunk at ingest, so at answer
   time the cheap rules re-check.
+- ``tool``: injection check of what a tool returns to the research mode (an MCP tool's result,
+  a fetched page): a flagged result is neutralised (``guard.tool_action``), never obeyed.
 - ``output``: PII and secrets policy on what leaves, chosen by the most restrictive
   classification among the documents behind the answer. Every copy of source or answer text
   leaves screened: the answer text, each sentence, and every citation quote.
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tether.guard.base import GuardResult, Stage, Verdict
+from tether.guard.media import defang
 from tether.guard.pipeline import GuardPipeline, build_pipeline, registered, stage_label
 from tether.settings import GuardSettings
 from tether.types import Answer, Passage
@@ -69,8 +72,18 @@ class AnswerGuards:
                 dropped.append({"chunk_id": p.chunk_id, "reason": "injection", "details": r.reasons})
         return kept, dropped
 
+    def tool(self, results: list[str]) -> list[GuardResult]:
+        """The ``tool`` stage's verdict on each tool result (a SANITISE carries the neutralised
+        text to pass on instead; a BLOCK means the result must not reach the model)."""
+        return self._pipeline("tool", self.settings).check_many(results) if results else []
+
     def output(self, answer: Answer, classification: str | None) -> tuple[Answer, GuardResult]:
-        """Apply the output policy to the answer text, each sentence and every citation quote."""
+        """Apply the output policy to the answer text, each sentence and every citation quote,
+        then take out remote images, loading HTML and data-carrying links (:mod:`media`)."""
+        answer, result = self._policy(answer, classification)
+        return _defanged(answer), result
+
+    def _policy(self, answer: Answer, classification: str | None) -> tuple[Answer, GuardResult]:
         if answer.abstained:
             return answer, GuardResult(Verdict.ALLOW)
         pipe = self._pipeline("output", self.settings, classification)
@@ -118,7 +131,26 @@ class AnswerGuards:
             r = pipe.check(text) if text else None
             out.append(text if r is None else WITHHELD_TEXT if r.verdict is Verdict.BLOCK
                        else r.sanitised_text if r.sanitised_text is not None else text)
+        return [defang(t)[0] for t in out]
+
+
+def _defanged(answer: Answer) -> Answer:
+    """``answer`` with :func:`tether.guard.media.defang` applied to its text, sentences and quotes."""
+    changed: list[str] = []
+
+    def safe(text: str) -> str:
+        out, reasons = defang(text)
+        changed.extend(reasons)
         return out
+
+    citations = [replace(c, quote=safe(c.quote)) for c in answer.citations]
+    sentences = [replace(v, text=safe(v.text), citations=tuple(replace(c, quote=safe(c.quote)) for c in v.citations))
+                 for v in answer.sentences]
+    text = safe(answer.text)
+    if not changed:
+        return answer
+    return replace(answer, text=text, citations=citations, sentences=sentences,
+                   reasons=[*answer.reasons, *dict.fromkeys(f"sanitised:{r}" for r in changed)])
 
 
 def check_question(question: str, settings: GuardSettings) -> GuardResult:
@@ -128,6 +160,11 @@ def check_question(question: str, settings: GuardSettings) -> GuardResult:
 def screen_passages(passages: list[Passage], settings: GuardSettings) -> tuple[list[Passage], list[dict]]:
     """Drop passages the context guard blocks; return (kept, dropped-with-reasons)."""
     return AnswerGuards(settings).context(passages)
+
+
+def screen_tool_results(results: list[str], settings: GuardSettings) -> list[GuardResult]:
+    """The ``tool`` stage on each tool result (see :meth:`AnswerGuards.tool`)."""
+    return AnswerGuards(settings).tool(results)
 
 
 def screen_answer(answer: Answer, classification: str | None, settings: GuardSettings) -> tuple[Answer, GuardResult]:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tether.embed.base import Embedder
+from tether.embed.base import Embedder, index_embedder
 from tether.ingest.loaders import load_bytes
 from tether.ingest.pipeline import prepare_chunks
 from tether.settings import Settings
@@ -36,7 +36,7 @@ def index_texts(
     counts = {"documents": 0, "chunks": 0}
     items = list(items)
     with db.transaction() as conn:
-        docs.ensure_embedding_index(conn, embedder.name, embedder.dimension)
+        docs.ensure_embedding_index(conn, index_embedder(embedder).name, index_embedder(embedder).dimension)
     for g in range(0, len(items), group_size):
         group = items[g : g + group_size]
         prepared = []
@@ -47,7 +47,7 @@ def index_texts(
             chunks, terms, texts = prepare_chunks(loaded, embedder, settings)
             prepared.append((it, loaded, chunks, terms, len(all_texts)))
             all_texts += texts
-        vectors = embedder.embed(all_texts)
+        vectors = index_embedder(embedder).embed(all_texts)
         with db.transaction() as conn:
             for it, loaded, chunks, terms, offset in prepared:
                 write = docs.DocumentWrite(

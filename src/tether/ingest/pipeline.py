@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import DictRow
 
-from tether.embed.base import Embedder
+from tether.embed.base import Embedder, index_embedder
 from tether.errors import DocumentTooComplex, FileTooLarge, IngestError, NotFound, TetherError
 from tether.ingest.chunker import chunk_document
 from tether.ingest.loaders import LoadOptions, load_bytes
@@ -48,6 +48,10 @@ class IngestRequest:
     #: An audit record (``action``, ``actor_id``, ``details``) written with the document, so a
     #: change that fails leaves none.
     audit: dict | None = None
+    #: The API key the upload came with (documents and jobs are counted per key, ``store/quotas``)
+    #: and the uploader's tightest per-user or per-key chunk limit (None: only the server's).
+    api_key_id: int | None = None
+    max_chunks: int | None = None
 
     def uri(self) -> str:
         return self.source_uri or Path(self.path).resolve().as_uri()
@@ -81,13 +85,14 @@ def load_options(settings: Settings) -> LoadOptions:
 
 
 def prepare_chunks(
-    loaded: LoadedDocument, embedder: Embedder, settings: Settings
+    loaded: LoadedDocument, embedder: Embedder, settings: Settings, *, max_chunks: int | None = None
 ) -> tuple[list[ChunkSpan], list[list[str]], list[str]]:
     """Chunks, their BM25 terms (in each chunk's language) and the texts to embed (capped
     section path + chunk text). The document's language goes to ``loaded.metadata["language"]``.
 
     Refuses (``DocumentTooComplex``), before anything is embedded, a document with a heading
-    over ``ingest.max_heading_chars`` or more than ``ingest.max_chunks_per_document`` chunks."""
+    over ``ingest.max_heading_chars`` or more than ``ingest.max_chunks_per_document`` chunks (or
+    ``max_chunks``, the uploader's per-user or per-key limit, when that is lower)."""
     chunks = chunk_document(
         loaded,
         count_tokens=embedder.count_tokens,
@@ -95,7 +100,7 @@ def prepare_chunks(
         overlap_tokens=settings.chunk.overlap_tokens,
         min_tokens=settings.chunk.min_tokens,
     )
-    check_complexity(chunks, settings)
+    check_complexity(chunks, settings, max_chunks=max_chunks)
     cap = settings.chunk.max_context_chars
     loaded.metadata["language"], chunks = detect_languages(loaded, chunks, tuple(settings.ingest.languages))
     texts = [_with_context(loaded.title, c, cap) for c in chunks]
@@ -115,8 +120,9 @@ def detect_languages(
     ]
 
 
-def check_complexity(chunks: list[ChunkSpan], settings: Settings) -> None:
-    """``DocumentTooComplex`` when a heading or the chunk count is over the ingest limits."""
+def check_complexity(chunks: list[ChunkSpan], settings: Settings, *, max_chunks: int | None = None) -> None:
+    """``DocumentTooComplex`` when a heading or the chunk count is over the ingest limits (the
+    server's, or the uploader's ``max_chunks`` when lower)."""
     limits = settings.ingest
     longest = max((len(h) for c in chunks for h in c.section_path), default=0)
     if longest > limits.max_heading_chars:
@@ -124,10 +130,18 @@ def check_complexity(chunks: list[ChunkSpan], settings: Settings) -> None:
             f"the document has a heading of {longest:,} characters; the limit is {limits.max_heading_chars:,}"
             " (a heading is repeated into every chunk of its section)",
             heading_chars=longest, limit=limits.max_heading_chars)
-    if len(chunks) > limits.max_chunks_per_document:
+    widest = max((c.end - c.start for c in chunks), default=0)
+    if widest > limits.max_chunk_chars:
         raise DocumentTooComplex(
-            f"the document would make {len(chunks):,} chunks; the limit is {limits.max_chunks_per_document:,}",
-            chunks=len(chunks), limit=limits.max_chunks_per_document)
+            f"the document has a chunk of {widest:,} characters; the limit is {limits.max_chunk_chars:,}"
+            " (a word or line too long to split)", chunk_chars=widest, limit=limits.max_chunk_chars)
+    limit, whose = limits.max_chunks_per_document, ""
+    if max_chunks and max_chunks < limit:
+        limit, whose = max_chunks, " for your uploads"
+    if len(chunks) > limit:
+        raise DocumentTooComplex(
+            f"the document would make {len(chunks):,} chunks; the limit{whose} is {limit:,}",
+            chunks=len(chunks), limit=limit)
 
 
 def scan_chunks(chunks: list[ChunkSpan], settings: Settings) -> list[tuple[bool, float, list[str]]]:
@@ -141,14 +155,15 @@ def scan_chunks(chunks: list[ChunkSpan], settings: Settings) -> list[tuple[bool,
 
     gs = settings.guard
     mode = "combined" if settings.ingest_classifier else "heuristics"
-    guard = InjectionGuard(gs.model_copy(update={"injection_mode": mode}), "context")
+    guard = InjectionGuard(gs.model_copy(update={"injection_mode": mode}), "context", at="ingest")
     out = []
     for clf, heur, hits in guard.scores([c.text for c in chunks]):
         reasons = [f"rule:{n}" for n in dict.fromkeys(h.name for h in hits)]
-        if clf >= gs.injection_threshold:
+        clf_hit = mode != "heuristics" and clf >= guard.classifier_threshold
+        if clf_hit:
             reasons.insert(0, f"classifier:{clf:.2f}")
         quarantine = heur >= gs.injection_threshold
-        shown = reasons if (quarantine or clf >= gs.injection_threshold) else []
+        shown = reasons if (quarantine or clf_hit) else []
         out.append((quarantine, float(max(clf, heur)), shown))
     return out
 
@@ -195,8 +210,8 @@ def ingest_one(
                             options=load_options(settings))
 
     if loaded is not None:
-        chunks, terms, texts = prepare_chunks(loaded, embedder, settings)
-        vectors = embedder.embed(texts)
+        chunks, terms, texts = prepare_chunks(loaded, embedder, settings, max_chunks=req.max_chunks)
+        vectors = index_embedder(embedder).embed(texts)
         guard = scan_chunks(chunks, settings) if settings.scan_ingest else None
         body, fmt, meta = loaded.text, loaded.format, dict(loaded.metadata)
         title = req.title or loaded.title or path.stem
@@ -210,9 +225,10 @@ def ingest_one(
         collection=req.collection, source_uri=req.uri(), title=title, format=fmt,
         content_hash=content_hash, classification=req.classification, owner_id=owner_id,
         acl=tokens, size_bytes=len(data), body=body, metadata=meta, language=str(meta.get("language", "en")),
+        api_key_id=req.api_key_id,
     )
     with conn.transaction():
-        docs.ensure_embedding_index(conn, embedder.name, embedder.dimension)
+        docs.ensure_embedding_index(conn, index_embedder(embedder).name, index_embedder(embedder).dimension)
         if loaded is None:
             # re-check inside the transaction; the content may have changed meanwhile
             doc_id, version, status = docs.write_document(
@@ -253,4 +269,7 @@ def check_request(conn: psycopg.Connection[DictRow], req: IngestRequest, existin
 def error_dict(exc: BaseException) -> dict:
     if isinstance(exc, TetherError):
         return {"code": exc.code, "message": exc.message}
+    if isinstance(exc, psycopg.errors.DataError | psycopg.errors.ProgramLimitExceeded):  # final (worker)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return {"code": IngestError.code, "message": f"the database refused the document: {first}"}
     return {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}

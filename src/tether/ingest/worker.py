@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 INGEST_FILE = "ingest_file"
 
 #: Errors that a retry would only repeat (the input, a right or a deletion): the job fails at
-#: once and the batch goes on. Anything else (the store, a model server) is retried.
-FINAL_ERRORS = (InvalidInput, PermissionDenied, NotFound, Conflict, QuotaExceeded)
+#: once and the batch goes on. PostgreSQL refusing the data itself (a value out of range, a row
+#: over a size limit) is final too. Anything else (the store, a model server) is retried.
+FINAL_ERRORS = (InvalidInput, PermissionDenied, NotFound, Conflict, QuotaExceeded,
+                psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
 
 #: Runs a job of another kind (``connector_sync``...) on the worker's connection: it commits the
 #: job's effects with ``jobs.complete`` itself and returns the result shown to ``on_result``.

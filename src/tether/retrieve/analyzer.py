@@ -9,7 +9,10 @@ change here changes every stored posting, so it needs a re-index. The rules foll
   (``bm25s`` uses ``\\b\\w\\w+\\b``; we also split on ``_``);
 - drop the language's stopwords: for English the fixed list below (the one ``bm25s`` uses, from
   NLTK/Lucene), for the others NLTK's (:mod:`tether.text.stopwords`, ``bm25s``'s too);
-- Snowball stemming in the language via PyStemmer (C implementation with a word cache).
+- Snowball stemming in the language via PyStemmer (C implementation with a word cache);
+- a token longer than ``MAX_TERM_CHARS`` is cut to that length (``bm25s`` keeps it whole): an
+  unbroken run of a million letters is one token, and its posting row would exceed PostgreSQL's
+  index row limit. Query and index cut alike, so a long identifier still matches.
 
 Languages: a chunk is analysed in its own language (detected at ingest), and the terms of a
 language other than English carry it as a prefix (``pt:contrat``, ``nl:huurovereenkomst``), so
@@ -48,6 +51,9 @@ STOPWORDS: dict[str, frozenset[str]] = {
 assert set(STEMMERS) == set(STOPWORDS) == set(LANGUAGES)
 
 _TOKEN = re.compile(r"[^\W_]{2,}")
+#: Characters kept of one token (longer ones are cut): far above any word, far below the
+#: index row limit even for four-byte characters.
+MAX_TERM_CHARS = 100
 # PyStemmer objects are not thread-safe; one per thread and language.
 _local = threading.local()
 
@@ -72,7 +78,7 @@ def analyze(text: str, language: str = "en") -> list[str]:
     (in order); prefixed with ``"<language>:"`` unless English."""
     _check(language)
     stop = STOPWORDS[language]
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
+    words = [w[:MAX_TERM_CHARS] for w in _TOKEN.findall(text.lower()) if w not in stop]
     if not words:
         return []
     stems = _stemmer(language).stemWords(words)

@@ -146,13 +146,15 @@ class AccountService:
             return api_keys.list_keys(conn, user)
 
     def create_key(self, actor: Principal, user: str, *, name: str = "", expires_at: datetime | None = None,
-                   via: str | None = None) -> dict:
-        """A new key for ``user``; the returned ``key`` is shown once (only a hash is stored)."""
+                   limits: dict[str, int | None] | None = None, via: str | None = None) -> dict:
+        """A new key for ``user``; the returned ``key`` is shown once (only a hash is stored).
+        ``limits``: the key's own upload quotas (``store/quotas.py``; None: the defaults)."""
         require_admin(actor, "creating API keys")
         with self.db.transaction() as conn:
-            created = api_keys.create_key(conn, user, name=name, expires_at=expires_at)
+            created = api_keys.create_key(conn, user, name=name, expires_at=expires_at, limits=limits)
             self._audit(conn, actor, "admin.key.create", user, via, key_id=created.get("id"),
-                        prefix=created.get("prefix"), expires_at=expires_at.isoformat() if expires_at else None)
+                        prefix=created.get("prefix"), expires_at=expires_at.isoformat() if expires_at else None,
+                        **{k: created[k] for k in api_keys.LIMITS if created.get(k) is not None})
         return created
 
     def revoke_key(self, actor: Principal, key: str, *, via: str | None = None) -> None:

@@ -23,10 +23,11 @@ from tether.connect.base import Item, ItemRef
 from tether.connect.registry import kinds, make_connector, validate_config
 from tether.connect.sync import ItemWriter, context, run_sync, signature, workdir
 from tether.embed.base import Embedder
-from tether.errors import InvalidInput, NotFound
+from tether.errors import FileTooLarge, InvalidInput, NotFound
 from tether.services.ingest import IngestService, valid_label
 from tether.services.permissions import require_admin
 from tether.settings import Settings
+from tether.store import connector_inbox as inbox
 from tether.store import connectors as store
 from tether.store import jobs
 from tether.store.db import Database
@@ -85,6 +86,7 @@ class ConnectorService:
             row = _view(store.get(conn, ref))
             row["runs"] = store.recent_runs(conn, int(row["id"]))
             row["failed_items"] = store.items(conn, int(row["id"]), failed_only=True)
+            row["pending_items"] = inbox.count(conn, int(row["id"]))
         row["last_run"] = row["runs"][0] if row["runs"] else None
         return row
 
@@ -118,12 +120,16 @@ class ConnectorService:
             return [int(store.enqueue_run(conn, cid, trigger="schedule")[0]["id"]) for cid in due]
 
     def _sync_job(self, conn: psycopg.Connection[DictRow], job: jobs.Job, embedder: Embedder) -> dict:
+        cid = int(job.payload["connector_id"])
+
         def finish(c: psycopg.Connection[DictRow], summary: dict) -> None:
             jobs.complete(c, job, summary)
+            if inbox.waiting(c, cid):  # pushed after this run listed the inbox: the next run takes it
+                store.enqueue_run(c, cid, trigger="push")
 
         try:
-            return run_sync(conn, embedder, self.settings, self.secrets, int(job.payload["connector_id"]),
-                            int(job.payload["run_id"]), finish=finish)
+            return run_sync(conn, embedder, self.settings, self.secrets, cid, int(job.payload["run_id"]),
+                            finish=finish)
         except NotFound:  # the connector was removed meanwhile
             conn.rollback()
             with conn.transaction():
@@ -142,29 +148,52 @@ class ConnectorService:
             yield self.sync(actor, row["name"])
 
     # the push API ---------------------------------------------------------------------------
-    def push(self, actor: Principal, ref: str | int, items: builtins.list[dict[str, Any]]) -> builtins.list[dict]:
-        """Ingest pushed items now, each idempotent by ``external_id``: created, updated or unchanged."""
+    def push(self, actor: Principal, ref: str | int, items: builtins.list[dict[str, Any]]) -> dict:
+        """Store pushed items durably and enqueue the sync run that ingests them (a worker runs
+        it; the request does not wait). Idempotent by ``external_id``: content and ACL already
+        applied (and no other version waiting) are ``unchanged``; anything else is ``queued``
+        (a waiting version of the same id is replaced). Every item is checked first (content,
+        size, ACL): one bad item refuses the request and nothing is stored."""
         require_admin(actor, "pushing to a connector")
         parsed = [self._pushed_item(i) for i in items]
-        out = []
+        if len({i.ref.external_id for i in parsed}) != len(parsed):
+            raise InvalidInput("an external_id appears twice in one push; send each item once")
         with self.db.connection() as conn:
             row = self._push_target(conn, ref)
-            for item in parsed:
-                if not item.ref.acl:
-                    item = Item(ItemRef(item.ref.external_id, item.ref.version,
-                                        tuple(row["config"].get("acl") or ())), item.data, item.filename,
-                                item.title)
-                if item.ref.acl:
-                    self.ingest.check_acl(list(item.ref.acl), None)
-                writer = self._writer(conn, row)
-                with conn.transaction():
-                    state = store.item_state(conn, int(row["id"]), item.ref.external_id)
-                status = writer.apply(item, state)
-                out.append({"external_id": item.ref.external_id, "status": status})
-        return out
+        limit = self.settings.ingest.max_file_bytes
+        ready = []
+        for item in parsed:
+            if len(item.data) > limit:
+                raise FileTooLarge(f"item {item.ref.external_id} is {len(item.data):,} bytes; the limit is "
+                                   f"{limit:,} bytes", size=len(item.data), limit=limit)
+            acl = item.ref.acl or tuple(sorted(row["config"].get("acl") or ()))
+            if acl:
+                self.ingest.check_acl(list(acl), None)
+            ready.append(Item(ItemRef(item.ref.external_id, item.ref.version, acl), item.data, item.filename,
+                              item.title))
+        cid, out = int(row["id"]), []
+        with self.db.transaction() as conn:
+            store.get(conn, cid, lock=True)  # a finishing run sees this push or the push sees it done
+            for item in ready:
+                eid = item.ref.external_id
+                state = store.item_state(conn, cid, eid)
+                if (state and state["status"] == "ok" and state["version"] == signature(item.ref)
+                        and not inbox.exists(conn, cid, eid)):
+                    out.append({"external_id": eid, "status": "unchanged"})
+                    continue
+                inbox.put(conn, cid, eid, version=item.ref.version, data=item.data, filename=item.filename,
+                          title=item.title, acl=list(item.ref.acl))
+                store.retry_now(conn, cid, eid)  # a failed item backing off: new content is tried at once
+                out.append({"external_id": eid, "status": "queued"})
+            run_id = batch = None
+            if any(o["status"] == "queued" for o in out):
+                run, batch, _ = store.enqueue_run(conn, cid, trigger="push")
+                run_id = int(run["id"])
+        return {"connector": row["name"], "run_id": run_id, "batch_id": batch, "items": out}
 
     def unpush(self, actor: Principal, ref: str | int, external_ids: builtins.list[str]) -> builtins.list[dict]:
-        """Delete pushed items (and their documents); an id Tether does not hold is ``unchanged``."""
+        """Delete pushed items now (their documents, and a push of them still waiting); an id
+        Tether does not hold is ``unchanged``."""
         require_admin(actor, "deleting pushed items")
         out = []
         with self.db.connection() as conn:
@@ -186,7 +215,9 @@ class ConnectorService:
     def _writer(self, conn: psycopg.Connection[DictRow], row: dict) -> ItemWriter:
         tmp = workdir(self.settings, row["name"]) / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
-        return ItemWriter(conn, self._embedder(), self.settings, row, None, tmp)
+        cid = int(row["id"])
+        return ItemWriter(conn, self._embedder(), self.settings, row, None, tmp,
+                          settle=lambda c, eid, version: inbox.settle(c, cid, eid, version))
 
     @staticmethod
     def _pushed_item(raw: dict[str, Any]) -> Item:

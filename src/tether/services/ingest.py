@@ -25,7 +25,7 @@ from tether.settings import Settings
 from tether.store import doc_sources, documents, jobs, principals
 from tether.store.collections import check_publish
 from tether.store.db import Database
-from tether.store.quotas import check_quota
+from tether.store.quotas import check_quota, chunk_limit
 from tether.types import Acl, Principal
 
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -103,7 +103,7 @@ class IngestService:
                      classification: str = "internal") -> None:
         """What ``upload`` would refuse (call it before saving the file): InvalidInput for bad
         labels or ACLs, PermissionDenied without the right to publish into ``collection``
-        (``store/collections.py``), QuotaExceeded over a per-user upload quota (``quotas``)."""
+        (``store/collections.py``), QuotaExceeded over a per-user or per-key upload quota (``quotas``)."""
         valid_label("collection", collection)
         valid_label("classification", classification)
         self.check_acl(list(acl or []), principal.name)
@@ -117,9 +117,11 @@ class IngestService:
         self.check_upload(principal, collection=collection, acl=acl, classification=classification)
         with self.db.connection() as conn:  # the size is known now
             check_quota(conn, principal, self.settings.ingest, incoming_bytes=path.stat().st_size)
+            max_chunks = chunk_limit(conn, principal, self.settings.ingest)
         return self.enqueue([IngestRequest(
             path=str(path.resolve()), collection=collection, acl=list(acl or []), owner=principal.name,
             classification=classification, title=title or None, source_uri=f"upload://{principal.name}/{filename}",
+            api_key_id=principal.api_key_id, max_chunks=max_chunks,
         )])
 
     # working --------------------------------------------------------------------------------

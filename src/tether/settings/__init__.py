@@ -20,6 +20,7 @@ One module per section, mounted on :class:`Settings` (``tether.settings.root``):
     [observe]   ObserveSettings, DriftRule                                     observe
     [cache]     CacheSettings                                                  cache
     [conversations] ConversationSettings                                       conversations
+    [research]  ResearchSettings                                               research
     [api]       ApiSettings                                                    api
     [oidc]      OidcSettings    [scim] ScimSettings                            identity
 """
@@ -43,6 +44,7 @@ from tether.settings.guard import DEFAULT_PII_ENTITIES, GuardSettings, PersonalD
 from tether.settings.identity import OidcSettings, ScimSettings
 from tether.settings.ingest import ChunkSettings, IngestSettings
 from tether.settings.observe import DriftRule, ObserveSettings
+from tether.settings.research import ResearchSettings
 from tether.settings.retrieve import RetrieveSettings
 from tether.settings.review import ReviewSettings
 from tether.settings.root import Settings, config_path, load_settings, read_toml
@@ -65,6 +67,7 @@ __all__ = [
     "IngestSettings",
     "ModelConfig",
     "ObserveSettings",
+    "ResearchSettings",
     "OidcSettings",
     "PersonalDataRules",
     "PiiPolicy",

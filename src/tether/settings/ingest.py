@@ -51,7 +51,20 @@ class IngestSettings(BaseModel):
     #: repeated into every chunk of its section), or more chunks than this in one document.
     max_heading_chars: int = Field(default=1000, ge=10)
     max_chunks_per_document: int = Field(default=5000, ge=1)
+    #: Refused too: a chunk longer than this many characters (a word or line the tokenizer counts
+    #: as one token, such as a million letters without a space, which would pass the token limits).
+    max_chunk_chars: int = Field(default=20_000, ge=1000)
     #: Per-user upload quotas for non-administrators (``QuotaExceeded``); 0: no limit.
     user_max_documents: int = Field(default=1000, ge=0)
     user_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
     user_max_active_jobs: int = Field(default=20, ge=0)
+    #: A tighter chunk limit for non-administrators' uploads (0: ``max_chunks_per_document``).
+    user_max_chunks_per_document: int = Field(default=0, ge=0)
+    #: Per-API-key quotas (uploads through one key, counted apart from the user's other keys and
+    #: sessions, and on top of the user's quotas); 0: no limit. For non-administrators' keys; a
+    #: key's own limits (``tether keys create --max-documents ...``) replace these and bind
+    #: administrators' keys too.
+    key_max_documents: int = Field(default=0, ge=0)
+    key_max_bytes: int = Field(default=0, ge=0)
+    key_max_chunks_per_document: int = Field(default=0, ge=0)
+    key_max_active_jobs: int = Field(default=0, ge=0)

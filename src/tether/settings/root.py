@@ -33,6 +33,7 @@ from tether.settings.guard import GuardSettings
 from tether.settings.identity import OidcSettings, ScimSettings
 from tether.settings.ingest import ChunkSettings, IngestSettings
 from tether.settings.observe import ObserveSettings
+from tether.settings.research import ResearchSettings
 from tether.settings.retrieve import RetrieveSettings
 from tether.settings.review import ReviewSettings
 from tether.settings.unknown import unknown_keys
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     observe: ObserveSettings = Field(default_factory=ObserveSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     conversations: ConversationSettings = Field(default_factory=ConversationSettings)
+    research: ResearchSettings = Field(default_factory=ResearchSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     scim: ScimSettings = Field(default_factory=ScimSettings)

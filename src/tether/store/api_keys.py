@@ -15,7 +15,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import DictRow
 
-from tether.errors import NotFound, Unauthenticated
+from tether.errors import InvalidInput, NotFound, Unauthenticated
 from tether.store.principals import _user_id, get_principal
 from tether.store.rows import one
 from tether.types import Principal
@@ -25,18 +25,26 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+#: Upload quotas a key may carry (``store/quotas.py``); None: the ``[ingest] key_max_*`` default.
+LIMITS = ("max_documents", "max_bytes", "max_chunks_per_document", "max_active_jobs")
+
+
 def create_key(conn: psycopg.Connection[DictRow], user: str, *, name: str = "",
-               expires_at: datetime | None = None) -> dict:
+               expires_at: datetime | None = None, limits: dict[str, int | None] | None = None) -> dict:
+    """A new key for ``user``, with its own upload ``limits`` (keys of ``LIMITS``) if given."""
     uid = _user_id(conn, user)
+    given = {k: v for k, v in (limits or {}).items() if v is not None}
+    if set(given) - set(LIMITS) or any(not isinstance(v, int) or v < 0 for v in given.values()):
+        raise InvalidInput(f"key limits are non-negative integers named {', '.join(LIMITS)}")
     prefix = secrets.token_hex(4)
     key = f"tth_{prefix}_{secrets.token_urlsafe(24)}"
     row = one(conn.execute(
-        "INSERT INTO api_keys (principal_id, name, prefix, key_hash, expires_at) VALUES (%s,%s,%s,%s,%s)"
-        " RETURNING id, created_at",
-        (uid, name, prefix, _hash(key), expires_at),
+        "INSERT INTO api_keys (principal_id, name, prefix, key_hash, expires_at, max_documents, max_bytes,"
+        " max_chunks_per_document, max_active_jobs) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id, created_at",
+        (uid, name, prefix, _hash(key), expires_at, *(given.get(k) for k in LIMITS)),
     ))
     return {"id": int(row["id"]), "key": key, "prefix": prefix, "user": user, "name": name,
-            "created_at": row["created_at"], "expires_at": expires_at}
+            "created_at": row["created_at"], "expires_at": expires_at, **{k: given.get(k) for k in LIMITS}}
 
 
 def authenticate(conn: psycopg.Connection[DictRow], key: str) -> Principal:
@@ -70,7 +78,8 @@ def revoke(conn: psycopg.Connection[DictRow], key_id_or_prefix: str) -> None:
 
 
 def list_keys(conn: psycopg.Connection[DictRow], user: str | None = None) -> list[dict]:
-    sql = ("SELECT k.id, k.prefix, k.name, p.name AS user, k.created_at, k.expires_at, k.revoked_at"
+    sql = ("SELECT k.id, k.prefix, k.name, p.name AS user, k.created_at, k.expires_at, k.revoked_at,"
+           " k.max_documents, k.max_bytes, k.max_chunks_per_document, k.max_active_jobs"
            " FROM api_keys k JOIN principals p ON p.id = k.principal_id")
     params: list[object] = []
     if user:

@@ -192,6 +192,12 @@ def save_item(conn: psycopg.Connection[DictRow], connector_id: int, external_id:
          "run": run_id})
 
 
+def retry_now(conn: psycopg.Connection[DictRow], connector_id: int, external_id: str) -> None:
+    """A failed item that is backing off becomes due now (it was pushed again)."""
+    conn.execute("UPDATE connector_items SET next_attempt_at = now() WHERE connector_id = %s AND external_id = %s"
+                 " AND status = 'failed' AND next_attempt_at IS NOT NULL", (connector_id, external_id))
+
+
 def drop_item(conn: psycopg.Connection[DictRow], connector_id: int, external_id: str) -> None:
     conn.execute("DELETE FROM connector_items WHERE connector_id = %s AND external_id = %s",
                  (connector_id, external_id))

@@ -47,6 +47,8 @@ RECONNECT_S = 5.0
 PROBE_TIMEOUT_S = 2
 #: At most one probe this often while the server is down; requests in between fail at once.
 PROBE_INTERVAL_S = 1.0
+#: How long a request waits for a second (spare) connection before doing without it.
+SPARE_TIMEOUT_S = 0.05
 
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)  # PoolTimeout is an OperationalError
 
@@ -114,6 +116,37 @@ class Database:
             self.pool.putconn(conn)  # a broken connection is discarded (and replaced) by the pool
 
     @contextmanager
+    def spare(self, timeout_s: float = SPARE_TIMEOUT_S) -> Iterator[psycopg.Connection[DictRow] | None]:
+        """A second pooled connection for work that can run beside the caller's (the two searches
+        of a hybrid retrieval), or ``None`` when none is free within ``timeout_s``: a request never
+        waits for a second connection while holding its first (no pool deadlock under load)."""
+        if self._down:
+            yield None
+            return
+        try:
+            conn = self.pool.getconn(timeout=timeout_s)
+        except _UNAVAILABLE:
+            yield None
+            return
+        try:
+            ConnectionPool.check_connection(conn)
+        except _UNAVAILABLE:
+            self.pool.putconn(conn)
+            yield None
+            return
+        try:
+            with conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            if _is_rollback(exc):
+                raise
+            if conn.closed or conn.broken:
+                self._mark_down(exc)
+            raise unavailable(exc) from exc
+        finally:
+            self.pool.putconn(conn)
+
+    @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[DictRow]]:
         with self.connection() as conn, conn.transaction():
             yield conn
@@ -169,6 +202,10 @@ def resolve_url(settings: Settings, *, keep_running: bool = True) -> str:
     if settings.database_url:
         return settings.database_url
     uri = embedded.start(settings.data_dir, keep_running=keep_running)
+    if settings.retrieve.keyword_backend == "pg_textsearch":
+        from tether.store.extensions import ensure_pg_textsearch
+
+        ensure_pg_textsearch(uri, settings.data_dir)
     _ensure_database(uri, EMBEDDED_DBNAME)
     return uri.replace("/postgres?", f"/{EMBEDDED_DBNAME}?", 1)
 
@@ -187,6 +224,10 @@ def open_database(settings: Settings, *, keep_running: bool = True, migrate: boo
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 apply_migrations(conn)
+                if settings.retrieve.keyword_backend == "pg_textsearch":
+                    from tether.store.extensions import ensure_bm25_index
+
+                    ensure_bm25_index(conn, k1=settings.retrieve.k1, b=settings.retrieve.b)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"could not connect to PostgreSQL: {exc}", retry_after=RETRY_AFTER_S) from exc
     return Database(url, min_size=settings.pool_min, max_size=settings.pool_max,

@@ -38,6 +38,8 @@ class DocumentWrite:
     metadata: dict[str, object]
     #: The language detected for the document (its chunks carry their own).
     language: str = "en"
+    #: The API key the write came through (per-key quotas, ``store/quotas``); None: none.
+    api_key_id: int | None = None
 
 
 def collection_id(conn: psycopg.Connection[DictRow], name: str, *, create: bool = True) -> int:
@@ -131,20 +133,20 @@ def write_document(
     if old is None:
         row = one(conn.execute(
             "INSERT INTO documents (collection_id, source_uri, title, format, content_hash, classification,"
-            " owner_id, acl, size_bytes, body, metadata, language)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id, version, updated_at",
+            " owner_id, acl, size_bytes, body, metadata, language, api_key_id)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id, version, updated_at",
             (coll_id, doc.source_uri, doc.title, doc.format, doc.content_hash, doc.classification,
-             doc.owner_id, doc.acl, doc.size_bytes, doc.body, Jsonb(doc.metadata), doc.language),
+             doc.owner_id, doc.acl, doc.size_bytes, doc.body, Jsonb(doc.metadata), doc.language, doc.api_key_id),
         ))
         status: WriteStatus = "created"
     else:
         conn.execute("DELETE FROM chunks WHERE document_id = %s", (old["id"],))
         row = one(conn.execute(
             "UPDATE documents SET title=%s, format=%s, content_hash=%s, classification=%s, owner_id=%s,"
-            " acl=%s, size_bytes=%s, body=%s, metadata=%s, language=%s, version = version + 1,"
+            " acl=%s, size_bytes=%s, body=%s, metadata=%s, language=%s, api_key_id=%s, version = version + 1,"
             " updated_at = now() WHERE id = %s RETURNING id, version, updated_at",
             (doc.title, doc.format, doc.content_hash, doc.classification, doc.owner_id, doc.acl,
-             doc.size_bytes, doc.body, Jsonb(doc.metadata), doc.language, old["id"]),
+             doc.size_bytes, doc.body, Jsonb(doc.metadata), doc.language, doc.api_key_id, old["id"]),
         ))
         status = "updated"
     doc_id = int(row["id"])

@@ -22,7 +22,8 @@ every request with that status until it is set back to None (an outage, then a r
 A :class:`Reply` also scripts faults: ``delay_s``, an HTTP ``status`` (429 with
 ``Retry-After``, 500 ...), ``reset`` (the connection is reset before any response) and
 ``truncate_after`` (a stream stops after N chunks, without finish_reason or ``[DONE]``; a plain
-JSON reply is cut off mid-body), and ``error`` (the JSON error body sent with ``status``).
+JSON reply is cut off mid-body), and ``error`` (the JSON error body sent with ``status``);
+``tool_calls`` makes a (non-streamed) reply call tools (OpenAI's ``message.tool_calls``).
 Every request body and its headers (lower-cased names) are kept in ``.requests``.
 
 Random faults: ``FakeOpenAI("quote", faults=Faults(rate=0.3, seed=7))`` gives a seeded,
@@ -64,6 +65,8 @@ class Reply:
     truncate_after: int | None = None
     finish_reason: str = "stop"
     error: dict[str, Any] | None = None
+    #: ``[{"name": ..., "arguments": {...}}]``: the reply calls these tools (non-streamed replies).
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 FAULT_KINDS = ("latency", "429", "500", "reset", "truncate", "garbage", "overflow")
@@ -250,6 +253,12 @@ class _Server(ThreadingHTTPServer):
         pass  # scripted resets and truncations are expected; keep test output clean
 
 
+def _calls(reply: Reply) -> dict[str, Any]:
+    return {"tool_calls": [{"id": f"call_{i}", "type": "function", "function": {
+        "name": c["name"], "arguments": json.dumps(c.get("arguments", {}))}} for i, c in enumerate(reply.tool_calls)]
+    } if reply.tool_calls else {}
+
+
 def _embed(text: str, dim: int) -> list[float]:
     return [float(v) for v in hashed_vector(text, dim)]
 
@@ -341,7 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             obj = {**base, "object": "chat.completion", "usage": usage, "choices": [
                 {"index": 0, "finish_reason": reply.finish_reason,
-                 "message": {"role": "assistant", "content": reply.text}}]}
+                 "message": {"role": "assistant", "content": reply.text, **_calls(reply)}}]}
             if reply.truncate_after is None:
                 self._json(200, obj)
                 return

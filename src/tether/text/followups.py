@@ -179,12 +179,59 @@ def is_follow_up(question: str) -> bool:
     fewer than ``FRAMED_WORDS`` content words, or an elliptical fragment ("Contractors?")."""
     own = content_words(question)
     lowered = {w.casefold() for w in words(question)}
-    if lowered & PRONOUNS and len(own) <= PRONOUN_WORDS:
+    if lowered & PRONOUNS and len(own) <= PRONOUN_WORDS or leading_pronoun(question):
         return True
     if connector(question) is not None:
         lead, _ = _body(question)
         return not (lead is not None and len(own) >= FRAMED_WORDS)
     return len(own) <= ELLIPTICAL_WORDS
+
+
+#: After "it", these make it the empty subject of "is it true that ...", "is it possible to ...".
+_EXPLETIVE = frozenset({"possible", "allowed", "true", "ok", "okay", "necessary", "mandatory", "required",
+                        "permitted", "normal", "common", "worth", "better", "fine", "legal", "acceptable", "enough",
+                        "too", "really", "likely", "safe", "wise", "free"})
+
+
+def leading_pronoun(question: str) -> bool:
+    """A pronoun ("it", "they", "its", "their", "them") before any content word of the question:
+    its antecedent cannot be in the question, so it is in the one before ("Does it get anything
+    beyond the standard SLA?", "If they see 98.5% availability, what credit do they get?"),
+    however long the question. The empty "it" of "Is it true that ..." does not count."""
+    toks = _tokens(question)
+    for n, t in enumerate(toks):
+        if t.content:
+            return False
+        if t.key in ("it", "its", "they", "them", "their"):
+            after = [x.key for x in toks[n + 1:n + 3]]
+            if t.key == "it" and (after[:1] and after[0] in _EXPLETIVE
+                                  or after[:1] in (["is"], ["was"]) and after[1:] and after[1] in _EXPLETIVE):
+                continue
+            return True
+    return False
+
+
+def _last_entity(question: str) -> str:
+    """The last run of capitalised words of ``question`` past its first word ("Halden Logistics"),
+    verbatim; "" when there is none ("I" is not one)."""
+    toks = _tokens(question)
+    runs = _runs(toks, lambda i: is_entity(toks[i].text, i) and not _NUMBER.match(toks[i].text)
+                 and toks[i].key != "i")
+    if not runs:
+        return ""
+    a, b = runs[-1]
+    return question[toks[a].start:toks[b - 1].end]
+
+
+def _object_of(phrase: str) -> str:
+    """A topic phrase without a leading subject and verb: "law governs the Brightwater Health
+    agreement" -> "the Brightwater Health agreement" (a word other than a preposition right
+    before a determiner is read as the verb); "liability cap in the X contract" is kept."""
+    toks = _tokens(phrase)
+    for n in range(1, len(toks) - 1):
+        if toks[n + 1].key in _DETERMINERS and toks[n].key not in _SLOT_WORDS and toks[n].content:
+            return phrase[toks[n + 1].start:]
+    return phrase
 
 
 def topic_phrase(question: str, skip: set[str] | frozenset[str] = frozenset()) -> str:
@@ -231,7 +278,9 @@ def _resolve_pronoun(q: str, prev: str) -> str | None:
         nxt = toks[n + 1] if n + 1 < len(toks) else None
         determiner = nxt is not None and nxt.content and t.key in ("that", "this", "these", "those")
         if t.key in _REPLACEABLE and not determiner:
-            return _sentence(q[:t.start] + phrase + q[t.end:])
+            # "they"/"them" point at the organisation or people the previous question named
+            who = _last_entity(prev) if t.key in ("they", "them") else ""
+            return _sentence(q[:t.start] + (who or _object_of(phrase)) + q[t.end:])
         if t.key in _POSSESSIVE and nxt is not None and nxt.content:
             m = n + 1
             while m + 1 < len(toks) and (toks[m + 1].content or toks[m + 1].key in ("and", "or")

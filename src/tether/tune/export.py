@@ -8,6 +8,7 @@ Whether the int8 copy is shipped is decided by :mod:`tether.tune.verifier` on de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -18,8 +19,9 @@ INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 OUTPUTS = ["answer_logit", "nli_logits"]
 
 
-def export_onnx(model: CrossEncoder, path: Path) -> Path:
-    """Write ``model`` (fp32) to ``path`` with dynamic batch and sequence axes."""
+def export_onnx(model: torch.nn.Module, path: Path, outputs: Sequence[str] = OUTPUTS) -> Path:
+    """Write ``model`` (fp32) to ``path`` with dynamic batch and sequence axes; ``outputs`` names
+    its outputs (the verifier's two heads by default, ``["injection_logit"]`` for the guard)."""
     import warnings
 
     model.eval()
@@ -29,12 +31,12 @@ def export_onnx(model: CrossEncoder, path: Path) -> Path:
     mask = (ids != 0).long()
     types = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 0]], dtype=torch.long).repeat(2, 1)
     axes = {name: {0: "batch", 1: "sequence"} for name in INPUTS}
-    axes.update({"answer_logit": {0: "batch"}, "nli_logits": {0: "batch"}})
+    axes.update({name: {0: "batch"} for name in outputs})
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (ids, mask, types), str(path), dynamo=False, input_names=INPUTS, output_names=OUTPUTS,
+            model, (ids, mask, types), str(path), dynamo=False, input_names=INPUTS, output_names=list(outputs),
             dynamic_axes=axes, opset_version=17, do_constant_folding=True,
         )
     return path

@@ -52,8 +52,70 @@ class CrossEncoder(nn.Module):
         return self.answer(pooled).squeeze(-1), self.nli(pooled)
 
 
+class TextClassifier(nn.Module):
+    """(input_ids, attention_mask, token_type_ids) -> one logit per text [B] (the injection guard):
+    the same encoder and mean pooling, one linear head."""
+
+    def __init__(self, encoder: nn.Module, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(int(encoder.config.hidden_size), 1)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
+        return self.head(self.dropout(pooled)).squeeze(-1)
+
+
+class TopLayers(nn.Module):
+    """The upper ``layers`` transformer layers and the head of a :class:`TextClassifier`, fed the
+    hidden states its frozen lower layers produced once (cached): (hidden [B, T, H], mask [B, T])
+    -> logit [B]. The modules are the classifier's own, so training this trains the classifier."""
+
+    def __init__(self, clf: TextClassifier, layers: int) -> None:
+        super().__init__()
+        self.encoder = nn.ModuleList(list(clf.encoder.encoder.layer)[-layers:])
+        self.dropout = clf.dropout
+        self.head = clf.head
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        m = attention_mask.to(hidden.dtype)
+        additive = (1.0 - m)[:, None, None, :] * torch.finfo(hidden.dtype).min
+        for layer in self.encoder:
+            out = layer(hidden, additive)
+            hidden = out[0] if isinstance(out, tuple) else out
+        w = m.unsqueeze(-1)
+        pooled = (hidden * w).sum(dim=1) / w.sum(dim=1).clamp(min=1e-9)
+        return self.head(self.dropout(pooled)).squeeze(-1)
+
+
+def lower_states(clf: TextClassifier, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor,
+                 frozen: int) -> torch.Tensor:
+    """Hidden states after the embeddings and the first ``frozen`` layers (no gradients)."""
+    with torch.no_grad():
+        out = clf.encoder(input_ids=ids, attention_mask=mask, token_type_ids=types, output_hidden_states=True)
+    return out.hidden_states[frozen]
+
+
 def load_base(seed: int) -> CrossEncoder:
     """The pretrained encoder plus freshly initialised heads (seeded)."""
+    return CrossEncoder(load_encoder(seed))
+
+
+def load_classifier(seed: int) -> TextClassifier:
+    """The pretrained encoder plus a freshly initialised one-logit head (seeded)."""
+    return TextClassifier(load_encoder(seed, eager=True))
+
+
+def load_encoder(seed: int, eager: bool = False) -> nn.Module:
+    """The pretrained all-MiniLM-L6-v2 encoder (no pooling layer), torch seeded first;
+    ``eager``: plain attention (its layers can then be called one by one, see :class:`TopLayers`)."""
     import logging
 
     from transformers import BertModel
@@ -63,5 +125,5 @@ def load_base(seed: int) -> CrossEncoder:
     hf_logging.disable_progress_bar()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     torch.manual_seed(seed)
-    encoder = BertModel.from_pretrained(str(base_model_dir()), add_pooling_layer=False)
-    return CrossEncoder(encoder)
+    kwargs = {"attn_implementation": "eager"} if eager else {}
+    return BertModel.from_pretrained(str(base_model_dir()), add_pooling_layer=False, **kwargs)

@@ -14,12 +14,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from tether.ground.verifier import encode_pairs, make_tokenizer, pad_batch
 from tether.tune.examples import Example
-from tether.tune.model import CrossEncoder, load_base
+from tether.tune.model import load_base
 
 
 @dataclass(frozen=True)
@@ -72,16 +73,27 @@ def loss_fn(answer_logit: torch.Tensor, nli_logits: torch.Tensor, examples: Sequ
     return total
 
 
-def train(examples: Sequence[Example], cfg: TrainConfig, progress: Progress | None = None) -> tuple[CrossEncoder, dict]:
-    """Train from the bundled base; returns the model (in eval mode) and run statistics."""
+def train(examples: Sequence[Any], cfg: TrainConfig, progress: Progress | None = None, *,
+          model: torch.nn.Module | None = None, loss: Callable[[Any, Sequence[Any]], torch.Tensor] | None = None,
+          encoded: list[tuple[list[int], list[int]]] | None = None,
+          inputs: Callable[[list[int]], tuple[torch.Tensor, ...]] | None = None) -> tuple[Any, dict]:
+    """Train from the bundled base; returns the model (in eval mode) and run statistics.
+
+    Defaults train the verifier (:class:`CrossEncoder` over ``(first, second)`` pairs,
+    :func:`loss_fn`); the injection guard passes its own ``model`` (built from the same seed),
+    ``loss(outputs, batch_examples)``, ``encoded`` ids (single texts, not pairs; they set the
+    length batching) and ``inputs(batch) -> model inputs`` (cached hidden states of the frozen
+    lower layers instead of token ids)."""
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     t0 = time.perf_counter()
-    model = load_base(cfg.seed)
+    model = load_base(cfg.seed) if model is None else model
+    step_loss = loss or (lambda out, ex: loss_fn(out[0], out[1], ex))
     # the 30k x 384 word-embedding table is half the weights: frozen, it costs no optimizer time
-    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    if hasattr(model.encoder, "embeddings"):
+        model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     tok = make_tokenizer(cfg.max_len)
-    enc = encode_pairs(tok, [(e.first, e.second) for e in examples])
+    enc = encoded if encoded is not None else encode_pairs(tok, [(e.first, e.second) for e in examples])
     lengths = [len(ids) for ids, _ in enc]
     rng = random.Random(f"{cfg.seed}:batches")
     plan = [_batches(lengths, cfg.batch_size, rng) for _ in range(cfg.epochs)]
@@ -107,17 +119,16 @@ def train(examples: Sequence[Example], cfg: TrainConfig, progress: Progress | No
         for batch in batches:
             if step >= total:
                 break
-            ids, mask, types = _tensors(enc, batch)
-            answer_logit, nli_logits = model(ids, mask, types)
-            loss = loss_fn(answer_logit, nli_logits, [examples[i] for i in batch])
+            tensors = _tensors(enc, batch) if inputs is None else inputs(batch)
+            value_t = step_loss(model(*tensors), [examples[i] for i in batch])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            value_t.backward()
             torch.nn.utils.clip_grad_norm_([p for _, p in params], 1.0)
             opt.step()
             sched.step()
             step += 1
-            tokens += int(ids.numel())
-            value = float(loss.detach())
+            tokens += int(tensors[0].shape[0] * tensors[0].shape[1])
+            value = float(value_t.detach())
             running = 0.98 * running + 0.02 * value if step > 1 else value
             if progress is not None:
                 progress(step, total, running)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tether.errors import EmptyDocument, FileTooLarge, NotFound, UnsupportedFormat
+from tether.errors import DocumentTooComplex, EmptyDocument, FileTooLarge, NotFound, UnsupportedFormat
 from tether.ingest.loaders import _csv, _docx, _email, _html, _json, _md, _pdf, _pptx, _txt, _xlsx
 from tether.ingest.loaders._options import LoadOptions
 from tether.types import LoadedDocument
@@ -94,7 +94,10 @@ def load_bytes(
         raise _too_large(filename, len(data), max_bytes)
     if not data:
         raise EmptyDocument(f"{filename}: file is empty", filename=filename)
-    doc = loader(data, filename, options or LoadOptions())
+    try:
+        doc = loader(data, filename, options or LoadOptions())
+    except RecursionError:  # markup nested thousands deep (HTML, XML in a DOCX...): the parsers recurse
+        raise DocumentTooComplex(f"{filename}: its markup is nested too deeply to read", filename=filename) from None
     if not doc.blocks:
         raise EmptyDocument(f"{filename}: no text could be extracted", filename=filename)
     if not doc.title:

@@ -11,6 +11,10 @@ A page whose text layer is empty is rendered and read by OCR (:mod:`._ocr`) when
 numbers stay exact, ``metadata["ocr_pages"]`` lists those pages and ``metadata["ocr_engine"]``
 names the engine that read them. With OCR off, or where OCR reads nothing,
 ``metadata["pages_without_text"]`` lists the pages left empty.
+
+Tables drawn with ruling lines or cell boxes are found by pdfplumber (:mod:`._pdf_tables`) and
+written as table blocks with their header row (``metadata["tables"]``, ``metadata["table_pages"]``);
+a page whose tables cannot be read keeps its text layer (``metadata["table_errors"]``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from pypdf import PdfReader
 from tether.errors import CorruptDocument, EmptyDocument, TetherError
 from tether.ingest.loaders._common import TextBuilder, collapse_spaces
 from tether.ingest.loaders._options import LoadOptions
+from tether.ingest.loaders._pdf_tables import Segment, page_segments, pages_with_drawings
+from tether.ingest.loaders._tables import add_table
 from tether.types import BlockKind, LoadedDocument
 
 _BULLET = re.compile(r"(?:[-*•▪◦]|\d{1,3}[.)])\s")
@@ -114,10 +120,31 @@ def _ocr(data: bytes, number: int, options: LoadOptions, filename: str) -> tuple
         ) from exc
 
 
+def _tables(data: bytes, pages: list[str]) -> tuple[dict[int, list[Segment]], str]:
+    """The segments of the pages with tables (1-based keys) and, where reading them failed, why."""
+    try:
+        candidates = {i for i in pages_with_drawings(data) if i < len(pages) and pages[i].strip()}
+        if not candidates:
+            return {}, ""
+        return {i + 1: segments for i, segments in page_segments(data, candidates).items()}, ""
+    except Exception as exc:  # noqa: BLE001 - pdfminer/pdfium errors: keep the text layer, say why
+        return {}, f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _add_text(out: TextBuilder, page_text: str, number: int, headings: dict[tuple[int, str], int]) -> None:
+    titles = frozenset(t for (p, t) in headings if p == number)
+    for para in _paragraphs(page_text, titles):
+        level = headings.get((number, collapse_spaces(para).casefold()), 0)
+        kind: BlockKind = "heading" if level else ("list" if _BULLET.match(para.lstrip()) else "paragraph")
+        out.add(kind, para, level=level, page=number)
+
+
 def load(data: bytes, filename: str, options: LoadOptions | None = None) -> LoadedDocument:
     options = options or LoadOptions()
     reader, pages = _read(data, filename)
     headings = _outline_headings(reader)
+    tables, table_error = _tables(data, pages)
+    table_count = 0
     out = TextBuilder()
     page_starts: list[int] = []
     ocr_pages: list[int] = []
@@ -132,11 +159,12 @@ def load(data: bytes, filename: str, options: LoadOptions | None = None) -> Load
             for para in paras:
                 out.add("list" if _BULLET.match(para) else "paragraph", para, page=number)
             continue
-        titles = frozenset(t for (p, t) in headings if p == number)
-        for para in _paragraphs(page_text, titles):
-            level = headings.get((number, collapse_spaces(para).casefold()), 0)
-            kind: BlockKind = "heading" if level else ("list" if _BULLET.match(para.lstrip()) else "paragraph")
-            out.add(kind, para, level=level, page=number)
+        for segment in tables.get(number, [Segment(text=page_text)]):
+            if segment.rows:
+                table_count += bool(add_table(out, [list(r) for r in segment.rows],
+                                              group_chars=options.table_group_chars, page=number))
+            else:
+                _add_text(out, segment.text, number, headings)
     text = out.text
     if not text.strip():
         why = "and OCR read nothing" if options.ocr else "and OCR is switched off (ingest.ocr)"
@@ -145,7 +173,10 @@ def load(data: bytes, filename: str, options: LoadOptions | None = None) -> Load
     title = collapse_spaces(str(meta.title)) if meta is not None and meta.title else ""
     if not title:
         title = text[out.blocks[0].start : out.blocks[0].end].split("\n", 1)[0].strip()[:200]
-    metadata: dict[str, object] = {"pages": len(pages), "page_starts": page_starts, "ocr_pages": ocr_pages}
+    metadata: dict[str, object] = {"pages": len(pages), "page_starts": page_starts, "ocr_pages": ocr_pages,
+                                   "tables": table_count, "table_pages": sorted(tables)}
+    if table_error:
+        metadata["table_errors"] = table_error
     if engines:
         metadata["ocr_engine"] = ",".join(sorted(engines))
     if empty_pages:

@@ -36,17 +36,23 @@
     return "/ui/documents/" + c.document_id + "?start=" + c.doc_start + "&end=" + c.doc_end + "#cite";
   }
 
-  // The answer text with each [n] marker turned into a chip linking to the cited span.
-  function renderAnswer(target, answer) {
+  // The answer text with each [n] marker turned into a chip linking to the cited span. Where an
+  // official source (an authoritative collection) was among the answer's sources, cited or not,
+  // the citations of the others are labelled.
+  const UNOFFICIAL = "not an official source";
+  function renderAnswer(target, answer, sources) {
     const byNum = {};
     for (const c of answer.citations || []) if (!(c.number in byNum)) byNum[c.number] = c;
+    const official = Object.values(byNum).some((c) => c.authoritative) || (sources || []).some((s) => s.authoritative);
+    const unofficial = (c) => official && !c.authoritative;
     const p = el("p", { class: "answer-text", "data-testid": "answer" });
     const parts = answer.text.split(/(\[\d+(?:\s*[,\u2013-]\s*\d+)*\])/);
     for (const part of parts) {
       const m = part.match(/^\[(\d+)\]$/);
       if (m && byNum[m[1]]) {
         const c = byNum[m[1]];
-        p.appendChild(el("a", { class: "chip", href: citeHref(c), title: c.title, "data-testid": "citation" }, m[1]));
+        p.appendChild(el("a", { class: unofficial(c) ? "chip unofficial" : "chip", href: citeHref(c), "data-testid": "citation",
+                                title: unofficial(c) ? c.title + " (" + UNOFFICIAL + ")" : c.title }, m[1]));
       } else {
         p.appendChild(document.createTextNode(part));
       }
@@ -59,6 +65,8 @@
         const c = byNum[n];
         const li = el("li", { value: n });
         li.appendChild(el("a", { href: citeHref(c) }, c.title));
+        if (c.authoritative) li.appendChild(el("span", { class: "badge official", "data-testid": "official" }, "official"));
+        if (unofficial(c)) li.appendChild(el("span", { class: "badge unofficial", "data-testid": "unofficial" }, UNOFFICIAL));
         li.appendChild(el("span", { class: "hint" }, " chars " + c.doc_start + "–" + c.doc_end));
         ol.appendChild(li);
       }
@@ -145,10 +153,10 @@
   }
 
   // The answer part of a turn (streamed, or stored and re-checked against permissions now).
-  function renderResult(reply, question, answer, traceId, turnUrl, rated, redacted, retracted) {
+  function renderResult(reply, question, answer, traceId, turnUrl, rated, redacted, retracted, sources) {
     if (redacted) reply.appendChild(el("p", { class: "withheld", "data-testid": "redacted" }, answer.text));
     else if (answer.abstained) renderAbstention(reply, question, answer, traceId);
-    else renderAnswer(reply, answer);
+    else renderAnswer(reply, answer, sources);
     if (retracted && !answer.abstained)
       reply.appendChild(el("p", { class: "hint" }, retracted + " unsupported sentence(s) removed."));
     if (traceId && !answer.abstained && !redacted) renderFeedback(reply, traceId, question, answer, turnUrl, rated);
@@ -166,7 +174,7 @@
     reply.appendChild(draft);
     turn.appendChild(reply);
     log.appendChild(turn);
-    let retracted = 0, ordinal = null, standaloneShown = false;
+    let retracted = 0, ordinal = null, standaloneShown = false, sources = [];
     function fail(message) {
       draft.replaceWith(el("p", { class: "error", role: "alert" }, message));
       reply.removeAttribute("aria-busy");
@@ -205,6 +213,7 @@
         } else if (ev.type === "token") draft.textContent += ev.text;
         else if (ev.type === "replace") draft.textContent = ev.text;  // the output guard's version replaces the draft
         else if (ev.type === "retract") retracted += 1;
+        else if (ev.type === "sources") sources = ev.sources;
         else if (ev.type === "error") draft.replaceWith(el("p", { class: "error", role: "alert" }, ev.error.message));
         else if (ev.type === "turn") {
           ordinal = ev.turn.ordinal;
@@ -214,7 +223,7 @@
           draft.remove();
           const traceId = ev.trace_id || ev.answer.trace_id || null;
           renderResult(reply, question, ev.answer, traceId, ordinal === null ? null : turnUrl(cid, ordinal), null,
-                       false, retracted);
+                       false, retracted, sources);
         }
       }
     }
@@ -345,7 +354,7 @@
       log.appendChild(div);
       const answer = (turn.result || {}).answer || { text: "", citations: [], abstained: true };
       renderResult(reply, turn.question, answer, turn.trace_id, turnUrl(t.id, turn.ordinal), turn.feedback,
-                   turn.redacted, 0);
+                   turn.redacted, 0, (turn.result || {}).sources);
     }
   }
 
