@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tether.answer.rewrite import HistoryTurn, fit, render_prompt, rewrite_with_llm, usable, with_standalones
 
 
@@ -82,3 +84,27 @@ def test_llm_rewriter_over_the_openai_wire_protocol():
         assert len(fake.requests) == 1 and fake.requests[0]["body"]["temperature"] == 0.0
         fake.forced_status = 500
         assert rewrite_with_llm(gen.complete, hist, "And for other relatives?") is None
+
+
+def test_metered_rewriter_records_each_call_even_a_failed_one():
+    """The LLM rewriter's calls reach the trace (and so the usage ledger and budgets) as
+    ``rewrite`` calls with tokens and cost; a call that raises is recorded as failed."""
+    from tether.answer.rewrite import metered
+    from tether.observe.trace import Trace
+    from tether.settings.generate import ModelConfig
+
+    trace = Trace("ask")
+    cfg = ModelConfig(kind="openai", price_in_per_mtok=1_000_000.0, price_out_per_mtok=2_000_000.0)
+    ok = metered(lambda messages: "one two three", trace, "m", cfg, words)
+    assert ok([{"role": "user", "content": "a b"}]) == "one two three"
+
+    def broken(messages):
+        raise RuntimeError("down")
+
+    bad = metered(broken, trace, "m", cfg, words)
+    with pytest.raises(RuntimeError):
+        bad([{"role": "user", "content": "a b c d"}])
+    first, second = trace.calls
+    assert (first.kind, first.input_tokens, first.output_tokens, first.ok) == ("rewrite", 2, 3, True)
+    assert first.cost_usd == 2 * 1.0 + 3 * 2.0
+    assert (second.input_tokens, second.output_tokens, second.ok) == (4, 0, False)
