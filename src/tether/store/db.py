@@ -102,7 +102,12 @@ class Database:
         """A pooled connection; the block's work is committed on success, rolled back on error.
 
         PostgreSQL becoming unavailable, here or inside the block, raises :class:`StoreUnavailable`."""
-        conn = self._checkout()
+        with self._use(self._checkout()) as conn:
+            yield conn
+
+    @contextmanager
+    def _use(self, conn: psycopg.Connection[DictRow]) -> Iterator[psycopg.Connection[DictRow]]:
+        """Run the block on a checked-out ``conn`` (committed on success) and give it back."""
         try:
             with conn:
                 yield conn
@@ -134,17 +139,8 @@ class Database:
             self.pool.putconn(conn)
             yield None
             return
-        try:
-            with conn:
-                yield conn
-        except _UNAVAILABLE as exc:
-            if _is_rollback(exc):
-                raise
-            if conn.closed or conn.broken:
-                self._mark_down(exc)
-            raise unavailable(exc) from exc
-        finally:
-            self.pool.putconn(conn)
+        with self._use(conn) as c:
+            yield c
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[DictRow]]:
