@@ -92,7 +92,8 @@ def test_an_answered_question_passes_and_records_its_scores(engine):
     assert gate["decision"] == "answerable" and gate["score"] >= gate["threshold"]
     assert gate["threshold"] == round(engine.scorer.verifier.thresholds.answers, 4)  # the calibrated default
     assert gate["scores"] and set(gate["scores"]) <= {str(p.chunk_id) for p in res.passages}
-    assert res.answerability == {k: gate[k] for k in ("score", "threshold", "decision", "anchors_missing")}
+    assert res.answerability == {k: gate[k] for k in ("score", "threshold", "decision", "anchors_missing",
+                                                        "words_unseen")}
 
 
 def test_restricted_only_and_nowhere_get_the_same_abstention_and_trace_shape(engine):
@@ -131,6 +132,10 @@ def test_an_abstention_opens_a_review_item(engine):
 def test_threshold_and_switch(engine):
     eve = engine.principal("eve")
     engine.settings.ground.answerability.threshold = 0.0
+    unseen = engine.ask(eve, NOWHERE)  # no document eve may read speaks of sick days: the gate still stops it
+    assert unseen.answer.reasons == ["not_answerable"]
+    assert _gate(stored_trace(engine, unseen.trace_id))["words_unseen"] >= 1
+    engine.settings.ground.answerability.min_unseen_share = 0.0
     res = engine.ask(eve, NOWHERE)
     assert "not_answerable" not in res.answer.reasons
     assert _gate(stored_trace(engine, res.trace_id))["threshold"] == 0.0

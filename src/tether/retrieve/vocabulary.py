@@ -24,13 +24,23 @@ from tether.retrieve.analyzer import analyze, analyze_query
 from tether.retrieve.filters import SearchFilter, where_clause
 from tether.store.rls import enter_reader
 
+#: Endings the stemmer keeps: "reach" is seen in a text that only says "reachable" (stem
+#: "reachabl"). Probed as exact terms, so the lookup stays on the terms index.
+_SUFFIXES = ("e", "er", "or", "abl", "ibl", "al", "ion", "ment", "ing", "ed", "iti", "ic", "ist", "ive", "ant",
+             "ent", "ship", "ful", "ness", "ure", "ari", "ori")
+
+
+def _variants(terms: set[str]) -> set[str]:
+    """``terms`` and, for English ones (no language prefix), their derived forms."""
+    return terms | {t + s for t in terms if ":" not in t for s in _SUFFIXES}
+
 
 def unseen_words(conn: psycopg.Connection[DictRow], words: Sequence[str], *, acl_tokens: list[str] | None,
                  flt: SearchFilter | None = None) -> list[str]:
     """The ``words`` none of whose BM25 terms (as retrieval reads a query, in every language)
-    occurs in a chunk the asker may read; in input order. An English stop word is never
-    unseen."""
-    terms_of = {w: set(analyze_query(w)) if analyze(w) else set() for w in dict.fromkeys(words)}
+    occurs in a chunk the asker may read (nor a derived form of them, ``_SUFFIXES``); in input
+    order. An English stop word is never unseen."""
+    terms_of = {w: _variants(set(analyze_query(w))) if analyze(w) else set() for w in dict.fromkeys(words)}
     wanted = sorted(set().union(*terms_of.values())) if terms_of else []
     if not wanted:
         return []
