@@ -252,7 +252,8 @@ def informative_terms(question: str) -> set[str]:
 #: budget?", "List every band").
 MEASURE_WORDS = frozenset(
     """amount number total size length width height depth weight value worth percentage share rate
-    level degree distance duration period frequency time times beyond exactly big far
+    level degree distance duration period frequency time times beyond exactly big far large small high
+    low long short wide deep old often soon late early heavy expensive cheap
     list every each name give show describe explain""".split()
 )
 
