@@ -66,7 +66,7 @@ def bench_injection(path: Path, max_fpr: float) -> dict[str, object]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     tune = [int(hashlib.sha256(r["text"].encode()).hexdigest()[:8], 16) % 2 == 0 for r in rows]
     old = InjectionGuard(GuardSettings(injection_model="jailguard"))
-    guard = InjectionGuard(GuardSettings())
+    guard = InjectionGuard(GuardSettings(injection_model="tether"))
     t0 = time.perf_counter()
     scored = old.scores([r["text"] for r in rows])
     per_text_ms = (time.perf_counter() - t0) * 1000 / len(rows)
@@ -109,7 +109,7 @@ def bench_injection(path: Path, max_fpr: float) -> dict[str, object]:
     return out
 
 
-def bench_injection_families(data: Path) -> dict[str, object]:
+def bench_injection_families(data: Path, model: str = "tether") -> dict[str, object]:
     """Per family of the guard corpus: the dev split (held out) at the shipped per-stage cuts;
     leave-one-source-out figures from the shipped model's metrics.json (they need one training
     run per family: `tether tune guard --loso`); latency per text, one text per call."""
@@ -118,7 +118,8 @@ def bench_injection_families(data: Path) -> dict[str, object]:
     from tether.tune.guard_eval import stage_of
 
     texts = [t for t in corpus(data) if t.split == "dev"]
-    guards = {s: InjectionGuard(GuardSettings(), "input" if s == "input" else "tool" if s == "tool" else "context",
+    gs = GuardSettings(injection_model=model)  # type: ignore[arg-type]
+    guards = {s: InjectionGuard(gs, "input" if s == "input" else "tool" if s == "tool" else "context",
                                 at=s) for s in ("input", "ingest", "context", "tool")}
     guards["input"].warm_up()
     lat: list[float] = []
@@ -130,7 +131,7 @@ def bench_injection_families(data: Path) -> dict[str, object]:
         lat.append((time.perf_counter() - t0) * 1000)
         rows[t.family].append((g.flagged(c, h), t.label))
     lat.sort()
-    print("\nINJECTION per source family (dev split, held out; shipped per-stage thresholds, classifier or rules)")
+    print(f"\nINJECTION per source family, {model} (dev split, held out; per-stage cuts, classifier or rules)")
     print(f"{'family':<10}{'n':>6}{'attacks':>9}{'recall':>8}{'fpr':>8}")
     per: dict[str, object] = {}
     for fam, fl in rows.items():
@@ -140,14 +141,14 @@ def bench_injection_families(data: Path) -> dict[str, object]:
         per[fam] = {"n": len(fl), "attacks": len(pos), "recall": round(r, 4), "fpr": round(f, 4)}
         print(f"{fam:<10}{len(fl):>6}{len(pos):>9}{r:>8.3f}{f:>8.3f}")
     metrics = json.loads((default_path() / "metrics.json").read_text(encoding="utf-8"))
-    loso = metrics.get("loso", {})
+    loso = metrics.get("loso", {}) if model == "tether" else {}
     print("LEAVE-ONE-SOURCE-OUT (from metrics.json; model trained without the family, cut calibrated on the others)")
     print(f"{'held out':<10}{'n':>6}{'recall':>8}{'fpr':>8}{'+rules rec':>11}{'+rules fpr':>11}{'auc':>7}")
     for fam, fig in loso.items():
         print(f"{fam:<10}{fig['n']:>6}{fig['recall']:>8.3f}{fig['fpr']:>8.3f}{fig['combined_recall']:>11.3f}"
               f"{fig['combined_fpr']:>11.3f}{fig['auc']:>7.3f}")
     p50, p95 = lat[len(lat) // 2], lat[int(len(lat) * 0.95)]
-    print(f"latency per text (one call each, {len(lat)} texts): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print(f"latency per text ({model}, one call each, {len(lat)} texts): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     loso_ok = bool(loso) and all(f["combined_recall"] >= 0.90 and f["combined_fpr"] <= 0.05 for f in loso.values())
     return {"dev": per, "loso": loso, "p50_ms": round(p50, 2), "p95_ms": round(p95, 2),
             "loso_bar_met": loso_ok, "latency_bar_met": p50 <= 15.0}
@@ -322,10 +323,12 @@ def main() -> None:
     injection = bench_injection(args.data / "injection" / "deepset-dev.jsonl", args.max_fpr)
     threshold = injection["combined"]["threshold"]  # type: ignore[index]
     if args.only == "injection":
-        print(json.dumps({"injection": injection, "injection_families": bench_injection_families(args.data)}))
+        print(json.dumps({"injection": injection, "injection_families_jailguard": bench_injection_families(
+            args.data, "jailguard"), "injection_families": bench_injection_families(args.data)}))
         return
     figures = {
         "injection": injection,
+        "injection_families_jailguard": bench_injection_families(args.data, "jailguard"),
         "injection_families": bench_injection_families(args.data),
         "injection_other": bench_injection_extra(REPO / "tests" / "guard" / "data" / "injection-indomain.jsonl",
                                                  args.data / "retrieval", threshold, args.passages),
