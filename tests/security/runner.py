@@ -200,6 +200,22 @@ def run_engine(engine, world: World, probes: list[Probe], chk: Checker, budget: 
         check_events(chk, who, "engine.ask_stream", list(engine.ask_stream(people[who], p.question)), p)
     timings.add("engine.ask_stream", t0)
 
+    # research mode (answer/research.py): the answer, its plan and step spans, and its stream
+    t0 = time.perf_counter()
+    for p, who in _pairs(probes, budget.streams, random.Random(seed + 3)):
+        chk.probe("engine.ask.research")
+        r = engine.ask(people[who], p.question, mode="research")
+        check_ask_result(chk, who, "engine.ask.research", r, p)
+        steps = (r.research or {}).get("steps", [])  # the plan: each step's documents (its text is in to_dict)
+        chk.ids(who, "engine.ask.research", [i for s in steps for i in s.get("documents", [])], p,
+                context=dumps(r.research))
+        if not people[who].is_admin:
+            check_trace(chk, engine, people[who], who, "engine.trace.research", r.trace_id, p)
+        chk.probe("engine.ask_stream.research")
+        check_events(chk, who, "engine.ask_stream.research",
+                     list(engine.ask_stream(people[who], p.question, mode="research")), p)
+    timings.add("engine.ask.research", t0)
+
     # cache: the same question first by an authorised reader, then by each of some non-readers
     t0 = time.perf_counter()
     targeted = [p for p in probes if p.targets and p.kind in ("content", "demo_question", "heading")]

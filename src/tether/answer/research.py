@@ -18,8 +18,9 @@ Planners:
 Limits (``[research]``): steps, tokens read, seconds and the planner's cost; the first one reached
 stops the planning and the answer is made from the steps done (the ``research`` span says which).
 Trace: a ``research`` span (planner, limits, stopped_by) with a ``research.step`` child per step
-(kind, reason, hits by chunk id; each a ``retrieve`` span as in a plain run). A second hop's query
-is shown to the asker in full (stream and result) but traced with its entity masked, as
+(kind, reason, the chunk ids kept as ``chunks``; each a ``retrieve`` span as in a plain run). A
+second hop's query is shown to the asker in full (stream and result) but traced with its entity
+masked, as
 ``[entity of chunk N]``: traces are also read by administrators. Stream events: ``plan`` (the
 first hop's steps), then ``step`` per step done (``index``, ``kind``, ``query``, ``documents``).
 """
@@ -94,7 +95,7 @@ def search_step(svc: Services, run: Run, research: Research, limits: Limits, ste
         sub = dataclasses.replace(run, question=step.query)
         steps.retrieve(svc, sub)
         kept = sub.passages[: cfg.step_k]
-        span.set(hits=[p.chunk_id for p in kept], documents=sorted({p.document_id for p in kept}))
+        span.set(chunks=[p.chunk_id for p in kept], documents=sorted({p.document_id for p in kept}))
     count = svc.embedder().count_tokens
     limits.steps += 1
     limits.tokens += sum(count(p.text) for p in kept)

@@ -35,7 +35,8 @@ A whole connector, for a source that is a Python dict::
 Errors: a source that cannot be reached raises :class:`~tether.errors.SourceUnreachable`,
 refused credentials :class:`~tether.errors.CredentialsRejected` (the run stops, the
 connector's status says why); a bad *item* raises an :class:`~tether.errors.IngestError`
-(``FileTooLarge`` for one over ``max_bytes``) and only that item fails. Every connector runs
+(``FileTooLarge`` for one over ``max_bytes``) and only that item fails; an item that vanished
+since it was listed raises :class:`ItemGone` and is removed. Every connector runs
 the contract suite in ``tests/connect/contract.py``.
 """
 
