@@ -25,7 +25,7 @@ from tether.errors import ConfigError
 from tether.settings import EmbedSettings
 
 if TYPE_CHECKING:
-    from tether.embed.base import Embedder
+    from tether.embed.contract import Embedder
 
 NAME = "multilingual-e5-small-q4"
 
